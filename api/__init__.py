@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): validates, calls the domain in one transaction, answers JSON."""

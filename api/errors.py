@@ -1,0 +1,108 @@
+"""Every error leaves as API.md's body ``{"error": {"code", "message"}}``, never as a 500 page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.schemas import ErrorBody
+from domain.errors import (
+    Conflict,
+    DomainError,
+    Gone,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    Throttled,
+    Unauthenticated,
+)
+
+log = logging.getLogger("teamkeys.api")
+
+#: Each kind of refusal and its HTTP status; the most specific class listed wins.
+STATUS: list[tuple[type[DomainError], int]] = [
+    (Unauthenticated, 401),
+    (NotAllowed, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Gone, 410),
+    (InvalidInput, 422),
+    (Throttled, 429),
+]
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "not_allowed",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message, **extra}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def status_of(exc: DomainError) -> int:
+    for kind, status in STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+def _describe(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+    fields = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ()) if part != "body"]
+        fields.append(
+            {
+                "field": ".".join(loc) or "body",
+                "problem": err.get("msg", "invalid"),
+                "type": err.get("type", ""),
+            }
+        )
+    summary = "; ".join(f"{f['field']}: {f['problem']}" for f in fields[:5])
+    return summary or "The request body is not valid.", fields
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        response = error_response(status_of(exc), exc.code, exc.message)
+        if isinstance(exc, Throttled):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        if any(err.get("type") == "json_invalid" for err in errors):
+            return error_response(400, "malformed_json", "The request body is not valid JSON.")
+        summary, fields = _describe(errors)
+        return error_response(422, "invalid_request", summary, fields=fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return error_response(exc.status_code, code, message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer, all with :class:`ErrorBody`."""
+    return {status: {"model": ErrorBody} for status in statuses}

@@ -1,0 +1,34 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.deps import RuntimeDep
+from api.schemas import Health
+from workers.broker import broker_ready
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+def readyz(runtime: RuntimeDep) -> JSONResponse:
+    """The database and the broker answer right now."""
+    try:
+        with runtime.db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        database = True
+    except Exception:
+        database = False
+    checks = {"database": database, "broker": broker_ready(runtime.broker)}
+    ok = all(checks.values())
+    body = Health(status="ok" if ok else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

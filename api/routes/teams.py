@@ -1,0 +1,98 @@
+"""Team and members (API.md): view, list, change a role, remove or leave, audit events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import CurrentAccount, UowDep
+from api.errors import error_responses
+from api.routes.accounts import team_out
+from api.schemas import EventList, EventOut, MemberList, MemberOut, RoleChange, TeamOut
+from domain import teams
+from domain.audit import team_events
+from domain.models import Role
+from domain.permissions import Permission
+
+router = APIRouter(prefix="/v1/teams", tags=["teams"])
+
+
+def member_out(member: teams.Member) -> MemberOut:
+    return MemberOut(
+        account_id=member.account.id,
+        email=member.account.email,
+        name=member.account.name,
+        role=Role(member.membership.role),
+        joined_at=member.membership.joined_at,
+    )
+
+
+@router.get("/{team_id}", response_model=TeamOut, responses=error_responses(401, 404))
+def get_team(team_id: str, uow: UowDep, account: CurrentAccount) -> TeamOut:
+    return team_out(teams.get_team(uow.session, account, team_id))
+
+
+@router.get("/{team_id}/members", response_model=MemberList, responses=error_responses(401, 404))
+def list_members(team_id: str, uow: UowDep, account: CurrentAccount) -> MemberList:
+    return MemberList(
+        items=[member_out(m) for m in teams.list_members(uow.session, account, team_id)]
+    )
+
+
+@router.patch(
+    "/{team_id}/members/{account_id}",
+    response_model=MemberOut,
+    responses=error_responses(400, 401, 403, 404, 409, 422),
+)
+def change_role(
+    team_id: str,
+    account_id: str,
+    body: RoleChange,
+    uow: UowDep,
+    account: CurrentAccount,
+) -> MemberOut:
+    """Owners change a member's role; the last owner cannot be demoted (409 ``last_owner``)."""
+    member = teams.change_role(uow.session, account, team_id, account_id, Role(body.role))
+    uow.commit()
+    return member_out(member)
+
+
+@router.delete(
+    "/{team_id}/members/{account_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 403, 404, 409),
+)
+def remove_member(team_id: str, account_id: str, uow: UowDep, account: CurrentAccount) -> Response:
+    """Owners remove a member; any member removes itself (leaves). The account that goes gets a
+    new personal team."""
+    teams.remove_member(uow.session, account, team_id, account_id)
+    uow.commit()
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{team_id}/events", response_model=EventList, responses=error_responses(401, 403, 404, 422)
+)
+def list_events(
+    team_id: str,
+    uow: UowDep,
+    account: CurrentAccount,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> EventList:
+    """The team's audit events, newest first (owners only)."""
+    teams.authorize(uow.session, account, team_id, Permission.EVENTS_VIEW)
+    return EventList(
+        items=[
+            EventOut(
+                id=e.id,
+                at=e.at,
+                actor_id=e.actor_id,
+                action=e.action,
+                target=e.target,
+                details=e.details,
+            )
+            for e in team_events(uow.session, team_id, limit=limit)
+        ]
+    )

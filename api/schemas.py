@@ -1,0 +1,121 @@
+"""Request and response bodies of API.md. Requests refuse unknown fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from domain.models import EmailStatus, Role
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["not_allowed"])
+    message: str
+    fields: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class SignUpRequest(Request):
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SignInRequest(Request):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class AccountOut(BaseModel):
+    id: str
+    email: str
+    name: str
+
+
+class TeamRef(BaseModel):
+    id: str
+    name: str
+
+
+class TeamOut(BaseModel):
+    id: str
+    name: str
+    production_status: str
+    created_at: datetime
+
+
+class SignUpResponse(BaseModel):
+    account: AccountOut
+    team: TeamOut
+    token: str
+    expires_at: datetime
+
+
+class SessionOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+class MeOut(BaseModel):
+    account: AccountOut
+    team: TeamRef | None
+    role: Role | None
+
+
+class MemberOut(BaseModel):
+    account_id: str
+    email: str
+    name: str
+    role: Role
+    joined_at: datetime
+
+
+class MemberList(BaseModel):
+    items: list[MemberOut]
+
+
+class RoleChange(Request):
+    role: Role
+
+
+class EventOut(BaseModel):
+    id: str
+    at: datetime
+    actor_id: str | None
+    action: str
+    target: str
+    details: dict[str, Any]
+
+
+class EventList(BaseModel):
+    items: list[EventOut]
+
+
+class EmailOut(BaseModel):
+    id: str
+    template: str
+    to_address: str
+    team_id: str | None
+    status: EmailStatus
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class EmailList(BaseModel):
+    items: list[EmailOut]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool] = Field(default_factory=dict)

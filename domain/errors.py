@@ -1,0 +1,79 @@
+"""One exception tree for every refusal a person can meet; the API maps each kind to a status."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request the rules refuse; carries a stable snake_case code and a message for a person."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidInput(DomainError):
+    """The request is well-formed but a value breaks a rule (422)."""
+
+    code = "invalid_input"
+
+
+class Unauthenticated(DomainError):
+    """No valid session or key was presented (401)."""
+
+    code = "unauthenticated"
+
+
+class InvalidCredentials(Unauthenticated):
+    """Email and password do not match an account (401)."""
+
+    code = "invalid_credentials"
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or the caller may not know that it does (404)."""
+
+    code = "not_found"
+
+
+class NotAllowed(DomainError):
+    """The caller is a member but lacks the role for this action (403)."""
+
+    code = "not_allowed"
+
+
+class Conflict(DomainError):
+    """The action clashes with the current state (409)."""
+
+    code = "conflict"
+
+
+class LastOwner(Conflict):
+    """The action would leave a team without an owner (invariant 2)."""
+
+    code = "last_owner"
+
+
+class EmailTaken(Conflict):
+    """An account with this email already exists (invariant 1)."""
+
+    code = "email_taken"
+
+
+class Gone(DomainError):
+    """The thing existed but can no longer be used (410)."""
+
+    code = "gone"
+
+
+class Throttled(DomainError):
+    """Too many attempts; try again after ``retry_after`` seconds (429)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after

@@ -1,0 +1,208 @@
+"""The tables. Every state change of the product lands in one of these rows."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from domain.clock import utcnow
+from domain.ids import new_id
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and always hands back an aware datetime, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    USER = "user"
+
+
+class ProductionStatus(enum.StrEnum):
+    NONE = "none"
+    SUBMITTED = "submitted"
+    MANUAL_REVIEW = "manual_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("acc"))
+    #: Trimmed and lower-cased, so uniqueness is case-insensitive (invariant 1).
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_support: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    membership: Mapped[Membership | None] = relationship(back_populates="account", uselist=False)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("team"))
+    name: Mapped[str] = mapped_column(String(200))
+    production_status: Mapped[str] = mapped_column(String(20), default=ProductionStatus.NONE)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Set when a team is closed (its last member left through a migration).
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="team")
+
+
+class Membership(Base):
+    """An account's place in its one team; the primary key makes "one team" structural."""
+
+    __tablename__ = "memberships"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    account: Mapped[Account] = relationship(back_populates="membership")
+    team: Mapped[Team] = relationship(back_populates="memberships")
+
+
+class AuthSession(Base):
+    """A signed-in session; only the SHA-256 digest of its bearer token is kept."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ses"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins per email inside the current window; past the limit, sign-in waits."""
+
+    __tablename__ = "sign_in_throttles"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Event(Base):
+    """One audit event: who did what to what, when, with the details a reader needs."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_team_at", "team_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("evt"))
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id"))
+    actor_id: Mapped[str | None] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str] = mapped_column(String(80))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobStatus(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class Job(Base):
+    """The transactional outbox: a job commits with the state change that causes it."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_due", "status", "available_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))
+    name: Mapped[str] = mapped_column(String(60))
+    #: Ids only: a job re-reads everything else when it runs (invariant 5).
+    args: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(10), default=JobStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Not before this time (backoff after a failed attempt).
+    available_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: While in the future, the job is in the broker or running; afterwards the relay re-sends it.
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EmailStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    #: The server refused it for good (5xx): retrying cannot help.
+    FAILED = "failed"
+    #: Every retry failed; support can see it and the reason.
+    DEAD = "dead"
+
+
+class Email(Base):
+    """One email to one person for one cause; the unique cause means it is sent at most once."""
+
+    __tablename__ = "emails"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("eml"))
+    template: Mapped[str] = mapped_column(String(60))
+    #: What caused it, e.g. ``welcome:acc_…``: the dedupe key and the seed of the Message-ID.
+    cause: Mapped[str] = mapped_column(String(200), unique=True)
+    team_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    to_name: Mapped[str] = mapped_column(String(200))
+    #: Template variables; never a secret (invariant 3).
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(10), default=EmailStatus.QUEUED, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,59 @@
+"""Secrets at rest: argon2id for passwords, SHA-256 digests for bearer tokens (invariant 3)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+
+def token_digest(token: str) -> str:
+    """The only form in which a bearer token is stored or looked up."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(prefix: str, nbytes: int = 32) -> str:
+    """A fresh bearer token: ``prefix`` plus ``nbytes`` of randomness, URL-safe."""
+    return f"{prefix}_{secrets.token_urlsafe(nbytes)}"
+
+
+def digests_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """argon2id cost parameters; tests lower them, production keeps the library defaults."""
+
+    time_cost: int = 3
+    memory_kib: int = 65536
+    parallelism: int = 4
+
+
+class Passwords:
+    """Hashes and checks passwords with argon2id, and upgrades hashes whose cost changed."""
+
+    def __init__(self, policy: PasswordPolicy) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=policy.time_cost,
+            memory_cost=policy.memory_kib,
+            parallelism=policy.parallelism,
+        )
+        # Checked against when an email is unknown, so both paths cost the same time.
+        self._decoy = self._hasher.hash(secrets.token_hex(16))
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored_hash or self._decoy, password) and bool(stored_hash)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(stored_hash)

@@ -1,0 +1,236 @@
+"""Teams and members: who is in a team, role changes, removal and leaving (invariants 1, 2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from domain.accounts import found_personal_team
+from domain.audit import record_event
+from domain.emails import request_email
+from domain.errors import InvalidInput, LastOwner, NotFound
+from domain.models import Account, Event, Membership, Role, Team
+from domain.permissions import Actor, Permission, require
+
+
+def actor_in(session: Session, account: Account, team_id: str) -> Actor | None:
+    """What ``account`` is to ``team_id``: its role there, support, or ``None`` (a stranger)."""
+    if account.is_support:
+        exists = session.scalar(select(Team.id).where(Team.id == team_id, Team.closed_at.is_(None)))
+        return Actor.SUPPORT if exists else None
+    role = session.scalar(
+        select(Membership.role)
+        .where(Membership.account_id == account.id, Membership.team_id == team_id)
+        .execution_options(populate_existing=True)
+    )
+    return Actor(role) if role else None
+
+
+def authorize(session: Session, account: Account, team_id: str, permission: Permission) -> Actor:
+    """Ask the permission matrix about ``account`` in ``team_id``; raise 404/403 on refusal."""
+    return require(actor_in(session, account, team_id), permission)
+
+
+def get_team(session: Session, account: Account, team_id: str) -> Team:
+    authorize(session, account, team_id, Permission.TEAM_VIEW)
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound("No such team.")
+    return team
+
+
+@dataclass(frozen=True)
+class Member:
+    account: Account
+    membership: Membership
+
+
+def list_members(session: Session, account: Account, team_id: str) -> list[Member]:
+    authorize(session, account, team_id, Permission.TEAM_VIEW)
+    rows = session.execute(
+        select(Account, Membership)
+        .join(Membership, Membership.account_id == Account.id)
+        .where(Membership.team_id == team_id)
+        .order_by(Membership.joined_at, Account.email)
+    )
+    return [Member(a, m) for a, m in rows.tuples()]
+
+
+def lock_team(session: Session, team_id: str) -> Team:
+    """Lock the team row: every change to a team's owners goes through here first, so two
+    changes to one team run one after the other and the owner count they see is current."""
+    team = session.scalar(
+        select(Team)
+        .where(Team.id == team_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if team is None:
+        raise NotFound("No such team.")
+    return team
+
+
+def _membership(session: Session, team_id: str, account_id: str) -> Membership:
+    membership = session.scalar(
+        select(Membership)
+        .where(Membership.team_id == team_id, Membership.account_id == account_id)
+        .execution_options(populate_existing=True)
+    )
+    if membership is None:
+        raise NotFound("No such member in this team.", code="no_such_member")
+    return membership
+
+
+def owner_count(session: Session, team_id: str) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.team_id == team_id, Membership.role == Role.OWNER)
+        )
+        or 0
+    )
+
+
+def _owners(session: Session, team_id: str) -> list[Account]:
+    return list(
+        session.scalars(
+            select(Account)
+            .join(Membership, Membership.account_id == Account.id)
+            .where(Membership.team_id == team_id, Membership.role == Role.OWNER)
+        )
+    )
+
+
+def parse_role(raw: str) -> Role:
+    try:
+        return Role(raw)
+    except ValueError:
+        raise InvalidInput("Role must be 'owner' or 'user'.", code="invalid_role") from None
+
+
+def change_role(
+    session: Session,
+    actor: Account,
+    team_id: str,
+    member_id: str,
+    new_role: Role,
+) -> Member:
+    """Give a member another role; an owner may demote anyone, itself too, but never the last
+    owner. The member and the team's other owners are told by email."""
+    authorize(session, actor, team_id, Permission.TEAM_VIEW)
+    team = lock_team(session, team_id)
+    authorize(session, actor, team_id, Permission.MEMBERS_MANAGE)  # re-read under the lock
+    membership = _membership(session, team_id, member_id)
+    member = membership.account
+    old_role = Role(membership.role)
+    if old_role == new_role:
+        return Member(member, membership)
+    if old_role is Role.OWNER and owner_count(session, team_id) <= 1:
+        raise LastOwner("A team needs at least one owner: make someone else an owner first.")
+    membership.role = new_role
+    event = record_event(
+        session,
+        team_id=team_id,
+        actor_id=actor.id,
+        action="member.role_changed",
+        target=member.id,
+        details={"from": old_role, "to": new_role},
+    )
+    _tell_member_and_owners(
+        session,
+        event,
+        team,
+        member=member,
+        actor=actor,
+        template="role_changed",
+        context={"old_role": str(old_role), "new_role": str(new_role)},
+    )
+    return Member(member, membership)
+
+
+def remove_member(session: Session, actor: Account, team_id: str, member_id: str) -> Team:
+    """Remove a member (an owner's act) or leave (the member's own); never the last owner.
+
+    The account that goes gets a fresh personal team as its owner (invariant 1), returned here.
+    """
+    leaving = actor.id == member_id
+    authorize(session, actor, team_id, Permission.TEAM_VIEW)
+    team = lock_team(session, team_id)
+    authorize(
+        session, actor, team_id, Permission.TEAM_LEAVE if leaving else Permission.MEMBERS_MANAGE
+    )
+    membership = _membership(session, team_id, member_id)
+    member = membership.account
+    if membership.role == Role.OWNER and owner_count(session, team_id) <= 1:
+        raise LastOwner(
+            "The last owner cannot leave or be removed: make someone else an owner first."
+        )
+    owners_before = [o for o in _owners(session, team_id) if o.id != member.id]
+    session.delete(membership)
+    session.flush()
+    new_team = found_personal_team(session, member)
+    event = record_event(
+        session,
+        team_id=team_id,
+        actor_id=actor.id,
+        action="member.left" if leaving else "member.removed",
+        target=member.id,
+        details={"role": membership.role, "new_team_id": new_team.id},
+    )
+    _tell_member_and_owners(
+        session,
+        event,
+        team,
+        member=member,
+        actor=actor,
+        template="member_removed",
+        owners=owners_before,
+        context={"left_voluntarily": leaving, "new_team_name": new_team.name},
+    )
+    return new_team
+
+
+def _tell_member_and_owners(
+    session: Session,
+    event: Event,
+    team: Team,
+    *,
+    member: Account,
+    actor: Account,
+    template: str,
+    context: dict[str, object],
+    owners: list[Account] | None = None,
+) -> None:
+    """Email the member, and every other owner but the one who acted (who knows already): a
+    hijacked owner account changing the team should not go unnoticed."""
+    base = {
+        "team_name": team.name,
+        "member_name": member.name,
+        "member_email": member.email,
+        "actor_name": actor.name,
+        **context,
+    }
+    request_email(
+        session,
+        template=template,
+        cause=f"{template}:{event.id}:{member.id}",
+        to=member,
+        team_id=team.id,
+        context={**base, "recipient_is_member": True},
+        reason=f"your membership of {team.name} on teamkeys changed.",
+    )
+    for owner in owners if owners is not None else _owners(session, team.id):
+        if owner.id in (member.id, actor.id):
+            continue
+        request_email(
+            session,
+            template=template,
+            cause=f"{template}:{event.id}:{owner.id}",
+            to=owner,
+            team_id=team.id,
+            context={**base, "recipient_is_member": False},
+            reason=f"you are an owner of {team.name} on teamkeys.",
+        )

@@ -1,0 +1,1 @@
+"""teamkeys: the composition root (settings, runtime, CLI) of the provisioning back end."""

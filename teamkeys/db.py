@@ -1,0 +1,87 @@
+"""The database: engine, sessions and the unit of work that commits once and then hands the
+jobs it wrote to the broker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.jobs import NEW_JOBS_KEY
+
+#: Called with (id, name) of the jobs a transaction wrote, right after it committed.
+JobDispatch = Callable[[Sequence[tuple[str, str]]], None]
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine; on SQLite every transaction takes the write lock up front (``BEGIN
+    IMMEDIATE``), which makes transactions serializable, as the owner invariant needs."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # let SQLAlchemy issue BEGIN itself
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, **kwargs)
+
+
+class Database:
+    """Owns the engine and makes units of work; one per process."""
+
+    def __init__(self, engine: Engine, dispatch: JobDispatch | None = None) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.dispatch = dispatch
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions(), self.dispatch)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class UnitOfWork:
+    """One transaction. It rolls back unless :meth:`commit` is called, so nothing is saved by
+    accident; after a commit, the jobs written in it go to the broker at once."""
+
+    def __init__(self, session: Session, dispatch: JobDispatch | None) -> None:
+        self.session = session
+        self._dispatch = dispatch
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.info.pop(NEW_JOBS_KEY, None)
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+        jobs: list[tuple[str, str]] = self.session.info.pop(NEW_JOBS_KEY, [])
+        if jobs and self._dispatch is not None:
+            self._dispatch(jobs)

@@ -1,0 +1,86 @@
+"""The composition root: builds settings-driven pieces (database, broker, actors, relay, mail)
+and wires them together. Every process (web, worker, scheduler, dev) starts here."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import dramatiq
+
+from domain.accounts import SessionPolicy
+from domain.secrets import PasswordPolicy, Passwords
+from teamkeys.db import Database, make_engine
+from teamkeys.settings import Settings
+from workers.broker import build_broker
+from workers.mail.render import EmailRenderer, templates_root
+from workers.mail.transport import MailTransport, SmtpTransport
+from workers.registry import JobActor, register_actors
+from workers.relay import Relay
+from workers.runner import WorkerContext
+
+log = logging.getLogger("teamkeys")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    broker: dramatiq.Broker
+    actors: dict[str, JobActor]
+    relay: Relay
+    worker_context: WorkerContext
+    passwords: Passwords
+    session_policy: SessionPolicy
+
+    def close(self) -> None:
+        self.worker_context.transport.close()
+        self.broker.close()
+        self.db.dispose()
+
+
+def smtp_transport(settings: Settings) -> SmtpTransport:
+    return SmtpTransport(
+        settings.smtp_host or "127.0.0.1",
+        settings.smtp_port,
+        username=settings.smtp_username or None,
+        password=settings.smtp_password or None,
+        start_tls=settings.smtp_starttls,
+        use_tls=settings.smtp_tls,
+        timeout=settings.smtp_timeout,
+    )
+
+
+def build_runtime(settings: Settings, *, transport: MailTransport | None = None) -> Runtime:
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(make_engine(settings.effective_database_url))
+    broker = build_broker(settings)
+    context = WorkerContext(
+        settings=settings,
+        db=db,
+        renderer=EmailRenderer(templates_root()),
+        transport=transport or smtp_transport(settings),
+    )
+    actors = register_actors(broker, context)
+    relay = Relay(db, actors, dispatch_lease=settings.job_dispatch_lease_seconds)
+    db.dispatch = relay.dispatch_new
+    return Runtime(
+        settings=settings,
+        db=db,
+        broker=broker,
+        actors=actors,
+        relay=relay,
+        worker_context=context,
+        passwords=Passwords(
+            PasswordPolicy(
+                settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+            )
+        ),
+        session_policy=SessionPolicy(
+            ttl=timedelta(hours=settings.session_ttl_hours),
+            max_failures=settings.signin_max_failures,
+            lockout=timedelta(minutes=settings.signin_lockout_minutes),
+        ),
+    )

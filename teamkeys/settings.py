@@ -1,0 +1,84 @@
+"""Settings from the environment (prefix ``TEAMKEYS_``); see ``.env.example`` for each one."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob teamkeys reads; built by :func:`get_settings`, never at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="TEAMKEYS_", env_file=".env", extra="ignore")
+
+    #: SQLAlchemy URL. Empty means the embedded default: SQLite under ``data_dir``.
+    database_url: str = ""
+    #: Redis URL for the Dramatiq broker. Empty means an in-process broker (embedded mode).
+    redis_url: str = ""
+    #: Prefix of every Redis key the broker writes, so several deployments can share a Redis.
+    redis_namespace: str = "teamkeys"
+    #: Where the embedded mode keeps its SQLite database and the local mail sink's files.
+    data_dir: Path = Path("var")
+    #: Base URL of the web front end; links in emails are built from it.
+    public_url: str = "http://localhost:8000"
+
+    # Mail
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_timeout: float = 10.0
+    mail_from_name: str = "teamkeys"
+    mail_from_address: str = "no-reply@teamkeys.localhost"
+    #: Domain part of every Message-ID, so receivers can tell duplicates apart from ours.
+    mail_message_id_domain: str = "teamkeys.localhost"
+
+    # Accounts and sessions
+    session_ttl_hours: int = 24 * 14
+    signin_max_failures: int = 5
+    signin_lockout_minutes: int = 15
+    #: argon2id cost. The defaults are argon2-cffi's (RFC 9106 low-memory profile).
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+
+    # Jobs
+    #: Seconds a dispatched job may wait in the broker before the relay hands it over again.
+    job_dispatch_lease_seconds: float = 60.0
+    #: Seconds a started job may run before it is presumed dead (worker killed) and re-run.
+    job_run_lease_seconds: float = 60.0
+    #: How often the relay looks for jobs to (re)dispatch.
+    relay_interval_seconds: float = 5.0
+    job_max_attempts: int = 8
+    job_min_backoff_seconds: float = 15.0
+    job_max_backoff_seconds: float = 3600.0
+    #: Threads per in-process (embedded) worker.
+    worker_threads: int = 4
+
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'teamkeys.db').resolve()}"
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the local mail sink writes ``.eml`` files."""
+        return self.data_dir / "mail"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.redis_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,197 @@
+"""Test plumbing shared by the tiers: backends, a live HTTP server, small client helpers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from domain.models import Base
+from teamkeys.settings import Settings
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+#: "embedded" (SQLite + in-process broker, the default) or "services" (PostgreSQL + Redis).
+BACKEND = os.environ.get("TEAMKEYS_TEST_BACKEND", "embedded")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEAMKEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("TEAMKEYS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def missing_service(what: str) -> None:
+    """A needed service is down: fail under CI (a green run must mean it ran), else skip."""
+    message = f"{what} is not reachable"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: services are required)", pytrace=False)
+    pytest.skip(message)
+
+
+def redis_available() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+@dataclass
+class Backend:
+    """Where one test session's data lives; made once, emptied between tests."""
+
+    database_url: str
+    redis_url: str
+    redis_namespace: str
+    drop: Callable[[], None]
+
+
+@contextmanager
+def make_backend(tmp: Path) -> Iterator[Backend]:
+    namespace = f"teamkeys-test-{uuid.uuid4().hex[:8]}"
+    if BACKEND == "embedded":
+        yield Backend(f"sqlite:///{tmp / 'teamkeys.db'}", "", namespace, lambda: None)
+        return
+    if not redis_available():
+        missing_service(f"Redis at {REDIS_URL}")
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"teamkeys_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:
+        admin.dispose()
+        missing_service(f"PostgreSQL at {POSTGRES_ADMIN_URL}")
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        _flush_redis_namespace(namespace)
+
+    try:
+        yield Backend(url, REDIS_URL, namespace, drop)
+    finally:
+        drop()
+
+
+def _flush_redis_namespace(namespace: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{namespace}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def test_settings(backend: Backend, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a test: cheap password hashing, fast relay and short backoff."""
+    values: dict[str, Any] = {
+        "database_url": backend.database_url,
+        "redis_url": backend.redis_url,
+        "redis_namespace": backend.redis_namespace,
+        "data_dir": data_dir,
+        "public_url": "https://app.teamkeys.test",
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 1024,
+        "argon2_parallelism": 1,
+        "relay_interval_seconds": 0.2,
+        "job_min_backoff_seconds": 0.2,
+        "job_max_backoff_seconds": 1.0,
+        "job_max_attempts": 4,
+        "job_dispatch_lease_seconds": 5.0,
+        "job_run_lease_seconds": 5.0,
+        "smtp_timeout": 5.0,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def empty_database(database_url: str) -> None:
+    """Delete every row (children first) so each test starts from an empty schema."""
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """The real HTTP stack (uvicorn) on a loopback port, in a thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test HTTP server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def to(address: str) -> Callable[[EmailMessage], bool]:
+    """Matches messages addressed to ``address``."""
+    return lambda message: address.lower() in str(message["To"]).lower()
+
+
+def text_body(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def html_body(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())

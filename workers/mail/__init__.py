@@ -1,0 +1,1 @@
+"""Email pipeline: render templates, build MIME messages, hand them to an SMTP transport."""

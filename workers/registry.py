@@ -1,0 +1,47 @@
+"""Every kind of job, its queue and its Dramatiq actor: one actor per job (DESIGN.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dramatiq
+
+from domain.jobs import JobName
+from workers.runner import JobSpec, WorkerContext, run_job
+from workers.send_email import mark_email_dead, send_email
+
+JOB_SPECS: dict[str, JobSpec] = {
+    spec.name: spec
+    for spec in (JobSpec(JobName.SEND_EMAIL, "email", send_email, on_dead=mark_email_dead),)
+}
+
+
+#: A job's actor: it takes the job's id and nothing else.
+JobActor = dramatiq.Actor[[str], None]
+
+
+def register_actors(broker: dramatiq.Broker, ctx: WorkerContext) -> dict[str, JobActor]:
+    """Bind one actor per job kind to ``broker``.
+
+    Dramatiq's retries are off (the runner retries through the outbox); the time limit matches
+    the run lease, after which the relay would consider the job abandoned anyway.
+    """
+    time_limit_ms = int(ctx.settings.job_run_lease_seconds * 1000)
+    return {
+        name: dramatiq.actor(
+            actor_name=name,
+            queue_name=spec.queue,
+            broker=broker,
+            max_retries=0,
+            time_limit=time_limit_ms,
+        )(_performer(ctx, spec))
+        for name, spec in JOB_SPECS.items()
+    }
+
+
+def _performer(ctx: WorkerContext, spec: JobSpec) -> Callable[[str], None]:
+    def perform(job_id: str) -> None:
+        run_job(ctx, spec, job_id)
+
+    perform.__name__ = spec.name
+    return perform

@@ -1,0 +1,99 @@
+"""The outbox relay: hands committed jobs to the broker, at once after commit and again later
+for any that did not get through (broker down) or were lost (worker killed mid-job)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+
+import dramatiq
+from sqlalchemy import or_, select, update
+
+from domain.clock import utcnow
+from domain.models import Job, JobStatus
+from teamkeys.db import Database
+
+log = logging.getLogger("teamkeys.relay")
+
+#: Most jobs handed over in one pass; the next pass takes the rest.
+BATCH = 500
+
+
+class Relay:
+    def __init__(
+        self,
+        db: Database,
+        actors: Mapping[str, dramatiq.Actor[[str], None]],
+        *,
+        dispatch_lease: float,
+    ) -> None:
+        self.db = db
+        self.actors = actors
+        self.dispatch_lease = timedelta(seconds=dispatch_lease)
+
+    def dispatch_new(self, jobs: Sequence[tuple[str, str]]) -> None:
+        """Right after commit: send the jobs just written. If the broker is down the request
+        still succeeds; the jobs are released so the next relay pass sends them."""
+        failed = [job_id for job_id, name in jobs if not self._send(job_id, name)]
+        if failed:
+            try:
+                with self.db.unit_of_work() as uow:
+                    uow.session.execute(
+                        update(Job).where(Job.id.in_(failed)).values(lease_until=None)
+                    )
+                    uow.commit()
+            except Exception:
+                log.exception(
+                    "could not release %d undelivered job(s); the relay will find "
+                    "them when their lease ends",
+                    len(failed),
+                )
+
+    def run_once(self) -> int:
+        """One pass: send every due job whose lease has run out. Returns how many were sent."""
+        now = utcnow()
+        with self.db.unit_of_work() as uow:
+            due = uow.session.scalars(
+                select(Job)
+                .where(
+                    Job.status == JobStatus.PENDING,
+                    Job.available_at <= now,
+                    or_(Job.lease_until.is_(None), Job.lease_until < now),
+                )
+                .order_by(Job.available_at)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            ).all()
+            sent = 0
+            for job in due:
+                if not self._send(job.id, job.name):
+                    break  # the broker is down; keep the rest for the next pass
+                if job.started_at is not None:
+                    log.warning(
+                        "job %s %s re-sent: its worker stopped answering mid-job", job.name, job.id
+                    )
+                job.lease_until = now + self.dispatch_lease
+                job.started_at = None
+                sent += 1
+            uow.commit()
+        if sent:
+            log.info("relay handed %d job(s) to the broker", sent)
+        return sent
+
+    def _send(self, job_id: str, name: str | None) -> bool:
+        actor = self.actors.get(name or "")
+        if actor is None:
+            log.error("job %s has unknown kind %r; it stays pending", job_id, name)
+            return False
+        try:
+            actor.send(job_id)
+        except Exception as exc:
+            log.warning(
+                "could not hand job %s %s to the broker (%s); the relay will retry",
+                name,
+                job_id,
+                exc,
+            )
+            return False
+        return True
