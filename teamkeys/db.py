@@ -76,8 +76,8 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # close() rolls back whatever was not committed, and leaves loaded objects readable.
         self.session.info.pop(NEW_JOBS_KEY, None)
-        self.session.rollback()
         self.session.close()
 
     def commit(self) -> None:

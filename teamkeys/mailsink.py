@@ -73,7 +73,15 @@ class _Handler:
     ) -> str:
         """Keep the message, unless a test asked for a delay or a refusal."""
         if self._sink.data_delay > 0:
-            await asyncio.sleep(self._sink.data_delay)
+            self._sink._hold(+1)
+            try:
+                await asyncio.sleep(self._sink.data_delay)
+            finally:
+                self._sink._hold(-1)
+            if server.transport is None or server.transport.is_closing():
+                # The client went away before our answer: it never heard "250", so as far as
+                # it knows the message was not taken, and it will send it again.
+                return "421 client gone"
         refusal = self._sink.refuse_with
         if refusal is not None:
             code, text = refusal
@@ -100,6 +108,7 @@ class MailSink:
         self._condition = threading.Condition()
         self._messages: list[EmailMessage] = []
         self._connections = 0
+        self._held = 0
         self._saved = 0
         self._controller: Controller | None = None
 
@@ -176,6 +185,16 @@ class MailSink:
         """How many kept messages match, e.g. to prove an email was not sent twice."""
         with self._condition:
             return sum(1 for message in self._messages if predicate(message))
+
+    @property
+    def held(self) -> int:
+        """How many clients are waiting mid-DATA right now (see ``data_delay``)."""
+        with self._condition:
+            return self._held
+
+    def _hold(self, change: int) -> None:
+        with self._condition:
+            self._held += change
 
     def _connection_opened(self) -> None:
         """Record one more client session."""

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     job_run_lease_seconds: float = 60.0
     #: How often the relay looks for jobs to (re)dispatch.
     relay_interval_seconds: float = 5.0
-    job_max_attempts: int = 8
+    job_max_attempts: int = 12
     job_min_backoff_seconds: float = 15.0
     job_max_backoff_seconds: float = 3600.0
     #: Threads per in-process (embedded) worker.

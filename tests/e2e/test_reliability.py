@@ -1,0 +1,234 @@
+"""The reliability contract, proven the hard way: workers killed mid-job, the broker down at
+request time, the mail server down or refusing, and messages delivered twice."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from api.app import create_app
+from domain.models import Email, Job
+from teamkeys.mailsink import MailSink
+from teamkeys.runtime import Runtime, build_runtime
+from teamkeys.settings import Settings
+from tests.conftest import System
+from tests.faults import TcpProxy, WorkerProcess
+from tests.support import REDIS_URL, LiveServer, missing_service, redis_available, to, wait_until
+from workers.scheduler import periodic_tasks, run_scheduler
+
+
+def emails_to(system: System, address: str) -> list[Email]:
+    with system.runtime.db.unit_of_work() as uow:
+        return list(uow.session.scalars(select(Email).where(Email.to_address == address)))
+
+
+def job_of(runtime: Runtime, email_id: str) -> Job:
+    with runtime.db.unit_of_work() as uow:
+        job = uow.session.scalar(select(Job).where(Job.args["email_id"].as_string() == email_id))
+        assert job is not None
+        return job
+
+
+def sign_up(http: httpx.Client, email: str) -> None:
+    response = http.post("/v1/signup", json={"email": email, "name": "Ada",
+                                              "password": "correct horse battery"})
+    assert response.status_code == 201, response.text
+
+
+def test_duplicate_delivery_of_a_job_sends_no_second_email(system: System) -> None:
+    sign_up(system.http, "dup@example.com")
+    system.sink.wait_for(to("dup@example.com"))
+    [email] = emails_to(system, "dup@example.com")
+    job = job_of(system.runtime, email.id)
+
+    # The broker delivers the finished job again, twice at once (at-least-once delivery).
+    for _ in range(2):
+        system.runtime.actors["send_email"].send(job.id)
+    system.runtime.broker.join("email")
+    time.sleep(0.3)
+
+    assert system.sink.count(to("dup@example.com")) == 1
+    assert job_of(system.runtime, email.id).attempts == 1
+
+
+def test_an_smtp_outage_loses_no_email(system: System) -> None:
+    system.sink.stop()
+    sign_up(system.http, "outage@example.com")
+    [email] = emails_to(system, "outage@example.com")
+    failed = wait_until(lambda: job_of(system.runtime, email.id).attempts >= 2, what="retries")
+    assert failed
+    assert "SMTP" in (emails_to(system, "outage@example.com")[0].last_error or "")
+
+    system.sink.start()
+    system.sink.wait_for(to("outage@example.com"), timeout=15)
+    wait_until(lambda: emails_to(system, "outage@example.com")[0].status == "sent",
+               what="email recorded as sent")
+    time.sleep(0.5)
+    assert system.sink.count(to("outage@example.com")) == 1
+
+
+def test_a_temporary_refusal_is_retried_until_accepted(system: System) -> None:
+    system.sink.refuse_with = (451, "4.3.0 try again later")
+    sign_up(system.http, "busy@example.com")
+    [email] = emails_to(system, "busy@example.com")
+    wait_until(lambda: job_of(system.runtime, email.id).attempts >= 2, what="a retry")
+    system.sink.refuse_with = None
+    system.sink.wait_for(to("busy@example.com"), timeout=15)
+    assert system.sink.count(to("busy@example.com")) == 1
+
+
+def test_a_permanent_refusal_is_recorded_and_never_retried(system: System) -> None:
+    system.sink.refuse_with = (550, "5.1.1 no such mailbox")
+    sign_up(system.http, "nobody@example.com")
+    [email] = emails_to(system, "nobody@example.com")
+    wait_until(lambda: emails_to(system, "nobody@example.com")[0].status == "failed",
+               what="the email marked failed")
+    job = job_of(system.runtime, email.id)
+    assert job.status == "done" and job.attempts == 1
+    assert "550" in (emails_to(system, "nobody@example.com")[0].last_error or "")
+
+
+def test_an_email_that_never_gets_through_goes_dead_where_support_sees_it(
+    system: System, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    system.sink.refuse_with = (421, "4.7.0 closing")
+    sign_up(system.http, "never@example.com")
+    [email] = emails_to(system, "never@example.com")
+    attempts = system.runtime.settings.job_max_attempts
+    wait_until(lambda: job_of(system.runtime, email.id).status == "dead", timeout=30,
+               what="the job to die")
+    assert job_of(system.runtime, email.id).attempts == attempts
+    assert emails_to(system, "never@example.com")[0].status == "dead"
+
+    # A support agent sees it, with the reason.
+    from domain.accounts import add_support_agent
+
+    with system.runtime.db.unit_of_work() as uow:
+        add_support_agent(uow.session, system.runtime.passwords, email="sam@support.example",
+                          name="Sam", password="support password 1")
+        uow.commit()
+    token = system.http.post("/v1/sessions", json={"email": "sam@support.example",
+                                                   "password": "support password 1"}).json()
+    dead = system.http.get("/v1/support/emails", params={"status": "dead"},
+                           headers={"Authorization": f"Bearer {token['token']}"})
+    assert dead.status_code == 200
+    [item] = [i for i in dead.json()["items"] if i["to_address"] == "never@example.com"]
+    assert item["template"] == "welcome" and "421" in item["last_error"]
+
+
+# --- with a real Redis and real worker processes -------------------------------------------
+
+
+@pytest.fixture
+def redis_settings(settings: Settings) -> Settings:
+    if not redis_available():
+        missing_service(f"Redis at {REDIS_URL}")
+    update: dict[str, object] = {"redis_url": REDIS_URL}
+    if os.environ.get("TEAMKEYS_TEST_PRODUCTION_TIMING"):
+        # Measure recovery with the shipped lease and relay interval, not the quick test ones.
+        defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+        update |= {"job_run_lease_seconds": defaults.job_run_lease_seconds,
+                   "job_dispatch_lease_seconds": defaults.job_dispatch_lease_seconds,
+                   "relay_interval_seconds": defaults.relay_interval_seconds}
+    return settings.model_copy(update=update)
+
+
+class Deployment:
+    """The web process and the scheduler (relay) in this process; workers elsewhere."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.runtime = build_runtime(settings)
+        self.server = LiveServer(create_app(self.runtime))
+        self.stop_scheduler = threading.Event()
+        self.scheduler = threading.Thread(
+            target=run_scheduler, args=(periodic_tasks(self.runtime), self.stop_scheduler),
+            daemon=True)
+
+    def __enter__(self) -> Deployment:
+        self.server.start()
+        self.scheduler.start()
+        self.http = httpx.Client(base_url=self.server.url, timeout=30)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.http.close()
+        self.stop_scheduler.set()
+        self.scheduler.join(timeout=10)
+        self.server.stop()
+        self.runtime.broker.flush_all()
+        self.runtime.close()
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
+    started: list[WorkerProcess] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+@pytest.mark.redis
+def test_a_worker_killed_mid_job_loses_no_job(
+    redis_settings: Settings, sink: MailSink, workers: list[WorkerProcess], tmp_path: Path,
+) -> None:
+    sink.data_delay = 60.0  # the server sits on the message: the worker is stuck mid-send
+    with Deployment(redis_settings) as deployment:
+        workers.append(WorkerProcess(redis_settings, tmp_path / "worker-1.log"))
+        sign_up(deployment.http, "killed@example.com")
+        wait_until(lambda: sink.held == 1, timeout=30, what="the worker to be mid-send")
+
+        workers[0].kill()
+        killed_at = time.monotonic()
+        sink.data_delay = 0.0
+        workers.append(WorkerProcess(redis_settings, tmp_path / "worker-2.log"))
+
+        sink.wait_for(to("killed@example.com"), timeout=150)
+        recovery = time.monotonic() - killed_at
+        print(f"\nrecovery after SIGKILL: {recovery:.1f} s "
+              f"(run lease {redis_settings.job_run_lease_seconds:g} s, "
+              f"relay every {redis_settings.relay_interval_seconds:g} s)")
+        time.sleep(1.0)
+        assert sink.count(to("killed@example.com")) == 1
+        with deployment.runtime.db.unit_of_work() as uow:
+            email = uow.session.scalar(select(Email).where(Email.to_address ==
+                                                           "killed@example.com"))
+            assert email is not None and email.status == "sent"
+        assert job_of(deployment.runtime, email.id).status == "done"
+
+
+@pytest.mark.redis
+def test_a_request_made_while_redis_is_down_loses_no_job(
+    redis_settings: Settings, sink: MailSink, workers: list[WorkerProcess], tmp_path: Path,
+) -> None:
+    host, port = REDIS_URL.split("//")[1].split("/")[0].split(":")
+    proxy = TcpProxy(host, int(port))
+    proxy.up()
+    via_proxy = redis_settings.model_copy(
+        update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"})
+    try:
+        with Deployment(via_proxy) as deployment:
+            workers.append(WorkerProcess(via_proxy, tmp_path / "worker.log"))
+            proxy.down()
+
+            sign_up(deployment.http, "offline@example.com")  # answered while Redis is away
+            with deployment.runtime.db.unit_of_work() as uow:
+                job = uow.session.scalar(select(Job))
+                assert job is not None and job.status == "pending"
+            time.sleep(1.0)
+            assert sink.count(to("offline@example.com")) == 0
+
+            proxy.up()
+            came_back = time.monotonic()
+            sink.wait_for(to("offline@example.com"), timeout=60)
+            print(f"\ndelivered {time.monotonic() - came_back:.1f} s after Redis came back")
+            time.sleep(0.5)
+            assert sink.count(to("offline@example.com")) == 1
+    finally:
+        proxy.down()

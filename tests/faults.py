@@ -1,0 +1,120 @@
+"""Fault injection for the reliability tests: a TCP proxy that can cut a service off, and
+worker processes that can be killed."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from teamkeys.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class TcpProxy:
+    """Forwards a loopback port to ``target``; :meth:`down` refuses and cuts every connection,
+    as a crashed server would, and :meth:`up` serves again on the same port."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self._listener: socket.socket | None = None
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port: int = probe.getsockname()[1]
+        probe.close()
+
+    def up(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+            self._sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets.update((client, upstream))
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+
+    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
+        pair = {a: b, b: a}
+        try:
+            while True:
+                readable, _, _ = select.select([a, b], [], [], 1.0)
+                for sock in readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    pair[sock].sendall(data)
+        except (OSError, ValueError):
+            return
+        finally:
+            with self._lock:
+                for sock in (a, b):
+                    self._sockets.discard(sock)
+                    sock.close()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``settings`` as the TEAMKEYS_* environment a child process reads them from."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEAMKEYS_")}
+    for name, value in settings.model_dump().items():
+        env[f"TEAMKEYS_{name.upper()}"] = str(value)
+    return env
+
+
+class WorkerProcess:
+    """``teamkeys worker`` (Dramatiq's CLI) as its own process group, as in production."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "teamkeys.cli", "worker", "--processes", "1", "--threads", "2"],
+            cwd=ROOT, env=settings_env(settings), stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL the whole group: no handler runs, nothing is acknowledged or cleaned up."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
