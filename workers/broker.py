@@ -17,7 +17,12 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     broker: dramatiq.Broker
     if settings.redis_url:
         broker = RedisBroker(  # type: ignore[no-untyped-call]
-            url=settings.redis_url, namespace=settings.redis_namespace
+            url=settings.redis_url,
+            namespace=settings.redis_namespace,
+            # A Redis that is unreachable must fail a hand-over fast (the relay retries it),
+            # not hold a request until the kernel gives up on the connection.
+            socket_connect_timeout=2,
+            socket_timeout=10,
         )
     else:
         broker = StubBroker()
