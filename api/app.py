@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
 
 from api.errors import install_error_handlers
-from api.routes import accounts, health, support, teams
+from api.routes import accounts, health, invitations, support, teams
 from teamkeys.runtime import Runtime
+
+access = logging.getLogger("teamkeys.access")
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -19,6 +25,25 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for module in (health, accounts, teams, support):
+
+    @app.middleware("http")
+    async def access_log(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """One line per request, naming the route's template rather than the path, so a token
+        in a path (an invitation link) never reaches a log."""
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "(no route)")
+        access.info(
+            "%s %s -> %d in %.1f ms",
+            request.method,
+            route,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    for module in (health, accounts, teams, invitations, support):
         app.include_router(module.router)
     return app

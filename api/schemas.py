@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from domain.models import EmailStatus, Role
+from domain.models import EmailStatus, InvitationStatus, Role
 
 
 class Request(BaseModel):
@@ -119,3 +119,46 @@ class EmailList(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, bool] = Field(default_factory=dict)
+
+
+class InvitationRequest(Request):
+    email: EmailStr
+    role: Role
+
+
+class InvitationOut(BaseModel):
+    id: str
+    email: str
+    role: Role
+    status: InvitationStatus
+    expires_at: datetime
+    created_at: datetime
+    sent_at: datetime | None
+    accepted_at: datetime | None
+    failure_reason: str | None
+
+
+class InvitationList(BaseModel):
+    items: list[InvitationOut]
+
+
+class InvitationPreview(BaseModel):
+    team_name: str
+    inviter_name: str
+    email: str
+    role: Role
+    expires_at: datetime
+
+
+class AcceptInvitation(Request):
+    token: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class AcceptedInvitation(BaseModel):
+    account: AccountOut
+    team: TeamOut
+    role: Role
+    token: str
+    expires_at: datetime

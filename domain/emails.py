@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +12,23 @@ from sqlalchemy.orm import Session
 from domain.clock import utcnow
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
-from domain.models import Account, Email, EmailStatus
+from domain.models import Email, EmailStatus
+
+
+class Addressee(Protocol):
+    """Whoever an email goes to: an account, or an address that has none yet."""
+
+    @property
+    def email(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Address:
+    email: str
+    name: str
 
 
 def request_email(
@@ -19,15 +36,18 @@ def request_email(
     *,
     template: str,
     cause: str,
-    to: Account,
+    to: Addressee,
     context: dict[str, Any],
     reason: str,
     team_id: str | None = None,
+    send_by_job: bool = True,
 ) -> Email:
     """Queue ``template`` for ``to`` because of ``cause``; asking twice for one cause is a no-op.
 
     ``reason`` is the footer's sentence telling the reader why they got it. ``context`` must
-    hold no secret: it is stored (invariant 3).
+    hold no secret: it is stored (invariant 3). With ``send_by_job=False`` no ``send_email``
+    job is written: the caller is a job that sends it itself, adding a secret (a link's
+    token) at render time.
     """
     existing = session.scalar(select(Email).where(Email.cause == cause))
     if existing is not None:
@@ -51,5 +71,6 @@ def request_email(
         found = session.scalar(select(Email).where(Email.cause == cause))
         assert found is not None
         return found
-    enqueue_job(session, JobName.SEND_EMAIL, email_id=email.id)
+    if send_by_job:
+        enqueue_job(session, JobName.SEND_EMAIL, email_id=email.id)
     return email

@@ -24,6 +24,7 @@ class JobName(enum.StrEnum):
     """Every kind of job; each has one Dramatiq actor (``workers.registry``)."""
 
     SEND_EMAIL = "send_email"
+    SEND_INVITATION = "send_invitation"
 
 
 def enqueue_job(session: Session, name: JobName, **ids: str) -> Job:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -206,3 +207,36 @@ class Email(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class InvitationStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class Invitation(Base):
+    """An emailed, single-use, expiring offer to join a team; one row per team and email."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("team_id", "email"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("inv"))
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default=InvitationStatus.PENDING)
+    inviter_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    #: SHA-256 of the link's token; ``None`` until the email is sent and after the link dies.
+    token_digest: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    #: Bumped by every re-invite or resend: each round is one email, with a fresh token.
+    rotation: Mapped[int] = mapped_column(Integer, default=1)
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    account_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    failure_reason: Mapped[str | None] = mapped_column(Text, default=None)

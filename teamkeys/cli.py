@@ -43,9 +43,9 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
             create_app(runtime),
             host=args.host,
             port=args.port,
-            workers=None,
             log_level="info",
             proxy_headers=True,
+            access_log=False,  # teamkeys.access logs route templates, never token paths
         )
     finally:
         runtime.close()

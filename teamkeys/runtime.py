@@ -10,6 +10,7 @@ from datetime import timedelta
 import dramatiq
 
 from domain.accounts import SessionPolicy
+from domain.invitations import InvitationPolicy
 from domain.secrets import PasswordPolicy, Passwords
 from teamkeys.db import Database, make_engine
 from teamkeys.settings import Settings
@@ -33,6 +34,7 @@ class Runtime:
     worker_context: WorkerContext
     passwords: Passwords
     session_policy: SessionPolicy
+    invitation_policy: InvitationPolicy
 
     def close(self) -> None:
         self.worker_context.transport.close()
@@ -82,5 +84,9 @@ def build_runtime(settings: Settings, *, transport: MailTransport | None = None)
             ttl=timedelta(hours=settings.session_ttl_hours),
             max_failures=settings.signin_max_failures,
             lockout=timedelta(minutes=settings.signin_lockout_minutes),
+        ),
+        invitation_policy=InvitationPolicy(
+            ttl=timedelta(days=settings.invitation_ttl_days),
+            daily_limit=settings.invitation_daily_limit,
         ),
     )

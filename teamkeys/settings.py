@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
 
+    # Invitations
+    invitation_ttl_days: int = 7
+    #: Invitations (new, renewed or resent) one team may send in 24 hours.
+    invitation_daily_limit: int = 50
+    #: How often the scheduler marks invitations past their expiry ``expired``.
+    invitation_sweep_interval_seconds: float = 60.0
+
     # Jobs
     #: Seconds a dispatched job may wait in the broker before the relay hands it over again.
     job_dispatch_lease_seconds: float = 60.0

@@ -8,11 +8,17 @@ import dramatiq
 
 from domain.jobs import JobName
 from workers.runner import JobSpec, WorkerContext, run_job
-from workers.send_email import mark_email_dead, send_email
+from workers.send_email import send_email, send_email_died
+from workers.send_invitation import send_invitation, send_invitation_died
 
 JOB_SPECS: dict[str, JobSpec] = {
     spec.name: spec
-    for spec in (JobSpec(JobName.SEND_EMAIL, "email", send_email, on_dead=mark_email_dead),)
+    for spec in (
+        JobSpec(JobName.SEND_EMAIL, "email", send_email, on_dead=send_email_died),
+        JobSpec(
+            JobName.SEND_INVITATION, "invitations", send_invitation, on_dead=send_invitation_died
+        ),
+    )
 }
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain.accounts import purge_expired_sessions
+from domain.invitations import expire_invitations
 from teamkeys.runtime import Runtime
 
 log = logging.getLogger("teamkeys.scheduler")
@@ -31,9 +32,24 @@ def purge_sessions(runtime: Runtime) -> int:
     return purged
 
 
+def sweep_invitations(runtime: Runtime) -> int:
+    with runtime.db.unit_of_work() as uow:
+        expired = expire_invitations(uow.session)
+        uow.commit()
+    if expired:
+        log.info("marked %d invitation(s) expired", expired)
+    return expired
+
+
 def periodic_tasks(runtime: Runtime) -> list[Periodic]:
+    settings = runtime.settings
     return [
-        Periodic("outbox relay", runtime.settings.relay_interval_seconds, runtime.relay.run_once),
+        Periodic("outbox relay", settings.relay_interval_seconds, runtime.relay.run_once),
+        Periodic(
+            "expire invitations",
+            settings.invitation_sweep_interval_seconds,
+            lambda: sweep_invitations(runtime),
+        ),
         Periodic("purge expired sessions", 3600.0, lambda: purge_sessions(runtime)),
     ]
 

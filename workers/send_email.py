@@ -1,8 +1,10 @@
-"""The email job: render the queued email, send it once, record what happened."""
+"""The email pipeline's last step: render a queued email, send it once, record what happened."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -15,17 +17,27 @@ from workers.runner import WorkerContext
 log = logging.getLogger("teamkeys.email")
 
 
-def send_email(ctx: WorkerContext, email_id: str) -> None:
-    """Send one queued email. A 5xx answer marks it ``failed`` for good; a transient error is
-    raised so the runner retries with backoff; a sent email is never sent again."""
+def deliver(
+    ctx: WorkerContext,
+    email_id: str,
+    *,
+    secret_context: Mapping[str, Any] | None = None,
+) -> EmailStatus | None:
+    """Send one queued email and return its new status, or ``None`` if it was not queued (sent
+    already: a cause never sends twice). A 5xx answer marks it ``failed`` for good; a transient
+    error is recorded and raised, so the runner retries with backoff.
+
+    ``secret_context`` (a link's token) is rendered into the email but never stored.
+    """
     settings = ctx.settings
     with ctx.db.unit_of_work() as uow:
         email = uow.session.get(Email, email_id)
         if email is None or email.status != EmailStatus.QUEUED:
-            return
+            return None
         template = email.template
         rendered = ctx.renderer.render(
-            email.template, {**email.context, "public_url": settings.public_url}
+            template,
+            {**email.context, **(secret_context or {}), "public_url": settings.public_url},
         )
         message = build_message(
             rendered,
@@ -34,19 +46,25 @@ def send_email(ctx: WorkerContext, email_id: str) -> None:
             to_name=email.to_name,
             to_address=email.to_address,
             message_id=message_id_for(email.cause, settings.mail_message_id_domain),
-            headers={"X-Teamkeys-Email": email.template},
+            headers={"X-Teamkeys-Email": template},
         )
     try:
         ctx.transport.send(message)
     except PermanentMailError as exc:
         _record(ctx, email_id, EmailStatus.FAILED, error=str(exc))
         log.error("email %s (%s) refused for good: %s", email_id, template, exc)
-        return
+        return EmailStatus.FAILED
     except TransientMailError as exc:
         _record(ctx, email_id, EmailStatus.QUEUED, error=str(exc))
         raise
     _record(ctx, email_id, EmailStatus.SENT)
     log.info("email %s (%s) sent, Message-ID %s", email_id, template, message["Message-ID"])
+    return EmailStatus.SENT
+
+
+def send_email(ctx: WorkerContext, email_id: str) -> None:
+    """The ``send_email`` job: an email whose content is all in its row."""
+    deliver(ctx, email_id)
 
 
 def _record(
@@ -63,9 +81,13 @@ def _record(
         uow.commit()
 
 
-def mark_email_dead(session: Session, job: Job, reason: str) -> None:
+def mark_email_dead(session: Session, email_id: str, reason: str) -> None:
     """After the last retry, the email shows as ``dead`` with the reason, where support looks."""
-    email = session.get(Email, job.args.get("email_id"), with_for_update=True)
+    email = session.get(Email, email_id, with_for_update=True)
     if email is not None and email.status == EmailStatus.QUEUED:
         email.status = EmailStatus.DEAD
         email.last_error = reason
+
+
+def send_email_died(session: Session, job: Job, reason: str) -> None:
+    mark_email_dead(session, str(job.args.get("email_id")), reason)

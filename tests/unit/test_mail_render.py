@@ -13,7 +13,7 @@ from workers.mail.errors import PermanentMailError, UnknownTemplate
 from workers.mail.message import build_message, message_id_for
 from workers.mail.render import EmailRenderer, RenderedEmail, templates_root
 
-REASON = "You received this email because you signed up for teamkeys."
+REASON = "you signed up for teamkeys."
 
 COMMON: dict[str, Any] = {
     "public_url": "https://teamkeys.example",
@@ -41,7 +41,26 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "recipient_is_member": True,
         "new_team_name": "Bob's Team",
     },
+    "invitation": {
+        "team_name": "Acme",
+        "inviter_name": "Carol",
+        "inviter_email": "carol@example.com",
+        "role": "user",
+        "expires_at": "05 December 2026, 10:00 UTC",
+        "accept_url": "https://teamkeys.example/invitations/inv_token",
+    },
+    "invitation_accepted": {
+        "team_name": "Acme",
+        "member_name": "Bob",
+        "member_email": "bob@example.com",
+        "role": "owner",
+    },
 }
+
+
+def test_every_email_template_has_a_sample_here() -> None:
+    names = {p.name for p in (templates_root() / "email").iterdir() if not p.name.startswith("_")}
+    assert names == set(SAMPLES)
 
 
 @pytest.fixture
@@ -64,7 +83,8 @@ def test_every_email_renders_one_line_subject_and_footer_in_both_parts(
     assert rendered.subject == rendered.subject.strip()
     for body in (rendered.text, rendered.html):
         assert REASON in body
-        assert "Hi Alice," in body
+        # An invitee has no account, so no name yet: that email says "Hello,".
+        assert ("Hello," if name == "invitation" else "Hi Alice,") in body
     assert "teamkeys · https://teamkeys.example\n" in rendered.text
     assert 'teamkeys · <a href="https://teamkeys.example"' in rendered.html
 

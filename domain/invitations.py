@@ -1,0 +1,442 @@
+"""Invitations: owners invite an email with a role; the invitee accepts with a single-use link.
+
+The token exists in plain only in the email. It is made by the job that sends the email, at
+send time, and only its digest is stored; re-inviting or resending rotates it, so the old
+link dies at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from domain.accounts import IssuedSession, SessionPolicy, create_account, start_session
+from domain.audit import record_event
+from domain.clock import utcnow
+from domain.emails import Address, request_email
+from domain.errors import Conflict, Gone, NotFound, Throttled
+from domain.ids import new_id
+from domain.jobs import JobName, enqueue_job
+from domain.models import (
+    Account,
+    Event,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Role,
+    Team,
+)
+from domain.permissions import Actor, Permission
+from domain.secrets import Passwords, new_token, token_digest
+from domain.teams import actor_in, authorize, lock_team
+
+#: Actions counted against the per-team daily invitation limit.
+SENDING_ACTIONS = ("invitation.created", "invitation.renewed", "invitation.resent")
+#: Statuses in which a link may still be used, and the invitation resent.
+LIVE = (InvitationStatus.PENDING, InvitationStatus.SENT)
+
+
+@dataclass(frozen=True)
+class InvitationPolicy:
+    ttl: timedelta = timedelta(days=7)
+    daily_limit: int = 50
+
+
+def invite_member(
+    session: Session,
+    actor: Account,
+    team_id: str,
+    *,
+    email: str,
+    role: Role,
+    policy: InvitationPolicy,
+) -> Invitation:
+    """Invite ``email`` into the team with ``role``, or renew its invitation if it has one.
+
+    Renewing (the same email again) rotates the token, extends the expiry and sends again:
+    the old link dies. An email that already has an account cannot be invited: a member is
+    :class:`Conflict` ``already_member``; anyone else needs a migration ticket.
+    """
+    email = email.strip().lower()
+    authorize(session, actor, team_id, Permission.TEAM_VIEW)
+    lock_team(session, team_id)
+    authorize(session, actor, team_id, Permission.INVITATIONS_MANAGE)
+    _refuse_existing_account(session, team_id, email)
+    _check_daily_limit(session, team_id, policy)
+    now = utcnow()
+    invitation = session.scalar(
+        select(Invitation).where(Invitation.team_id == team_id, Invitation.email == email)
+    )
+    if invitation is None:
+        invitation = Invitation(
+            id=new_id("inv"),
+            team_id=team_id,
+            email=email,
+            role=role,
+            inviter_id=actor.id,
+            rotation=1,
+            created_at=now,
+            expires_at=now + policy.ttl,
+            status=InvitationStatus.PENDING,
+        )
+        session.add(invitation)
+        action = "invitation.created"
+    else:
+        invitation.role = role
+        invitation.inviter_id = actor.id
+        _rotate(invitation, now, policy)
+        action = "invitation.renewed"
+    session.flush()
+    record_event(
+        session,
+        team_id=team_id,
+        actor_id=actor.id,
+        action=action,
+        target=invitation.id,
+        details={"email": email, "role": role, "rotation": invitation.rotation},
+    )
+    enqueue_job(session, JobName.SEND_INVITATION, invitation_id=invitation.id)
+    return invitation
+
+
+def resend_invitation(
+    session: Session,
+    actor: Account,
+    team_id: str,
+    invitation_id: str,
+    *,
+    policy: InvitationPolicy,
+) -> Invitation:
+    """Send again with a fresh token and expiry; accepted and revoked invitations stay so."""
+    authorize(session, actor, team_id, Permission.TEAM_VIEW)
+    lock_team(session, team_id)
+    authorize(session, actor, team_id, Permission.INVITATIONS_MANAGE)
+    invitation = _invitation(session, team_id, invitation_id)
+    if invitation.status in (InvitationStatus.ACCEPTED, InvitationStatus.REVOKED):
+        raise Conflict(
+            f"This invitation is {invitation.status}; invite the email again instead.",
+            code="invitation_closed",
+        )
+    _refuse_existing_account(session, team_id, invitation.email)
+    _check_daily_limit(session, team_id, policy)
+    invitation.inviter_id = actor.id
+    _rotate(invitation, utcnow(), policy)
+    record_event(
+        session,
+        team_id=team_id,
+        actor_id=actor.id,
+        action="invitation.resent",
+        target=invitation.id,
+        details={"email": invitation.email, "rotation": invitation.rotation},
+    )
+    enqueue_job(session, JobName.SEND_INVITATION, invitation_id=invitation.id)
+    return invitation
+
+
+def revoke_invitation(session: Session, actor: Account, team_id: str, invitation_id: str) -> None:
+    """Kill the link. Revoking twice is fine; an accepted invitation cannot be revoked."""
+    authorize(session, actor, team_id, Permission.INVITATIONS_MANAGE)
+    invitation = _invitation(session, team_id, invitation_id, lock=True)
+    if invitation.status == InvitationStatus.REVOKED:
+        return
+    if invitation.status == InvitationStatus.ACCEPTED:
+        raise Conflict(
+            "This invitation was already accepted; remove the member instead.",
+            code="invitation_closed",
+        )
+    invitation.status = InvitationStatus.REVOKED
+    invitation.token_digest = None
+    record_event(
+        session,
+        team_id=team_id,
+        actor_id=actor.id,
+        action="invitation.revoked",
+        target=invitation.id,
+        details={"email": invitation.email},
+    )
+
+
+def list_invitations(session: Session, actor: Account, team_id: str) -> list[Invitation]:
+    authorize(session, actor, team_id, Permission.TEAM_VIEW)
+    return list(
+        session.scalars(
+            select(Invitation)
+            .where(Invitation.team_id == team_id)
+            .order_by(Invitation.created_at.desc(), Invitation.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the holder of a link may see before accepting."""
+
+    invitation: Invitation
+    team: Team
+    inviter: Account
+
+
+def preview_invitation(session: Session, token: str) -> Preview:
+    invitation = _usable(session, token, lock=False)
+    team = session.get(Team, invitation.team_id)
+    inviter = session.get(Account, invitation.inviter_id)
+    assert team is not None and inviter is not None
+    return Preview(invitation, team, inviter)
+
+
+def accept_invitation(
+    session: Session,
+    passwords: Passwords,
+    sessions: SessionPolicy,
+    *,
+    token: str,
+    name: str,
+    password: str,
+) -> tuple[IssuedSession, Team, Role]:
+    """Create the account and its membership in one transaction; the link is used up.
+
+    The row lock on the invitation makes two accepts of one token create one account.
+    """
+    invitation = _usable(session, token, lock=True)
+    if session.scalar(select(Account.id).where(Account.email == invitation.email)):
+        raise Conflict(
+            "An account with this email exists already; sign in instead, and ask "
+            "the team's owner to open a migration ticket.",
+            code="account_exists",
+        )
+    team = lock_team(session, invitation.team_id)
+    account = create_account(
+        session, passwords, email=invitation.email, name=name, password=password
+    )
+    role = Role(invitation.role)
+    now = utcnow()
+    session.add(Membership(account_id=account.id, team_id=team.id, role=role, joined_at=now))
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.accepted_at = now
+    invitation.account_id = account.id
+    invitation.token_digest = None
+    event = record_event(
+        session,
+        team_id=team.id,
+        actor_id=account.id,
+        action="invitation.accepted",
+        target=invitation.id,
+        details={"email": account.email, "role": role, "account_id": account.id},
+    )
+    inviter = session.get(Account, invitation.inviter_id)
+    if inviter is not None:
+        request_email(
+            session,
+            template="invitation_accepted",
+            cause=f"invitation_accepted:{event.id}",
+            to=inviter,
+            team_id=team.id,
+            context={
+                "team_name": team.name,
+                "member_name": account.name,
+                "member_email": account.email,
+                "role": str(role),
+            },
+            reason=f"you invited {account.email} to {team.name} on teamkeys.",
+        )
+    return start_session(session, account, sessions), team, role
+
+
+def expire_invitations(session: Session, *, limit: int = 500) -> int:
+    """The sweep: mark live invitations past their expiry ``expired`` and kill their links."""
+    now = utcnow()
+    due = session.scalars(
+        select(Invitation)
+        .where(Invitation.status.in_(LIVE), Invitation.expires_at <= now)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for invitation in due:
+        invitation.status = InvitationStatus.EXPIRED
+        invitation.token_digest = None
+        record_event(
+            session,
+            team_id=invitation.team_id,
+            actor_id=None,
+            action="invitation.expired",
+            target=invitation.id,
+            details={"email": invitation.email},
+        )
+    return len(due)
+
+
+# --- for the invitation job --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvitationToSend:
+    """The email to send for this round, and the link's token (never stored in plain)."""
+
+    email_id: str
+    token: str
+    #: The round this email belongs to; a resend meanwhile starts another.
+    rotation: int
+
+
+def prepare_invitation_email(session: Session, invitation_id: str) -> InvitationToSend | None:
+    """Re-check at run time and make this round's token; ``None`` when nothing should go out.
+
+    The inviter must still be an owner (else the invitation ``failed``), the invitation still
+    pending and unexpired. A retry of the same round makes a new token: the one sent before,
+    if any, never arrived.
+    """
+    invitation = session.get(Invitation, invitation_id, with_for_update=True)
+    if invitation is None or invitation.status != InvitationStatus.PENDING:
+        return None
+    now = utcnow()
+    if invitation.expires_at <= now:
+        invitation.status = InvitationStatus.EXPIRED
+        invitation.token_digest = None
+        return None
+    team = session.get(Team, invitation.team_id)
+    inviter = session.get(Account, invitation.inviter_id)
+    if team is None or inviter is None or actor_in(session, inviter, team.id) is not Actor.OWNER:
+        fail_invitation(session, invitation_id, "The inviter is no longer an owner of the team.")
+        return None
+    token = new_token("inv", 32)
+    invitation.token_digest = token_digest(token)
+    email = request_email(
+        session,
+        template="invitation",
+        cause=f"invitation:{invitation.id}:{invitation.rotation}",
+        to=Address(invitation.email, invitation.email),
+        team_id=team.id,
+        send_by_job=False,
+        context={
+            "team_name": team.name,
+            "inviter_name": inviter.name,
+            "inviter_email": inviter.email,
+            "role": invitation.role,
+            "expires_at": _human(invitation.expires_at),
+        },
+        reason=f"{inviter.name} ({inviter.email}) invited this address to {team.name} on "
+        "teamkeys. If you did not expect it, ignore this email.",
+    )
+    return InvitationToSend(email_id=email.id, token=token, rotation=invitation.rotation)
+
+
+def mark_invitation_sent(session: Session, invitation_id: str, rotation: int) -> None:
+    """Record delivery of round ``rotation``; if the owner resent meanwhile, the new round
+    stays pending for its own email."""
+    invitation = session.get(Invitation, invitation_id, with_for_update=True)
+    if (invitation is not None and invitation.status == InvitationStatus.PENDING
+            and invitation.rotation == rotation):
+        invitation.status = InvitationStatus.SENT
+        invitation.sent_at = utcnow()
+
+
+def fail_invitation(
+    session: Session, invitation_id: str, reason: str, rotation: int | None = None,
+) -> None:
+    """Record that this invitation (round ``rotation``, or the current one) could not be
+    delivered, and kill its link."""
+    invitation = session.get(Invitation, invitation_id, with_for_update=True)
+    if invitation is None or invitation.status != InvitationStatus.PENDING:
+        return
+    if rotation is not None and invitation.rotation != rotation:
+        return
+    invitation.status = InvitationStatus.FAILED
+    invitation.failure_reason = reason
+    invitation.token_digest = None
+    record_event(
+        session,
+        team_id=invitation.team_id,
+        actor_id=None,
+        action="invitation.failed",
+        target=invitation.id,
+        details={"email": invitation.email, "reason": reason},
+    )
+
+
+# --- rules shared by the use cases above ---------------------------------------------------
+
+
+def _rotate(invitation: Invitation, now: datetime, policy: InvitationPolicy) -> None:
+    invitation.rotation += 1
+    invitation.status = InvitationStatus.PENDING
+    invitation.token_digest = None  # the old link dies now, before the new one is sent
+    invitation.expires_at = now + policy.ttl
+    invitation.failure_reason = None
+    invitation.sent_at = None
+
+
+def _refuse_existing_account(session: Session, team_id: str, email: str) -> None:
+    account = session.scalar(select(Account).where(Account.email == email))
+    if account is None:
+        return
+    if account.membership is not None and account.membership.team_id == team_id:
+        raise Conflict("This person is already a member of the team.", code="already_member")
+    raise Conflict(
+        "This email already has a teamkeys account, so it cannot be invited. Ask support to move "
+        f"it: open a migration ticket with POST /v1/teams/{team_id}/migration-tickets.",
+        code="account_exists",
+    )
+
+
+def _check_daily_limit(session: Session, team_id: str, policy: InvitationPolicy) -> None:
+    """Count what the team sent in the last 24 hours, from its audit events."""
+    since = utcnow() - timedelta(hours=24)
+    sent, oldest = session.execute(
+        select(func.count(), func.min(Event.at)).where(
+            Event.team_id == team_id, Event.action.in_(SENDING_ACTIONS), Event.at > since
+        )
+    ).one()
+    if sent >= policy.daily_limit:
+        wait = math.ceil((oldest + timedelta(hours=24) - utcnow()).total_seconds())
+        raise Throttled(
+            f"This team has sent {policy.daily_limit} invitations in the last 24 "
+            "hours, the most it may.",
+            retry_after=max(wait, 1),
+            code="invitation_limit",
+        )
+
+
+def _invitation(
+    session: Session, team_id: str, invitation_id: str, *, lock: bool = False
+) -> Invitation:
+    query = select(Invitation).where(Invitation.id == invitation_id, Invitation.team_id == team_id)
+    invitation = session.scalar(query.with_for_update() if lock else query)
+    if invitation is None:
+        raise NotFound("No such invitation in this team.", code="no_such_invitation")
+    return invitation
+
+
+def _usable(session: Session, token: str, *, lock: bool) -> Invitation:
+    """The invitation behind a link, if the link can still be used; else :class:`Gone`.
+
+    Unknown, rotated, used, revoked and expired links all answer 410 alike, and so does an
+    invitation whose inviter is no longer an owner of the team.
+    """
+    query = select(Invitation).where(Invitation.token_digest == token_digest(token))
+    invitation = session.scalar(query.with_for_update() if lock else query)
+    if invitation is None or invitation.status not in LIVE:
+        raise Gone(
+            "This invitation link is no longer valid: it was used, revoked, replaced "
+            "by a newer one, or it expired. Ask the team's owner for a new one.",
+            code="invitation_unusable",
+        )
+    if invitation.expires_at <= utcnow():
+        raise Gone(
+            "This invitation has expired. Ask the team's owner for a new one.",
+            code="invitation_expired",
+        )
+    inviter = session.get(Account, invitation.inviter_id)
+    if inviter is None or actor_in(session, inviter, invitation.team_id) is not Actor.OWNER:
+        raise Gone(
+            "The person who sent this invitation is no longer an owner of the team.",
+            code="inviter_not_owner",
+        )
+    return invitation
+
+
+def _human(moment: datetime) -> str:
+    return moment.strftime("%d %B %Y, %H:%M UTC")
