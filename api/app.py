@@ -9,7 +9,16 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 
 from api.errors import install_error_handlers
-from api.routes import accounts, health, invitations, support, teams
+from api.routes import (
+    accounts,
+    api_keys,
+    custom_models,
+    health,
+    invitations,
+    support,
+    teams,
+    usage,
+)
 from teamkeys.runtime import Runtime
 
 access = logging.getLogger("teamkeys.access")
@@ -44,6 +53,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         )
         return response
 
-    for module in (health, accounts, teams, invitations, support):
+    for module in (health, accounts, teams, invitations, api_keys, custom_models, usage, support):
         app.include_router(module.router)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -47,10 +48,18 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message, **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+    merged = dict(headers or {})
+    if status == 401:
+        merged.setdefault("WWW-Authenticate", "Bearer")
+    return JSONResponse({"error": body}, status_code=status, headers=merged or None)
 
 
 def status_of(exc: DomainError) -> int:
@@ -76,6 +85,8 @@ def _describe(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    _document_validation_errors(app)
+
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         response = error_response(status_of(exc), exc.code, exc.message)
@@ -95,7 +106,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return error_response(exc.status_code, code, message)
+        # Starlette's headers carry what HTTP requires, e.g. ``Allow`` on a 405.
+        return error_response(exc.status_code, code, message, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -106,3 +118,29 @@ def install_error_handlers(app: FastAPI) -> None:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer, all with :class:`ErrorBody`."""
     return {status: {"model": ErrorBody} for status in statuses}
+
+
+def _document_validation_errors(app: FastAPI) -> None:
+    """FastAPI documents a 422 of its own shape (``HTTPValidationError``) on every route with
+    parameters; the handler above answers with :class:`ErrorBody`, so the document says that."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = generate()
+        schemas = schema.get("components", {}).get("schemas", {})
+        if fresh and "ErrorBody" in schemas:
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for response in operation.get("responses", {}).values():
+                        content = response.get("content", {}).get("application/json", {})
+                        if content.get("schema") == {"$ref": _REF + "HTTPValidationError"}:
+                            content["schema"] = {"$ref": _REF + "ErrorBody"}
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_REF = "#/components/schemas/"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from domain.models import EmailStatus, InvitationStatus, Role
+from domain.models import EmailStatus, InvitationStatus, KeyKind, KeyStatus, Role
 
 
 class Request(BaseModel):
@@ -162,3 +162,79 @@ class AcceptedInvitation(BaseModel):
     role: Role
     token: str
     expires_at: datetime
+
+
+class ApiKeyRequest(Request):
+    name: str = Field(min_length=1, max_length=100)
+    kind: KeyKind
+
+
+class ApiKeyRename(Request):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    kind: KeyKind
+    status: KeyStatus
+    masked: str | None = Field(description="prefix…last 4; null until the key is generated")
+    created_by: str = Field(description="account id of the member who created it")
+    created_by_name: str | None
+    created_at: datetime
+    activated_at: datetime | None
+    last_used_at: datetime | None
+    failure_reason: str | None
+    revealable: bool = Field(description="whether POST …/reveal can show the secret now")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]
+
+
+class RevealedSecret(BaseModel):
+    secret: str
+
+
+class UsageCall(Request):
+    id: str = Field(min_length=1, max_length=100, description="the gateway's idempotency id")
+    model: str = Field(min_length=1, max_length=100)
+    input_tokens: int = Field(ge=0, le=10**9)
+    output_tokens: int = Field(ge=0, le=10**9)
+    occurred_at: datetime | None = Field(
+        default=None, description="defaults to now; at most 35 days back, never ahead"
+    )
+
+
+class UsageAccepted(BaseModel):
+    status: Literal["recorded", "duplicate"]
+
+
+class UsageRowOut(BaseModel):
+    date: date
+    model: str
+    key_kind: KeyKind
+    calls: int
+    input_tokens: int
+    output_tokens: int
+
+
+class UsageList(BaseModel):
+    items: list[UsageRowOut]
+
+
+class CustomModelRequest(Request):
+    name: str = Field(min_length=1, max_length=100)
+    base_model: str = Field(min_length=1, max_length=100)
+
+
+class CustomModelOut(BaseModel):
+    id: str
+    name: str
+    base_model: str
+    created_by: str
+    created_at: datetime
+
+
+class CustomModelList(BaseModel):
+    items: list[CustomModelOut]

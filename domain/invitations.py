@@ -328,14 +328,20 @@ def mark_invitation_sent(session: Session, invitation_id: str, rotation: int) ->
     """Record delivery of round ``rotation``; if the owner resent meanwhile, the new round
     stays pending for its own email."""
     invitation = session.get(Invitation, invitation_id, with_for_update=True)
-    if (invitation is not None and invitation.status == InvitationStatus.PENDING
-            and invitation.rotation == rotation):
+    if (
+        invitation is not None
+        and invitation.status == InvitationStatus.PENDING
+        and invitation.rotation == rotation
+    ):
         invitation.status = InvitationStatus.SENT
         invitation.sent_at = utcnow()
 
 
 def fail_invitation(
-    session: Session, invitation_id: str, reason: str, rotation: int | None = None,
+    session: Session,
+    invitation_id: str,
+    reason: str,
+    rotation: int | None = None,
 ) -> None:
     """Record that this invitation (round ``rotation``, or the current one) could not be
     delivered, and kill its link."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -240,3 +242,89 @@ class Invitation(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(default=None)
     account_id: Mapped[str | None] = mapped_column(String(40), default=None)
     failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class KeyKind(enum.StrEnum):
+    TRIAL = "trial"
+    PRODUCTION = "production"
+
+
+class KeyStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class ApiKey(Base):
+    """An API key of a team. The secret is found by its SHA-256 digest; a trial key's secret
+    is also kept encrypted so members can copy it, a production key's only until revealed."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("key"))
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(10), default=KeyStatus.PENDING)
+    created_by: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    secret_digest: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    #: Fernet token of the secret; wiped when a production key is revealed (or its window ends).
+    secret_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    #: For the masked form: the key's kind prefix and its last four characters.
+    last4: Mapped[str | None] = mapped_column(String(4), default=None)
+    revealed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class UsageRecord(Base):
+    """One metered call, recorded once per gateway id (``request_id``) and team."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        UniqueConstraint("team_id", "request_id"),
+        Index("ix_usage_team_day", "team_id", "occurred_on"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    team_id: Mapped[str] = mapped_column(String(40))
+    request_id: Mapped[str] = mapped_column(String(100))
+    api_key_id: Mapped[str] = mapped_column(String(40))
+    key_kind: Mapped[str] = mapped_column(String(12))
+    model: Mapped[str] = mapped_column(String(100))
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime]
+    #: The UTC day of ``occurred_at``, stored so history groups and filters on an index.
+    occurred_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UsageCounter(Base):
+    """Calls per team, month and key kind: the trial cap is checked against this row in the
+    same statement that counts the call."""
+
+    __tablename__ = "usage_counters"
+
+    team_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    key_kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CustomModel(Base):
+    __tablename__ = "custom_models"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cm"))
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    base_model: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -57,3 +57,25 @@ class Passwords:
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._hasher.check_needs_rehash(stored_hash)
+
+
+class SecretBox:
+    """Encrypts secrets that must be shown again later (trial keys) with Fernet
+    (AES-128-CBC + HMAC-SHA256, from ``cryptography``); the key comes from settings."""
+
+    def __init__(self, key: str) -> None:
+        from cryptography.fernet import Fernet
+
+        self._fernet = Fernet(key.encode())
+
+    def seal(self, secret: str) -> str:
+        return self._fernet.encrypt(secret.encode()).decode()
+
+    def open(self, sealed: str) -> str:
+        return self._fernet.decrypt(sealed.encode()).decode()
+
+    @staticmethod
+    def new_key() -> str:
+        from cryptography.fernet import Fernet
+
+        return Fernet.generate_key().decode()

@@ -119,6 +119,13 @@ def cmd_add_agent(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_new_encryption_key(_args: argparse.Namespace, _settings: Settings) -> int:
+    from domain.secrets import SecretBox
+
+    print(SecretBox.new_key())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="teamkeys", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_agent.add_argument("email")
     add_agent.add_argument("--name", required=True)
     add_agent.set_defaults(run=cmd_add_agent)
+    commands.add_parser(
+        "new-encryption-key", help="print a new key for TEAMKEYS_ENCRYPTION_KEY"
+    ).set_defaults(run=cmd_new_encryption_key)
     return parser
 
 

@@ -10,9 +10,12 @@ from datetime import timedelta
 import dramatiq
 
 from domain.accounts import SessionPolicy
+from domain.api_keys import KeyPolicy
 from domain.invitations import InvitationPolicy
-from domain.secrets import PasswordPolicy, Passwords
+from domain.secrets import PasswordPolicy, Passwords, SecretBox
+from domain.usage import UsagePolicy
 from teamkeys.db import Database, make_engine
+from teamkeys.last_used import LastUsedTracker
 from teamkeys.settings import Settings
 from workers.broker import build_broker
 from workers.mail.render import EmailRenderer, templates_root
@@ -35,8 +38,13 @@ class Runtime:
     passwords: Passwords
     session_policy: SessionPolicy
     invitation_policy: InvitationPolicy
+    key_policy: KeyPolicy
+    usage_policy: UsagePolicy
+    secret_box: SecretBox
+    last_used: LastUsedTracker
 
     def close(self) -> None:
+        self.last_used.close()
         self.worker_context.transport.close()
         self.broker.close()
         self.db.dispose()
@@ -54,16 +62,37 @@ def smtp_transport(settings: Settings) -> SmtpTransport:
     )
 
 
+def encryption_key(settings: Settings) -> str:
+    """The key that encrypts secrets at rest. The embedded mode keeps one in its data folder;
+    anywhere else it must be configured, since every process must share it."""
+    if settings.encryption_key:
+        return settings.encryption_key
+    if settings.database_url:
+        raise RuntimeError(
+            "TEAMKEYS_ENCRYPTION_KEY is not set. Make one with `teamkeys new-encryption-key` and "
+            "give the same value to every process (web, worker, scheduler)."
+        )
+    path = settings.data_dir / "encryption.key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(SecretBox.new_key())
+        path.chmod(0o600)
+        log.info("made a new encryption key for the embedded mode in %s", path)
+    return path.read_text().strip()
+
+
 def build_runtime(settings: Settings, *, transport: MailTransport | None = None) -> Runtime:
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(make_engine(settings.effective_database_url))
+    secret_box = SecretBox(encryption_key(settings))
     broker = build_broker(settings)
     context = WorkerContext(
         settings=settings,
         db=db,
         renderer=EmailRenderer(templates_root()),
         transport=transport or smtp_transport(settings),
+        secret_box=secret_box,
     )
     actors = register_actors(broker, context)
     relay = Relay(db, actors, dispatch_lease=settings.job_dispatch_lease_seconds)
@@ -89,4 +118,8 @@ def build_runtime(settings: Settings, *, transport: MailTransport | None = None)
             ttl=timedelta(days=settings.invitation_ttl_days),
             daily_limit=settings.invitation_daily_limit,
         ),
+        key_policy=KeyPolicy(reveal_window=timedelta(minutes=settings.key_reveal_window_minutes)),
+        usage_policy=UsagePolicy(trial_monthly_calls=settings.trial_monthly_calls),
+        secret_box=secret_box,
+        last_used=LastUsedTracker(db, settings.last_used_flush_seconds),
     )

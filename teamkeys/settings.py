@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     #: How often the scheduler marks invitations past their expiry ``expired``.
     invitation_sweep_interval_seconds: float = 60.0
 
+    # API keys and usage
+    #: Fernet key (urlsafe base64 of 32 bytes) that encrypts trial-key secrets at rest.
+    #: `teamkeys dev` makes one in data_dir if empty; elsewhere it must be set.
+    encryption_key: str = ""
+    #: Minutes after activation during which a production key can be revealed (once).
+    key_reveal_window_minutes: int = 15
+    #: Trial calls one team may make per calendar month (UTC); past it, 429.
+    trial_monthly_calls: int = 1000
+    #: How often the API writes keys' last-used times (coalesced, not one write per call).
+    last_used_flush_seconds: float = 10.0
+
     # Jobs
     #: Seconds a dispatched job may wait in the broker before the relay hands it over again.
     job_dispatch_lease_seconds: float = 60.0

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from api.app import create_app
-from domain.models import Membership
+from domain.clock import utcnow
+from domain.models import Membership, ProductionStatus, Team
 from teamkeys.embedded import Embedded
 from teamkeys.mailsink import MailSink
 from teamkeys.migrate import upgrade
@@ -52,6 +53,7 @@ class System:
     runtime: Runtime
     sink: MailSink
     http: httpx.Client
+    embedded: Embedded
 
     def sign_up(self, name: str = "Ada", email: str | None = None) -> dict[str, Any]:
         """Sign someone up; returns the body with ``headers`` for their session added."""
@@ -65,16 +67,28 @@ class System:
         return body
 
     def join(self, team_id: str, name: str, role: str = "user") -> dict[str, Any]:
-        """Test set-up (invitations come later): sign someone up, then seat them in ``team_id``
-        instead of their own new team, as an accepted invitation would."""
+        """Quick set-up: sign someone up, then seat them in ``team_id`` instead of their own new
+        team (which is closed), as an accepted invitation would. Invitations themselves are
+        tested in tests/e2e/test_invitations.py."""
         person = self.sign_up(name)
         with self.runtime.db.unit_of_work() as uow:
             membership = uow.session.get(Membership, person["account"]["id"])
             assert membership is not None
+            own_team = uow.session.get(Team, membership.team_id)
+            assert own_team is not None
+            own_team.closed_at = utcnow()
             membership.team_id, membership.role = team_id, role
             uow.commit()
         person["team"] = {"id": team_id}
         return person
+
+    def approve_for_production(self, team_id: str) -> None:
+        """Set-up for key tests: the team passed the Go to Production review."""
+        with self.runtime.db.unit_of_work() as uow:
+            team = uow.session.get(Team, team_id)
+            assert team is not None
+            team.production_status = ProductionStatus.APPROVED
+            uow.commit()
 
 
 @pytest.fixture
@@ -85,7 +99,7 @@ def system(settings: Settings, sink: MailSink) -> Iterator[System]:
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
-            yield System(runtime, sink, client)
+            yield System(runtime, sink, client, embedded)
     finally:
         server.stop()
         embedded.stop()

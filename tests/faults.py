@@ -3,6 +3,7 @@ worker processes that can be killed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -45,10 +46,8 @@ class TcpProxy:
             listener.close()
         with self._lock:
             for sock in self._sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
             self._sockets.clear()
 
@@ -101,7 +100,10 @@ class WorkerProcess:
         self.log = log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "teamkeys.cli", "worker", "--processes", "1", "--threads", "2"],
-            cwd=ROOT, env=settings_env(settings), stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=settings_env(settings),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 

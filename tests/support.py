@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 from domain.models import Base
 from teamkeys.settings import Settings
 
+#: A fixed Fernet key for tests (never used outside them).
+TEST_ENCRYPTION_KEY = "dGVhbWtleXMtdGVzdHMtb25seS0zMi1ieXRlcy1rZXk="
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 #: "embedded" (SQLite + in-process broker, the default) or "services" (PostgreSQL + Redis).
 BACKEND = os.environ.get("TEAMKEYS_TEST_BACKEND", "embedded")
@@ -116,6 +118,7 @@ def test_settings(backend: Backend, data_dir: Path, **overrides: Any) -> Setting
         "job_dispatch_lease_seconds": 5.0,
         "job_run_lease_seconds": 5.0,
         "smtp_timeout": 5.0,
+        "encryption_key": TEST_ENCRYPTION_KEY,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
 from domain.models import Job, JobStatus
+from domain.secrets import SecretBox
 from teamkeys.db import Database
 from teamkeys.settings import Settings
 from workers.mail.render import EmailRenderer
@@ -38,6 +39,7 @@ class WorkerContext:
     db: Database
     renderer: EmailRenderer
     transport: MailTransport
+    secret_box: SecretBox
 
 
 @dataclass(frozen=True)

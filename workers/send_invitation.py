@@ -29,9 +29,12 @@ def send_invitation(ctx: WorkerContext, invitation_id: str) -> None:
         if status is EmailStatus.FAILED:
             email = uow.session.get(Email, to_send.email_id)
             refusal = email.last_error if email else "refused"
-            fail_invitation(uow.session, invitation_id,
-                            f"The mail server refused the address: {refusal}",
-                            rotation=to_send.rotation)
+            fail_invitation(
+                uow.session,
+                invitation_id,
+                f"The mail server refused the address: {refusal}",
+                rotation=to_send.rotation,
+            )
         else:
             mark_invitation_sent(uow.session, invitation_id, to_send.rotation)
         uow.commit()

@@ -49,6 +49,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "expires_at": "05 December 2026, 10:00 UTC",
         "accept_url": "https://teamkeys.example/invitations/inv_token",
     },
+    "production_key_created": {
+        "team_name": "Acme",
+        "key_name": "gateway",
+        "masked": "tk_live_…abcd",
+        "creator_name": "Bob",
+    },
+    "production_key_deleted": {
+        "team_name": "Acme",
+        "key_name": "gateway",
+        "masked": "tk_live_…abcd",
+        "actor_name": "Carol",
+    },
     "invitation_accepted": {
         "team_name": "Acme",
         "member_name": "Bob",

@@ -1,0 +1,87 @@
+"""Usage (API.md): the gateway records calls with the API key; members read the history."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from api.deps import BearerDep, CurrentAccount, RuntimeDep, UowDep
+from api.errors import error_responses
+from api.schemas import UsageAccepted, UsageCall, UsageList, UsageRowOut
+from domain import usage
+from domain.clock import utcnow
+from domain.errors import Unauthenticated
+from domain.models import KeyKind
+
+router = APIRouter(prefix="/v1", tags=["usage"])
+
+
+@router.post(
+    "/usage",
+    status_code=202,
+    response_model=UsageAccepted,
+    responses=error_responses(400, 401, 422, 429),
+)
+def record(
+    body: UsageCall, uow: UowDep, credentials: BearerDep, runtime: RuntimeDep
+) -> JSONResponse:
+    """Record one call, authenticated by the API key itself. The same ``id`` again is
+    answered 202 and not counted twice. Trial calls past the monthly cap are 429."""
+    if credentials is None:
+        raise Unauthenticated(
+            "Send the API key: 'Authorization: Bearer <key>'.", code="invalid_key"
+        )
+    recorded = usage.record_usage(
+        uow.session,
+        credentials.credentials,
+        usage.Call(
+            request_id=body.id,
+            model=body.model,
+            input_tokens=body.input_tokens,
+            output_tokens=body.output_tokens,
+            occurred_at=body.occurred_at,
+        ),
+        runtime.usage_policy,
+    )
+    uow.commit()
+    runtime.last_used.touch(recorded.api_key_id, utcnow())
+    return JSONResponse(
+        {"status": "duplicate" if recorded.duplicate else "recorded"}, status_code=202
+    )
+
+
+@router.get(
+    "/teams/{team_id}/usage",
+    response_model=UsageList,
+    responses=error_responses(401, 403, 404, 422),
+)
+def history(
+    team_id: str,
+    uow: UowDep,
+    account: CurrentAccount,
+    start: Annotated[date | None, Query(description="first day (UTC), default 30 days ago")] = None,
+    end: Annotated[
+        date | None, Query(description="last day (UTC), inclusive, default today")
+    ] = None,
+) -> UsageList:
+    """Calls and tokens by day, model and key kind."""
+    today = utcnow().date()
+    end = end or today
+    start = start or end - timedelta(days=30)
+    rows = usage.usage_history(uow.session, account, team_id, start=start, end=end)
+    return UsageList(
+        items=[
+            UsageRowOut(
+                date=r.date,
+                model=r.model,
+                key_kind=KeyKind(r.key_kind),
+                calls=r.calls,
+                input_tokens=r.input_tokens,
+                output_tokens=r.output_tokens,
+            )
+            for r in rows
+        ]
+    )

@@ -1,0 +1,169 @@
+"""Usage: the gateway records each call with the API key itself; members read the history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from domain.clock import utcnow
+from domain.errors import InvalidInput, Throttled, Unauthenticated
+from domain.key_format import key_kind
+from domain.models import Account, ApiKey, KeyKind, KeyStatus, UsageCounter, UsageRecord
+from domain.permissions import Permission
+from domain.secrets import token_digest
+from domain.teams import authorize
+
+#: How far back a call may be dated (API.md), and how much clock skew "now" tolerates.
+MAX_AGE = timedelta(days=35)
+CLOCK_SKEW = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class UsagePolicy:
+    #: Trial calls a team may make per calendar month (UTC).
+    trial_monthly_calls: int = 1000
+
+
+@dataclass(frozen=True)
+class Call:
+    request_id: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    api_key_id: str
+    duplicate: bool
+
+
+def key_for(session: Session, raw_key: str) -> tuple[str, str, str]:
+    """(key id, team id, kind) of a live key; anything else is :class:`Unauthenticated`.
+
+    The format and checksum are checked first, so a typo costs no database lookup."""
+    if key_kind(raw_key) is None:
+        raise Unauthenticated(
+            "This is not a teamkeys API key (wrong format or checksum).", code="invalid_key"
+        )
+    row = session.execute(
+        select(ApiKey.id, ApiKey.team_id, ApiKey.kind, ApiKey.status).where(
+            ApiKey.secret_digest == token_digest(raw_key)
+        )
+    ).first()
+    if row is None or row.status != KeyStatus.ACTIVE:
+        raise Unauthenticated("Unknown or deleted API key.", code="invalid_key")
+    return row.id, row.team_id, row.kind
+
+
+def record_usage(session: Session, raw_key: str, call: Call, policy: UsagePolicy) -> Recorded:
+    """Record one call, once per ``request_id``; trial calls past the monthly cap are 429.
+
+    Counting and checking the cap is one upsert, so concurrent calls cannot slip past it."""
+    key_id, team_id, kind = key_for(session, raw_key)
+    now = utcnow()
+    occurred_at = call.occurred_at or now
+    if occurred_at.tzinfo is None:
+        raise InvalidInput(
+            "occurred_at needs a time zone (use UTC, e.g. 2026-11-28T10:00:00Z).",
+            code="invalid_occurred_at",
+        )
+    if occurred_at > now + CLOCK_SKEW:
+        raise InvalidInput("occurred_at is in the future.", code="invalid_occurred_at")
+    if occurred_at < now - MAX_AGE:
+        raise InvalidInput("occurred_at is more than 35 days ago.", code="invalid_occurred_at")
+    insert = _insert(session)
+    added = session.execute(
+        insert(UsageRecord)
+        .values(
+            team_id=team_id,
+            request_id=call.request_id,
+            api_key_id=key_id,
+            key_kind=kind,
+            model=call.model,
+            input_tokens=call.input_tokens,
+            output_tokens=call.output_tokens,
+            occurred_at=occurred_at,
+            occurred_on=occurred_at.date(),
+            recorded_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["team_id", "request_id"])
+        .returning(UsageRecord.id)
+    ).scalar_one_or_none()
+    if added is None:  # the same id again: answered, not counted twice
+        return Recorded(key_id, duplicate=True)
+    month = occurred_at.strftime("%Y-%m")
+    calls = session.execute(
+        insert(UsageCounter)
+        .values(team_id=team_id, month=month, key_kind=kind, calls=1)
+        .on_conflict_do_update(
+            index_elements=["team_id", "month", "key_kind"], set_={"calls": UsageCounter.calls + 1}
+        )
+        .returning(UsageCounter.calls)
+    ).scalar_one()
+    if kind == KeyKind.TRIAL and calls > policy.trial_monthly_calls:
+        # The caller's transaction rolls back on this error: the call is neither kept nor counted.
+        raise Throttled(
+            f"This team has used its {policy.trial_monthly_calls} trial calls for "
+            f"{month}. Go to Production for unlimited calls.",
+            retry_after=_seconds_to_next_month(now),
+            code="trial_cap_reached",
+        )
+    return Recorded(key_id, duplicate=False)
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    date: date
+    model: str
+    key_kind: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+
+
+def usage_history(
+    session: Session, actor: Account, team_id: str, *, start: date, end: date
+) -> list[UsageRow]:
+    """Calls and tokens by day, model and key kind, ``start`` to ``end`` inclusive."""
+    authorize(session, actor, team_id, Permission.USAGE_VIEW)
+    if end < start:
+        raise InvalidInput("end is before start.", code="invalid_range")
+    if (end - start).days > 366:
+        raise InvalidInput("Ask for at most a year at a time.", code="invalid_range")
+    rows = session.execute(
+        select(
+            UsageRecord.occurred_on,
+            UsageRecord.model,
+            UsageRecord.key_kind,
+            func.count(),
+            func.sum(UsageRecord.input_tokens),
+            func.sum(UsageRecord.output_tokens),
+        )
+        .where(
+            UsageRecord.team_id == team_id,
+            UsageRecord.occurred_on >= start,
+            UsageRecord.occurred_on <= end,
+        )
+        .group_by(UsageRecord.occurred_on, UsageRecord.model, UsageRecord.key_kind)
+        .order_by(UsageRecord.occurred_on, UsageRecord.model, UsageRecord.key_kind)
+    ).all()
+    return [UsageRow(d, m, k, int(c), int(i or 0), int(o or 0)) for d, m, k, c, i, o in rows]
+
+
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT, for ON CONFLICT (both SQLite and PostgreSQL have it)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _seconds_to_next_month(now: datetime) -> int:
+    first = (
+        now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=32)
+    ).replace(day=1)
+    return max(int((first - now).total_seconds()), 1)

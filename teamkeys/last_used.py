@@ -1,0 +1,70 @@
+"""Keys' last-used times, coalesced: each call only notes the time in memory, and a flush
+writes one UPDATE per key that was used, every few seconds, instead of one write per call."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from sqlalchemy import bindparam, or_, update
+
+from domain.models import ApiKey
+from teamkeys.db import Database
+
+log = logging.getLogger("teamkeys.last_used")
+
+
+class LastUsedTracker:
+    def __init__(self, db: Database, interval: float) -> None:
+        self.db = db
+        self.interval = interval
+        self._pending: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def touch(self, key_id: str, when: datetime) -> None:
+        with self._lock:
+            if when > self._pending.get(key_id, when.min.replace(tzinfo=when.tzinfo)):
+                self._pending[key_id] = when
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="last-used-flush", daemon=True
+                )
+                self._thread.start()
+
+    def flush(self) -> int:
+        """Write what was noted since the last flush; a later time never loses to an earlier."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        statement = (
+            update(ApiKey)
+            .where(
+                ApiKey.id == bindparam("key_id"),
+                or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < bindparam("used")),
+            )
+            .values(last_used_at=bindparam("used"))
+            .execution_options(synchronize_session=False)
+        )
+        with self.db.unit_of_work() as uow:
+            uow.session.connection().execute(
+                statement, [{"key_id": k, "used": t} for k, t in pending.items()]
+            )
+            uow.commit()
+        return len(pending)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.flush()
+            except Exception:
+                log.exception("could not write last-used times; they are retried next time")
