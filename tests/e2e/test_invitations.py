@@ -65,7 +65,7 @@ def test_an_invited_person_accepts_from_the_emailed_link(system: System) -> None
 
     message = system.sink.wait_for(to("bob@example.com"))
     text, html = text_body(message), html_body(message)
-    assert "Carol invited you to join Carol's Team on teamkeys" == message["Subject"]
+    assert message["Subject"] == "Carol invited you to join Carol's Team on teamkeys"
     assert "as an owner" in text and "expires on" in text
     assert "You received this email because Carol" in text
     token = token_in(message)
