@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from teamkeys import cli
-from teamkeys.settings import get_settings
+from teamkeys.settings import Settings, get_settings
 from tests.conftest import System
 
 AGENT_PASSWORD = "support desk passphrase"
@@ -19,23 +21,38 @@ AGENT_PASSWORD = "support desk passphrase"
 AddSupportAgent = Callable[..., dict[str, Any]]
 
 
-def run_add_agent(
-    system: System, email: str, name: str, password: str = AGENT_PASSWORD
-) -> int:
+def settings_as_environment(settings: Settings) -> dict[str, str | None]:
+    """The environment that makes ``Settings()`` equal ``settings`` (``None``: leave unset)."""
+    prefix = settings.model_config.get("env_prefix", "")
+    environment: dict[str, str | None] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if value is None:
+            text = None
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str | int | float | Path):
+            text = str(value)
+        else:
+            text = json.dumps(value)
+        environment[f"{prefix}{name}".upper()] = text
+    return environment
+
+
+def run_add_agent(system: System, email: str, name: str, password: str = AGENT_PASSWORD) -> int:
     """Run the real CLI command against the test database, password on standard input.
 
     The CLI reads settings from the environment through the cached ``get_settings``; the
-    environment is pointed at the test database for the call only, and the cache emptied
-    before and after so no other code sees these settings."""
-    settings = system.runtime.settings
+    environment holds the running system's settings for the call only, and the cache is
+    emptied before and after so no other code sees them."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TEAMKEYS_DATABASE_URL", settings.database_url)
-        # The command sends no job: an in-process broker keeps it off the test's Redis.
-        patch.setenv("TEAMKEYS_REDIS_URL", "")
-        patch.setenv("TEAMKEYS_DATA_DIR", str(settings.data_dir))
-        patch.setenv("TEAMKEYS_ARGON2_TIME_COST", str(settings.argon2_time_cost))
-        patch.setenv("TEAMKEYS_ARGON2_MEMORY_KIB", str(settings.argon2_memory_kib))
-        patch.setenv("TEAMKEYS_ARGON2_PARALLELISM", str(settings.argon2_parallelism))
+        for key, value in settings_as_environment(system.runtime.settings).items():
+            if value is None:
+                patch.delenv(key, raising=False)
+            else:
+                patch.setenv(key, value)
         patch.setenv("TEAMKEYS_LOG_LEVEL", "WARNING")
         patch.setattr(sys, "stdin", io.StringIO(password + "\n"))
         get_settings.cache_clear()

@@ -37,8 +37,9 @@ def job_of(runtime: Runtime, email_id: str) -> Job:
 
 
 def sign_up(http: httpx.Client, email: str) -> None:
-    response = http.post("/v1/signup", json={"email": email, "name": "Ada",
-                                              "password": "correct horse battery"})
+    response = http.post(
+        "/v1/signup", json={"email": email, "name": "Ada", "password": "correct horse battery"}
+    )
     assert response.status_code == 201, response.text
 
 
@@ -68,8 +69,10 @@ def test_an_smtp_outage_loses_no_email(system: System) -> None:
 
     system.sink.start()
     system.sink.wait_for(to("outage@example.com"), timeout=15)
-    wait_until(lambda: emails_to(system, "outage@example.com")[0].status == "sent",
-               what="email recorded as sent")
+    wait_until(
+        lambda: emails_to(system, "outage@example.com")[0].status == "sent",
+        what="email recorded as sent",
+    )
     time.sleep(0.5)
     assert system.sink.count(to("outage@example.com")) == 1
 
@@ -88,22 +91,26 @@ def test_a_permanent_refusal_is_recorded_and_never_retried(system: System) -> No
     system.sink.refuse_with = (550, "5.1.1 no such mailbox")
     sign_up(system.http, "nobody@example.com")
     [email] = emails_to(system, "nobody@example.com")
-    wait_until(lambda: emails_to(system, "nobody@example.com")[0].status == "failed",
-               what="the email marked failed")
+    wait_until(
+        lambda: emails_to(system, "nobody@example.com")[0].status == "failed",
+        what="the email marked failed",
+    )
     job = job_of(system.runtime, email.id)
     assert job.status == "done" and job.attempts == 1
     assert "550" in (emails_to(system, "nobody@example.com")[0].last_error or "")
 
 
 def test_an_email_that_never_gets_through_goes_dead_where_support_sees_it(
-    system: System, monkeypatch: pytest.MonkeyPatch,
+    system: System,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     system.sink.refuse_with = (421, "4.7.0 closing")
     sign_up(system.http, "never@example.com")
     [email] = emails_to(system, "never@example.com")
     attempts = system.runtime.settings.job_max_attempts
-    wait_until(lambda: job_of(system.runtime, email.id).status == "dead", timeout=30,
-               what="the job to die")
+    wait_until(
+        lambda: job_of(system.runtime, email.id).status == "dead", timeout=30, what="the job to die"
+    )
     assert job_of(system.runtime, email.id).attempts == attempts
     assert emails_to(system, "never@example.com")[0].status == "dead"
 
@@ -111,13 +118,22 @@ def test_an_email_that_never_gets_through_goes_dead_where_support_sees_it(
     from domain.accounts import add_support_agent
 
     with system.runtime.db.unit_of_work() as uow:
-        add_support_agent(uow.session, system.runtime.passwords, email="sam@support.example",
-                          name="Sam", password="support password 1")
+        add_support_agent(
+            uow.session,
+            system.runtime.passwords,
+            email="sam@support.example",
+            name="Sam",
+            password="support password 1",
+        )
         uow.commit()
-    token = system.http.post("/v1/sessions", json={"email": "sam@support.example",
-                                                   "password": "support password 1"}).json()
-    dead = system.http.get("/v1/support/emails", params={"status": "dead"},
-                           headers={"Authorization": f"Bearer {token['token']}"})
+    token = system.http.post(
+        "/v1/sessions", json={"email": "sam@support.example", "password": "support password 1"}
+    ).json()
+    dead = system.http.get(
+        "/v1/support/emails",
+        params={"status": "dead"},
+        headers={"Authorization": f"Bearer {token['token']}"},
+    )
     assert dead.status_code == 200
     [item] = [i for i in dead.json()["items"] if i["to_address"] == "never@example.com"]
     assert item["template"] == "welcome" and "421" in item["last_error"]
@@ -134,9 +150,11 @@ def redis_settings(settings: Settings) -> Settings:
     if os.environ.get("TEAMKEYS_TEST_PRODUCTION_TIMING"):
         # Measure recovery with the shipped lease and relay interval, not the quick test ones.
         defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-        update |= {"job_run_lease_seconds": defaults.job_run_lease_seconds,
-                   "job_dispatch_lease_seconds": defaults.job_dispatch_lease_seconds,
-                   "relay_interval_seconds": defaults.relay_interval_seconds}
+        update |= {
+            "job_run_lease_seconds": defaults.job_run_lease_seconds,
+            "job_dispatch_lease_seconds": defaults.job_dispatch_lease_seconds,
+            "relay_interval_seconds": defaults.relay_interval_seconds,
+        }
     return settings.model_copy(update=update)
 
 
@@ -148,8 +166,10 @@ class Deployment:
         self.server = LiveServer(create_app(self.runtime))
         self.stop_scheduler = threading.Event()
         self.scheduler = threading.Thread(
-            target=run_scheduler, args=(periodic_tasks(self.runtime), self.stop_scheduler),
-            daemon=True)
+            target=run_scheduler,
+            args=(periodic_tasks(self.runtime), self.stop_scheduler),
+            daemon=True,
+        )
 
     def __enter__(self) -> Deployment:
         self.server.start()
@@ -176,7 +196,10 @@ def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
 
 @pytest.mark.redis
 def test_a_worker_killed_mid_job_loses_no_job(
-    redis_settings: Settings, sink: MailSink, workers: list[WorkerProcess], tmp_path: Path,
+    redis_settings: Settings,
+    sink: MailSink,
+    workers: list[WorkerProcess],
+    tmp_path: Path,
 ) -> None:
     sink.data_delay = 60.0  # the server sits on the message: the worker is stuck mid-send
     with Deployment(redis_settings) as deployment:
@@ -191,27 +214,32 @@ def test_a_worker_killed_mid_job_loses_no_job(
 
         sink.wait_for(to("killed@example.com"), timeout=150)
         recovery = time.monotonic() - killed_at
-        print(f"\nrecovery after SIGKILL: {recovery:.1f} s "
-              f"(run lease {redis_settings.job_run_lease_seconds:g} s, "
-              f"relay every {redis_settings.relay_interval_seconds:g} s)")
+        print(
+            f"\nrecovery after SIGKILL: {recovery:.1f} s "
+            f"(run lease {redis_settings.job_run_lease_seconds:g} s, "
+            f"relay every {redis_settings.relay_interval_seconds:g} s)"
+        )
         time.sleep(1.0)
         assert sink.count(to("killed@example.com")) == 1
         with deployment.runtime.db.unit_of_work() as uow:
-            email = uow.session.scalar(select(Email).where(Email.to_address ==
-                                                           "killed@example.com"))
+            email = uow.session.scalar(
+                select(Email).where(Email.to_address == "killed@example.com")
+            )
             assert email is not None and email.status == "sent"
         assert job_of(deployment.runtime, email.id).status == "done"
 
 
 @pytest.mark.redis
 def test_a_request_made_while_redis_is_down_loses_no_job(
-    redis_settings: Settings, sink: MailSink, workers: list[WorkerProcess], tmp_path: Path,
+    redis_settings: Settings,
+    sink: MailSink,
+    workers: list[WorkerProcess],
+    tmp_path: Path,
 ) -> None:
     host, port = REDIS_URL.split("//")[1].split("/")[0].split(":")
     proxy = TcpProxy(host, int(port))
     proxy.up()
-    via_proxy = redis_settings.model_copy(
-        update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"})
+    via_proxy = redis_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"})
     try:
         with Deployment(via_proxy) as deployment:
             workers.append(WorkerProcess(via_proxy, tmp_path / "worker.log"))

@@ -1,0 +1,206 @@
+"""Bad input is answered with a 4xx and API.md's JSON error body, never a 500 or an HTML page;
+the probes answer; the OpenAPI document lists every route's error responses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import System
+from tests.error_body import assert_error
+
+API_MD = Path(__file__).parents[2].parent / "shared" / "API.md"
+ROW = re.compile(r"^\| `(GET|POST|PUT|PATCH|DELETE) ([^`]+)` \| ([^|]+) \| (.*) \|$")
+PUBLIC = {"anyone", "token holder"}
+
+
+def test_malformed_json_is_400_malformed_json(system: System) -> None:
+    ada = system.sign_up("Ada")
+    json_type = {"Content-Type": "application/json"}
+
+    for body in (b'{"email": "a@example.com",', b"{'single': 'quotes'}", b"\xff\xfe"):
+        response = system.http.post("/v1/signup", content=body, headers=json_type)
+        assert_error(response, 400, "malformed_json")
+    response = system.http.patch(
+        f"/v1/teams/{ada['team']['id']}/members/{ada['account']['id']}",
+        content=b'{"role": owner}',
+        headers={**json_type, **ada["headers"]},
+    )
+    assert_error(response, 400, "malformed_json")
+
+
+def test_wrong_types_are_422_naming_the_field(system: System) -> None:
+    valid = {"email": "ada@example.com", "name": "Ada", "password": "correct horse battery"}
+    for field, value in (
+        ("email", 7),
+        ("email", "not an email"),
+        ("name", ["Ada"]),
+        ("password", None),
+    ):
+        response = system.http.post("/v1/signup", json={**valid, field: value})
+        error = assert_error(response, 422, "invalid_request")
+        assert field in error["message"]
+        assert [f["field"] for f in error["fields"]] == [field]
+
+
+def test_unknown_fields_are_422(system: System) -> None:
+    body = {
+        "email": "ada@example.com",
+        "name": "Ada",
+        "password": "correct horse battery",
+        "is_support": True,
+    }
+
+    error = assert_error(system.http.post("/v1/signup", json=body), 422, "invalid_request")
+
+    assert "is_support" in error["message"]
+    # Nothing was created.
+    signed_in = system.http.post(
+        "/v1/sessions", json={"email": "ada@example.com", "password": "correct horse battery"}
+    )
+    assert_error(signed_in, 401, "invalid_credentials")
+
+
+def test_missing_fields_are_422(system: System) -> None:
+    error = assert_error(
+        system.http.post("/v1/signup", json={"email": "ada@example.com"}), 422, "invalid_request"
+    )
+    assert {f["field"] for f in error["fields"]} == {"name", "password"}
+
+    assert_error(system.http.post("/v1/sessions", json={}), 422, "invalid_request")
+
+
+def test_a_body_that_is_not_an_object_is_422(system: System) -> None:
+    bodies: list[object] = [[], "ada@example.com", 42]
+    for body in bodies:
+        assert_error(system.http.post("/v1/signup", json=body), 422, "invalid_request")
+
+
+def test_rule_breaking_values_are_422_with_their_own_code(system: System) -> None:
+    body = {"email": "ada@example.com", "name": "Ada", "password": "short"}
+
+    assert_error(system.http.post("/v1/signup", json=body), 422, "weak_password")
+
+
+def test_unknown_route_is_404_json(system: System) -> None:
+    for path in ("/v1/nothing-here", "/", "/v2/teams"):
+        assert_error(system.http.get(path), 404, "not_found")
+
+
+def test_wrong_method_is_405_json_naming_the_allowed_ones(system: System) -> None:
+    response = system.http.put("/v1/me")
+
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET"
+    assert_error(system.http.get("/v1/signup"), 405, "method_not_allowed")
+
+
+def test_missing_or_unknown_bearer_token_is_401_json(system: System) -> None:
+    ada = system.sign_up("Ada")
+    team = f"/v1/teams/{ada['team']['id']}"
+    for headers in (
+        {},
+        {"Authorization": "Bearer tks_not_a_real_token"},
+        {"Authorization": "Bearer"},
+        {"Authorization": f"Basic {ada['token']}"},
+        {"Authorization": ada["token"]},
+    ):
+        for path in ("/v1/me", team, f"{team}/members", f"{team}/events"):
+            response = system.http.get(path, headers=headers)
+            assert_error(response, 401, "unauthenticated")
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_probes_say_the_process_is_up_and_its_dependencies_answer(system: System) -> None:
+    health = system.http.get("/healthz")
+    ready = system.http.get("/readyz")
+
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "checks": {"database": True, "broker": True}}
+
+
+def operations(system: System) -> dict[tuple[str, str], dict[str, Any]]:
+    spec = system.http.get("/openapi.json").json()
+    return {
+        (method.upper(), path): operation
+        for path, methods in spec["paths"].items()
+        for method, operation in methods.items()
+    }
+
+
+def error_schema(response: dict[str, Any]) -> str | None:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    ref = schema.get("$ref")
+    return ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
+
+
+def test_every_documented_error_response_has_the_error_body(system: System) -> None:
+    for (method, path), operation in operations(system).items():
+        for status, response in operation["responses"].items():
+            if not status.startswith(("4", "5")) or path == "/readyz":
+                continue
+            assert error_schema(response) == "ErrorBody", f"{method} {path} {status}"
+    # ... and every schema the document refers to is defined in it.
+    document = system.http.get("/openapi.json")
+    defined = set(document.json()["components"]["schemas"])
+    referred = set(re.findall(r'"#/components/schemas/([^"]+)"', document.text))
+    assert referred and referred <= defined, referred - defined
+
+
+def test_every_route_lists_the_errors_it_can_answer(system: System) -> None:
+    for (method, path), operation in operations(system).items():
+        statuses = set(operation["responses"])
+        where = f"{method} {path}: {sorted(statuses)}"
+        if path in ("/healthz", "/openapi.json", "/docs", "/redoc"):
+            continue
+        if path == "/readyz":
+            assert "503" in statuses, where
+            continue
+        assert any(s.startswith("4") for s in statuses), where
+        if operation.get("security"):
+            assert "401" in statuses, where
+        if "requestBody" in operation:
+            assert {"400", "422"} <= statuses, where
+        if operation.get("parameters"):
+            assert "422" in statuses, where
+        if path.startswith("/v1/teams/{team_id}"):
+            assert "404" in statuses, where
+
+
+def api_md_rows() -> list[tuple[str, str, str, str]]:
+    """(method, path with ``{}`` for each parameter, who, answer) of each API.md route."""
+    rows = []
+    for line in API_MD.read_text(encoding="utf-8").splitlines():
+        match = ROW.match(line)
+        if match:
+            method, path, who, answer = match.groups()
+            rows.append((method, re.sub(r"\{[^}]+\}", "{}", path.split("?")[0]), who, answer))
+    return rows
+
+
+@pytest.mark.skipif(not API_MD.exists(), reason="the shared API.md is not on this machine")
+def test_implemented_routes_document_the_errors_api_md_gives_them(system: System) -> None:
+    served = {
+        (method, re.sub(r"\{[^}]+\}", "{}", path)): operation
+        for (method, path), operation in operations(system).items()
+    }
+    checked = 0
+    for method, path, who, answer in api_md_rows():
+        operation = served.get((method, path))
+        if operation is None:
+            continue  # not built yet
+        checked += 1
+        statuses = set(operation["responses"])
+        expected = set(re.findall(r"\b([45]\d\d)\b", answer))
+        if who.strip() not in PUBLIC:
+            expected.add("401")
+        if who.strip().startswith(("owner", "support")):
+            expected.add("403")
+        if path.startswith("/v1/teams/{}"):
+            expected.add("404")
+        assert expected <= statuses, f"{method} {path} documents {sorted(statuses)}"
+    assert checked >= 9  # accounts, team and members, events, support so far

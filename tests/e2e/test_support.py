@@ -1,0 +1,135 @@
+"""Support agents: made with the CLI, in no team, able to look at any team but not to change
+one, and the only ones who see the email outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import System
+from tests.e2e.conftest import AddSupportAgent, run_add_agent
+from tests.error_body import assert_error
+from tests.support import to, wait_until
+
+
+def test_support_agent_signs_in_and_belongs_to_no_team(
+    system: System, add_support_agent: AddSupportAgent
+) -> None:
+    sam = add_support_agent(email="  Sam@Support.Teamkeys.test ", name="Sam")
+
+    me = system.http.get("/v1/me", headers=sam["headers"])
+
+    assert me.status_code == 200
+    assert me.json()["account"]["email"] == "sam@support.teamkeys.test"
+    assert me.json()["account"]["name"] == "Sam"
+    assert me.json()["team"] is None
+    assert me.json()["role"] is None
+
+
+def test_an_email_that_has_an_account_cannot_become_a_second_agent(
+    system: System, add_support_agent: AddSupportAgent
+) -> None:
+    add_support_agent(email="sam@support.teamkeys.test")
+    ada = system.sign_up("Ada", email="ada@example.com")
+
+    assert run_add_agent(system, "SAM@support.teamkeys.test", "Sam Again") == 1
+    assert run_add_agent(system, "Ada@Example.com", "Ada the Agent") == 1
+
+    # Ada is still a customer, in her team.
+    assert system.http.get("/v1/me", headers=ada["headers"]).json()["role"] == "owner"
+
+
+def test_support_agent_can_view_any_team_and_its_members(
+    system: System, add_support_agent: AddSupportAgent
+) -> None:
+    ada = system.sign_up("Ada")
+    uma = system.join(ada["team"]["id"], "Uma")
+    bob = system.sign_up("Bob")
+    sam = add_support_agent()
+
+    for owner, members in ((ada, [ada, uma]), (bob, [bob])):
+        team_id = owner["team"]["id"]
+        team = system.http.get(f"/v1/teams/{team_id}", headers=sam["headers"])
+        assert team.status_code == 200 and team.json()["id"] == team_id
+        listed = system.http.get(f"/v1/teams/{team_id}/members", headers=sam["headers"])
+        assert listed.status_code == 200
+        assert {m["account_id"] for m in listed.json()["items"]} == {
+            m["account"]["id"] for m in members
+        }
+    nowhere = system.http.get("/v1/teams/team_doesnotexist", headers=sam["headers"])
+    assert_error(nowhere, 404, "not_found")
+
+
+def test_support_agent_cannot_change_roles_remove_members_or_read_audit_events(
+    system: System, add_support_agent: AddSupportAgent
+) -> None:
+    ada = system.sign_up("Ada")
+    team_id = ada["team"]["id"]
+    uma = system.join(team_id, "Uma")
+    sam = add_support_agent()
+    member = f"/v1/teams/{team_id}/members/{uma['account']['id']}"
+
+    assert_error(
+        system.http.patch(member, json={"role": "owner"}, headers=sam["headers"]),
+        403,
+        "not_allowed",
+    )
+    assert_error(system.http.delete(member, headers=sam["headers"]), 403, "not_allowed")
+    assert_error(
+        system.http.get(f"/v1/teams/{team_id}/events", headers=sam["headers"]), 403, "not_allowed"
+    )
+    roles = system.http.get(f"/v1/teams/{team_id}/members", headers=ada["headers"]).json()
+    assert {m["account_id"]: m["role"] for m in roles["items"]} == {
+        ada["account"]["id"]: "owner",
+        uma["account"]["id"]: "user",
+    }
+
+
+def test_customers_cannot_list_support_emails(system: System) -> None:
+    ada = system.sign_up("Ada")
+    uma = system.join(ada["team"]["id"], "Uma")
+
+    for customer in (ada, uma):
+        response = system.http.get("/v1/support/emails", headers=customer["headers"])
+        assert_error(response, 403, "not_allowed")
+    assert_error(system.http.get("/v1/support/emails"), 401, "unauthenticated")
+
+
+def emails(system: System, agent: dict[str, Any], status: str | None = None) -> list[Any]:
+    params = {"status": status} if status else {}
+    response = system.http.get("/v1/support/emails", params=params, headers=agent["headers"])
+    assert response.status_code == 200, response.text
+    items: list[Any] = response.json()["items"]
+    return items
+
+
+def test_support_agent_lists_emails_by_status(
+    system: System, add_support_agent: AddSupportAgent
+) -> None:
+    sam = add_support_agent()
+    ada = system.sign_up("Ada")
+    system.sink.wait_for(to(ada["account"]["email"]))
+    wait_until(lambda: emails(system, sam, "sent"), what="the welcome email marked sent")
+    system.sink.refuse_with = (550, "5.1.1 mailbox unavailable")
+    bob = system.sign_up("Bob")
+
+    failed = wait_until(lambda: emails(system, sam, "failed"), what="a refused email")
+
+    assert [e["to_address"] for e in failed] == [bob["account"]["email"]]
+    assert failed[0]["template"] == "welcome"
+    assert failed[0]["team_id"] == bob["team"]["id"]
+    assert "mailbox unavailable" in failed[0]["last_error"]
+    assert failed[0]["sent_at"] is None
+    sent = emails(system, sam, "sent")
+    assert [e["to_address"] for e in sent] == [ada["account"]["email"]]
+    assert sent[0]["sent_at"] is not None and sent[0]["attempts"] == 1
+    assert emails(system, sam, "dead") == []
+    everything = emails(system, sam)
+    assert [e["to_address"] for e in everything] == [
+        bob["account"]["email"],
+        ada["account"]["email"],
+    ]
+    assert_error(
+        system.http.get("/v1/support/emails", params={"status": "lost"}, headers=sam["headers"]),
+        422,
+        "invalid_request",
+    )

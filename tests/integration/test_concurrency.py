@@ -1,0 +1,195 @@
+"""Invariants 1 and 2 under concurrency, over HTTP: two requests race, the rules still hold.
+
+Each race releases two threads, each with its own HTTP connection, from one barrier, so the
+requests reach the server at the same instant and run in its thread pool side by side."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from domain.models import Account, Membership
+from tests.conftest import System
+from tests.error_body import assert_error
+
+ROUNDS = 10
+
+#: One side of a race: sends its request with the client it is given.
+Request = Callable[[httpx.Client], httpx.Response]
+
+
+def race(system: System, *requests: Request) -> list[httpx.Response]:
+    """Send ``requests`` at once, each from its own thread and connection; answers in order."""
+    barrier = threading.Barrier(len(requests))
+    answers: list[httpx.Response | BaseException | None] = [None] * len(requests)
+    base_url = str(system.http.base_url)
+
+    def run(index: int, request: Request) -> None:
+        try:
+            with httpx.Client(base_url=base_url, timeout=30) as client:
+                client.get("/healthz")  # connect before the barrier, not after it
+                barrier.wait(timeout=10)
+                answers[index] = request(client)
+        except BaseException as exc:  # reported by the main thread
+            answers[index] = exc
+
+    threads = [
+        threading.Thread(target=run, args=(i, r), name=f"race-{i}") for i, r in enumerate(requests)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    responses: list[httpx.Response] = []
+    for answer in answers:
+        if not isinstance(answer, httpx.Response):
+            raise AssertionError(f"a racing request did not answer: {answer!r}")
+        responses.append(answer)
+    return responses
+
+
+def team_with_two_owners(system: System, round_: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    ada = system.sign_up(f"Ada {round_}")
+    team_id = ada["team"]["id"]
+    bob = system.join(team_id, f"Bob {round_}", role="owner")
+    return team_id, ada, bob
+
+
+def roles_in(system: System, team_id: str) -> dict[str, str]:
+    with system.runtime.db.unit_of_work() as uow:
+        rows = uow.session.execute(
+            select(Membership.account_id, Membership.role).where(Membership.team_id == team_id)
+        )
+        return {account_id: role for account_id, role in rows.tuples()}
+
+
+def every_account_in_exactly_one_team(system: System) -> bool:
+    with system.runtime.db.unit_of_work() as uow:
+        customers = uow.session.scalar(
+            select(func.count()).select_from(Account).where(Account.is_support.is_(False))
+        )
+        seated = uow.session.scalar(
+            select(func.count(func.distinct(Membership.account_id))).select_from(Membership)
+        )
+        return customers == seated
+
+
+def one_winner(
+    round_: int, responses: list[httpx.Response], ok: int, refusals: dict[int, set[str]]
+) -> httpx.Response:
+    """Exactly one request succeeded with ``ok``; the other was refused as ``refusals`` allows
+    (status → acceptable codes). Returns the refusal."""
+    statuses = sorted(r.status_code for r in responses)
+    winners = [r for r in responses if r.status_code == ok]
+    losers = [r for r in responses if r.status_code != ok]
+    assert len(winners) == 1 and len(losers) == 1, f"round {round_}, {statuses}: " + " | ".join(
+        r.text for r in responses
+    )
+    loser = losers[0]
+    assert loser.status_code in refusals, loser.text
+    error = assert_error(loser, loser.status_code)
+    assert error["code"] in refusals[loser.status_code], loser.text
+    return loser
+
+
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(system: System) -> None:
+    for round_ in range(ROUNDS):
+        demote_each_other(system, round_)
+
+
+def demote_each_other(system: System, round_: int) -> None:
+    team_id, ada, bob = team_with_two_owners(system, round_)
+
+    def demote(target: dict[str, Any], by: dict[str, Any]) -> Request:
+        return lambda client: client.patch(
+            f"/v1/teams/{team_id}/members/{target['account']['id']}",
+            json={"role": "user"},
+            headers=by["headers"],
+        )
+
+    responses = race(system, demote(bob, by=ada), demote(ada, by=bob))
+
+    # The loser is a user by the time its turn comes (403), or sees the last owner (409).
+    one_winner(round_, responses, 200, {403: {"not_allowed"}, 409: {"last_owner"}})
+    roles = roles_in(system, team_id)
+    assert sorted(roles.values()) == ["owner", "user"], f"round {round_}: {roles}"
+
+
+def test_two_owners_removing_each_other_at_once_leave_one_owner(system: System) -> None:
+    for round_ in range(ROUNDS):
+        remove_each_other(system, round_)
+
+
+def remove_each_other(system: System, round_: int) -> None:
+    team_id, ada, bob = team_with_two_owners(system, round_)
+
+    def remove(target: dict[str, Any], by: dict[str, Any]) -> Request:
+        return lambda client: client.delete(
+            f"/v1/teams/{team_id}/members/{target['account']['id']}", headers=by["headers"]
+        )
+
+    responses = race(system, remove(bob, by=ada), remove(ada, by=bob))
+
+    # The loser has been removed by the time its turn comes: a stranger to the team now, it
+    # gets what strangers get (404); 403 or 409 would be as safe.
+    one_winner(
+        round_,
+        responses,
+        204,
+        {403: {"not_allowed"}, 404: {"not_found"}, 409: {"last_owner"}},
+    )
+    assert list(roles_in(system, team_id).values()) == ["owner"], f"round {round_}"
+    assert every_account_in_exactly_one_team(system)
+
+
+def test_two_owners_leaving_at_once_leave_one_owner(system: System) -> None:
+    for round_ in range(ROUNDS):
+        leave_together(system, round_)
+
+
+def leave_together(system: System, round_: int) -> None:
+    team_id, ada, bob = team_with_two_owners(system, round_)
+
+    def leave(who: dict[str, Any]) -> Request:
+        return lambda client: client.delete(
+            f"/v1/teams/{team_id}/members/{who['account']['id']}", headers=who["headers"]
+        )
+
+    responses = race(system, leave(ada), leave(bob))
+
+    one_winner(round_, responses, 204, {409: {"last_owner"}})
+    assert list(roles_in(system, team_id).values()) == ["owner"], f"round {round_}"
+    assert every_account_in_exactly_one_team(system)
+
+
+def test_one_email_in_two_letter_cases_signing_up_at_once_makes_one_account(
+    system: System,
+) -> None:
+    for round_ in range(ROUNDS):
+        sign_up_twice(system, round_)
+
+
+def sign_up_twice(system: System, round_: int) -> None:
+    address = f"Race.{round_}@Example.com"
+
+    def sign_up(email: str) -> Request:
+        return lambda client: client.post(
+            "/v1/signup",
+            json={"email": email, "name": "Racer", "password": "correct horse battery"},
+        )
+
+    responses = race(system, sign_up(address.upper()), sign_up(address.lower()))
+
+    one_winner(round_, responses, 201, {409: {"email_taken"}})
+    with system.runtime.db.unit_of_work() as uow:
+        emails = list(
+            uow.session.scalars(
+                select(Account.email).where(func.lower(Account.email) == address.lower())
+            )
+        )
+    assert emails == [address.lower()], f"round {round_}"
+    assert every_account_in_exactly_one_team(system)
