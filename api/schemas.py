@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_validator
 
-from domain.models import EmailStatus, InvitationStatus, KeyKind, KeyStatus, Role
+from domain.models import (
+    ApplicationStatus,
+    EmailStatus,
+    InvitationStatus,
+    KeyKind,
+    KeyStatus,
+    ProductionStatus,
+    Role,
+)
 
 
 class Request(BaseModel):
@@ -238,3 +246,72 @@ class CustomModelOut(BaseModel):
 
 class CustomModelList(BaseModel):
     items: list[CustomModelOut]
+
+
+class ProductionApplicationRequest(Request):
+    company_name: str = Field(min_length=1, max_length=200)
+    website: HttpUrl = Field(description="http or https URL")
+    use_case: str = Field(min_length=50, max_length=5000, description="at least 50 characters")
+    expected_monthly_requests: int = Field(gt=0, le=10**12)
+    contact_email: EmailStr
+    accept_terms: Literal[True] = Field(description="must be true")
+
+    @field_validator("website")
+    @classmethod
+    def http_or_https(cls, value: HttpUrl) -> HttpUrl:
+        if value.scheme not in ("http", "https"):
+            raise ValueError("website must be an http or https URL")
+        return value
+
+
+class ProductionApplicationStatus(BaseModel):
+    status: Literal["submitted"]
+
+
+class ProductionApplicationOut(BaseModel):
+    status: ProductionStatus
+    submitted_at: datetime | None
+    decided_at: datetime | None
+    reasons: list[str]
+
+
+class SupportProductionApplication(BaseModel):
+    id: str
+    status: ApplicationStatus
+    team: TeamRef
+    company_name: str
+    website: str
+    use_case: str
+    expected_monthly_requests: int
+    contact_email: str
+    submitted_by: str
+    submitted_at: datetime
+    decided_at: datetime | None
+    reasons: list[str]
+
+
+class SupportProductionApplicationList(BaseModel):
+    items: list[SupportProductionApplication]
+
+
+class Decision(Request):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class PaymentMethodRequest(Request):
+    billing_email: EmailStr
+    provider_token: str = Field(
+        min_length=1, max_length=200, description="the payment provider's reference; never returned"
+    )
+    brand: Literal["visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay"]
+    last4: str = Field(pattern=r"^[0-9]{4}$")
+    exp_month: int = Field(ge=1, le=12)
+    exp_year: int = Field(ge=2000, le=2100)
+
+
+class PaymentMethodOut(BaseModel):
+    billing_email: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int

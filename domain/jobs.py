@@ -26,6 +26,7 @@ class JobName(enum.StrEnum):
     SEND_EMAIL = "send_email"
     SEND_INVITATION = "send_invitation"
     GENERATE_API_KEY = "generate_api_key"
+    REVIEW_PRODUCTION = "review_production"
 
 
 def enqueue_job(session: Session, name: JobName, **ids: str) -> Job:

@@ -328,3 +328,50 @@ class CustomModel(Base):
     base_model: Mapped[str] = mapped_column(String(100))
     created_by: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApplicationStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    MANUAL_REVIEW = "manual_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ProductionApplication(Base):
+    """One submission of the Go to Production form and its review; a team's latest one
+    decides its ``production_status``."""
+
+    __tablename__ = "production_applications"
+    __table_args__ = (Index("ix_production_applications_status", "status", "submitted_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("app"))
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=ApplicationStatus.SUBMITTED)
+    company_name: Mapped[str] = mapped_column(String(200))
+    website: Mapped[str] = mapped_column(String(500))
+    use_case: Mapped[str] = mapped_column(Text)
+    expected_monthly_requests: Mapped[int] = mapped_column(BigInteger)
+    contact_email: Mapped[str] = mapped_column(String(320))
+    submitted_by: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The support agent who decided a manual review; ``None`` for the automatic checks.
+    decided_by: Mapped[str | None] = mapped_column(String(40), default=None)
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class PaymentMethod(Base):
+    """A team's payment-method reference from the payment provider, with display fields.
+    A card number is never accepted or stored; the provider token is never returned."""
+
+    __tablename__ = "payment_methods"
+
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    billing_email: Mapped[str] = mapped_column(String(320))
+    provider_token: Mapped[str] = mapped_column(String(200))
+    brand: Mapped[str] = mapped_column(String(20))
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int] = mapped_column(Integer)
+    exp_year: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(40))

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     #: How often the API writes keys' last-used times (coalesced, not one write per call).
     last_used_flush_seconds: float = 10.0
 
+    # Go to Production
+    #: Applications expecting more requests a month than this go to a support agent.
+    production_manual_review_above: int = 10_000_000
+
     # Jobs
     #: Seconds a dispatched job may wait in the broker before the relay hands it over again.
     job_dispatch_lease_seconds: float = 60.0

@@ -8,6 +8,7 @@ import dramatiq
 
 from domain.jobs import JobName
 from workers.generate_api_key import generate_api_key
+from workers.review_production import review_production
 from workers.runner import JobSpec, WorkerContext, run_job
 from workers.send_email import send_email, send_email_died
 from workers.send_invitation import send_invitation, send_invitation_died
@@ -20,6 +21,7 @@ JOB_SPECS: dict[str, JobSpec] = {
             JobName.SEND_INVITATION, "invitations", send_invitation, on_dead=send_invitation_died
         ),
         JobSpec(JobName.GENERATE_API_KEY, "api_keys", generate_api_key),
+        JobSpec(JobName.REVIEW_PRODUCTION, "production", review_production),
     )
 }
 

@@ -61,6 +61,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "masked": "tk_live_…abcd",
         "actor_name": "Carol",
     },
+    "production_decision": {
+        "team_name": "Acme",
+        "status": "rejected",
+        "reasons": ["No payment method is on file."],
+        "decided_by": "our automatic review",
+    },
     "invitation_accepted": {
         "team_name": "Acme",
         "member_name": "Bob",

@@ -1,0 +1,111 @@
+"""Go to Production and the payment method (API.md): owners apply and keep a card on file."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import CurrentAccount, UowDep
+from api.errors import error_responses
+from api.schemas import (
+    PaymentMethodOut,
+    PaymentMethodRequest,
+    ProductionApplicationOut,
+    ProductionApplicationRequest,
+    ProductionApplicationStatus,
+)
+from domain import payments, production
+from domain.models import PaymentMethod, ProductionStatus
+
+router = APIRouter(prefix="/v1/teams/{team_id}", tags=["go to production"])
+
+
+@router.put(
+    "/production-application",
+    status_code=202,
+    response_model=ProductionApplicationStatus,
+    responses=error_responses(400, 401, 403, 404, 409, 422),
+)
+def submit(
+    team_id: str, body: ProductionApplicationRequest, uow: UowDep, account: CurrentAccount
+) -> JSONResponse:
+    """Apply to go to production (owners). The review job decides, or hands the application
+    to a support agent; owners are emailed each decision."""
+    production.submit_application(
+        uow.session,
+        account,
+        team_id,
+        production.Application(
+            company_name=body.company_name,
+            website=str(body.website),
+            use_case=body.use_case,
+            expected_monthly_requests=body.expected_monthly_requests,
+            contact_email=body.contact_email,
+        ),
+    )
+    uow.commit()
+    return JSONResponse({"status": "submitted"}, status_code=202)
+
+
+@router.get(
+    "/production-application",
+    response_model=ProductionApplicationOut,
+    responses=error_responses(401, 404),
+)
+def status(team_id: str, uow: UowDep, account: CurrentAccount) -> ProductionApplicationOut:
+    """The team's production status and its latest application (``none`` before any)."""
+    latest = production.latest_application(uow.session, account, team_id)
+    if latest is None:
+        return ProductionApplicationOut(
+            status=ProductionStatus.NONE, submitted_at=None, decided_at=None, reasons=[]
+        )
+    return ProductionApplicationOut(
+        status=ProductionStatus(latest.status),
+        submitted_at=latest.submitted_at,
+        decided_at=latest.decided_at,
+        reasons=list(latest.reasons),
+    )
+
+
+def payment_out(method: PaymentMethod) -> PaymentMethodOut:
+    return PaymentMethodOut(
+        billing_email=method.billing_email,
+        brand=method.brand,
+        last4=method.last4,
+        exp_month=method.exp_month,
+        exp_year=method.exp_year,
+    )
+
+
+@router.get(
+    "/payment-method", response_model=PaymentMethodOut, responses=error_responses(401, 403, 404)
+)
+def get_payment_method(team_id: str, uow: UowDep, account: CurrentAccount) -> PaymentMethodOut:
+    return payment_out(payments.get_payment_method(uow.session, account, team_id))
+
+
+@router.put(
+    "/payment-method",
+    response_model=PaymentMethodOut,
+    responses=error_responses(400, 401, 403, 404, 422),
+)
+def set_payment_method(
+    team_id: str, body: PaymentMethodRequest, uow: UowDep, account: CurrentAccount
+) -> PaymentMethodOut:
+    """Store the provider's reference and the card's display fields. A card number is never
+    accepted; the provider token is never returned."""
+    method = payments.set_payment_method(
+        uow.session,
+        account,
+        team_id,
+        payments.CardOnFile(
+            billing_email=body.billing_email,
+            provider_token=body.provider_token,
+            brand=body.brand,
+            last4=body.last4,
+            exp_month=body.exp_month,
+            exp_year=body.exp_year,
+        ),
+    )
+    uow.commit()
+    return payment_out(method)

@@ -1,0 +1,73 @@
+"""The payment method: owners store a provider's reference and display fields, never a card."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from domain.audit import record_event
+from domain.clock import utcnow
+from domain.errors import InvalidInput, NotFound
+from domain.models import Account, PaymentMethod
+from domain.permissions import Permission
+from domain.teams import authorize
+
+BRANDS = ("visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay")
+#: Something that looks like a card number (13 to 19 digits, maybe spaced or dashed).
+_CARD_NUMBER = re.compile(r"(?:\d[ -]?){13,19}")
+
+
+@dataclass(frozen=True)
+class CardOnFile:
+    billing_email: str
+    provider_token: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+def set_payment_method(
+    session: Session, actor: Account, team_id: str, card: CardOnFile
+) -> PaymentMethod:
+    authorize(session, actor, team_id, Permission.PAYMENT_MANAGE)
+    if _CARD_NUMBER.search(card.provider_token):
+        raise InvalidInput(
+            "provider_token looks like a card number. Send the payment "
+            "provider's token; teamkeys never accepts card numbers.",
+            code="card_number_refused",
+        )
+    now = utcnow()
+    if (card.exp_year, card.exp_month) < (now.year, now.month):
+        raise InvalidInput(
+            "The card has expired (exp_month/exp_year are in the past).", code="card_expired"
+        )
+    method = session.get(PaymentMethod, team_id, with_for_update=True)
+    if method is None:
+        method = PaymentMethod(team_id=team_id)
+        session.add(method)
+    method.billing_email = card.billing_email.strip().lower()
+    method.provider_token = card.provider_token
+    method.brand = card.brand
+    method.last4 = card.last4
+    method.exp_month, method.exp_year = card.exp_month, card.exp_year
+    method.updated_at, method.updated_by = now, actor.id
+    record_event(
+        session,
+        team_id=team_id,
+        actor_id=actor.id,
+        action="payment_method.updated",
+        target=team_id,
+        details={"brand": card.brand, "last4": card.last4},
+    )
+    return method
+
+
+def get_payment_method(session: Session, actor: Account, team_id: str) -> PaymentMethod:
+    authorize(session, actor, team_id, Permission.PAYMENT_MANAGE)
+    method = session.get(PaymentMethod, team_id)
+    if method is None:
+        raise NotFound("No payment method on file.", code="no_payment_method")
+    return method

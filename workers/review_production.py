@@ -1,0 +1,24 @@
+"""The production review job: the automatic checks, run once per application."""
+
+from __future__ import annotations
+
+import logging
+
+from domain.production import ReviewPolicy, review_application
+from workers.runner import WorkerContext
+
+log = logging.getLogger("teamkeys.production")
+
+
+def review_production(ctx: WorkerContext, application_id: str) -> None:
+    policy = ReviewPolicy(manual_review_above=ctx.settings.production_manual_review_above)
+    with ctx.db.unit_of_work() as uow:
+        application = review_application(uow.session, application_id, policy)
+        uow.commit()
+    if application is not None:
+        log.info(
+            "production application %s of team %s: %s",
+            application.id,
+            application.team_id,
+            application.status,
+        )
