@@ -15,6 +15,7 @@ from api.routes import (
     custom_models,
     health,
     invitations,
+    invoices,
     production,
     support,
     teams,
@@ -63,6 +64,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         custom_models,
         usage,
         production,
+        invoices,
         support,
     ):
         app.include_router(module.router)

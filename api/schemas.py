@@ -315,3 +315,28 @@ class PaymentMethodOut(BaseModel):
     last4: str
     exp_month: int
     exp_year: int
+
+
+class InvoiceSummary(BaseModel):
+    id: str
+    period: str = Field(description="YYYY-MM")
+    status: str
+    currency: str
+    total_cents: int
+
+
+class InvoiceList(BaseModel):
+    items: list[InvoiceSummary]
+
+
+class InvoiceLineOut(BaseModel):
+    model: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    amount_cents: int
+
+
+class InvoiceOut(InvoiceSummary):
+    issued_at: datetime
+    lines: list[InvoiceLineOut]

@@ -375,3 +375,45 @@ class PaymentMethod(Base):
     exp_year: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(40))
+
+
+class Invoice(Base):
+    """A team's bill for one calendar month of production usage; issued once, never changed."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("team_id", "period"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("invc"))
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
+    #: ``YYYY-MM``, the UTC calendar month billed.
+    period: Mapped[str] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(10), default="issued")
+    currency: Mapped[str] = mapped_column(String(3))
+    #: Integer minor units (invariant 4): the sum of the lines' amounts.
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), index=True)
+    model: Mapped[str] = mapped_column(String(100))
+    calls: Mapped[int] = mapped_column(BigInteger)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class ScheduledRun(Base):
+    """A periodic run that happened (e.g. the invoices of ``2026-10``): the row is the lock
+    that lets only one scheduler do it, and the record that lets a restarted one catch up."""
+
+    __tablename__ = "scheduled_runs"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(default=utcnow)

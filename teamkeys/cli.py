@@ -119,6 +119,48 @@ def cmd_add_agent(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_invoices_generate(args: argparse.Namespace, settings: Settings) -> int:
+    """The scheduled run, on demand: same function, same rules (idempotent per team and
+    period), in batches with progress, emails queued through the outbox."""
+    from domain.billing import Period, format_money, generate_invoices, teams_with_production_usage
+    from domain.errors import DomainError
+    from teamkeys.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    try:
+        period = Period.parse(args.period)
+        with runtime.db.unit_of_work() as uow:
+            teams = teams_with_production_usage(uow.session, period)
+        print(f"{period}: {len(teams)} team(s) with production usage")
+        created = existing = 0
+        totals: dict[str, int] = {}
+        for start in range(0, len(teams), args.batch):
+            batch = teams[start : start + args.batch]
+            with runtime.db.unit_of_work() as uow:
+                result = generate_invoices(uow.session, period, settings.prices, batch)
+                uow.commit()
+            created += len(result.created)
+            existing += result.existing
+            for invoice in result.created:
+                totals[invoice.currency] = totals.get(invoice.currency, 0) + invoice.total_cents
+            print(
+                f"  {min(start + args.batch, len(teams))}/{len(teams)} teams: "
+                f"{created} invoice(s) issued, {existing} already existed",
+                flush=True,
+            )
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    money = ", ".join(format_money(cents, currency) for currency, cents in totals.items())
+    print(
+        f"done: {created} invoice(s) issued{f' totalling {money}' if money else ''}, "
+        f"{existing} left as issued before; owners are emailed through the outbox"
+    )
+    return 0
+
+
 def cmd_new_encryption_key(_args: argparse.Namespace, _settings: Settings) -> int:
     from domain.secrets import SecretBox
 
@@ -166,6 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_agent.add_argument("email")
     add_agent.add_argument("--name", required=True)
     add_agent.set_defaults(run=cmd_add_agent)
+    invoices = commands.add_parser("invoices", help="monthly invoices").add_subparsers(
+        dest="invoices_command", required=True
+    )
+    generate = invoices.add_parser(
+        "generate",
+        help="issue a month's invoices now (the scheduler does this at 00:05 UTC on the 1st)",
+    )
+    generate.add_argument("--period", required=True, help="the month, YYYY-MM")
+    generate.add_argument("--batch", type=int, default=500, help="teams per transaction")
+    generate.set_defaults(run=cmd_invoices_generate)
+
     commands.add_parser(
         "new-encryption-key", help="print a new key for TEAMKEYS_ENCRYPTION_KEY"
     ).set_defaults(run=cmd_new_encryption_key)

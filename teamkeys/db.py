@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.jobs import NEW_JOBS_KEY
+from domain.jobs import DISPATCHING_KEY, NEW_JOBS_KEY
 
 #: Called with (id, name) of the jobs a transaction wrote, right after it committed.
 JobDispatch = Callable[[Sequence[tuple[str, str]]], None]
@@ -80,7 +80,9 @@ class Database:
         self.dispatch = dispatch
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions(), self.dispatch)
+        session = self.sessions()
+        session.info[DISPATCHING_KEY] = self.dispatch is not None
+        return UnitOfWork(session, self.dispatch)
 
     def dispose(self) -> None:
         self.engine.dispose()

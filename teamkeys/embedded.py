@@ -48,7 +48,7 @@ class Embedded:
             )
         else:
             log.info("sending email through %s:%d", settings.smtp_host, settings.smtp_port)
-        runtime = build_runtime(settings, transport=smtp_transport(settings))
+        runtime = build_runtime(settings, transport=smtp_transport(settings), with_workers=True)
         self.runtime = runtime
         self.worker = dramatiq.Worker(
             runtime.broker, worker_threads=settings.worker_threads, worker_timeout=100

@@ -81,7 +81,15 @@ def encryption_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def build_runtime(settings: Settings, *, transport: MailTransport | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    *,
+    transport: MailTransport | None = None,
+    with_workers: bool = False,
+) -> Runtime:
+    """Everything a process needs. Jobs are handed to the broker right after commit when it is
+    Redis, or the in-process broker of a process that runs workers (``with_workers``); a
+    command-line process without either leaves them to the relay of a running scheduler."""
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(make_engine(settings.effective_database_url))
@@ -96,7 +104,8 @@ def build_runtime(settings: Settings, *, transport: MailTransport | None = None)
     )
     actors = register_actors(broker, context)
     relay = Relay(db, actors, dispatch_lease=settings.job_dispatch_lease_seconds)
-    db.dispatch = relay.dispatch_new
+    if settings.redis_url or with_workers:
+        db.dispatch = relay.dispatch_new
     return Runtime(
         settings=settings,
         db=db,

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.billing import DEFAULT_PRICES, PriceTable
+
 
 class Settings(BaseSettings):
     """Every knob teamkeys reads; built by :func:`get_settings`, never at import time."""
@@ -67,6 +69,17 @@ class Settings(BaseSettings):
     # Go to Production
     #: Applications expecting more requests a month than this go to a support agent.
     production_manual_review_above: int = 10_000_000
+
+    # Invoices
+    #: Price table: currency, a default price and per-model prices, in minor units per
+    #: million tokens, e.g. {"currency": "USD", "default": {"input": 50, "output": 150},
+    #: "models": {"teamkeys-large": {"input": 300, "output": 1500}}}.
+    prices: PriceTable = DEFAULT_PRICES
+    #: Who bills: shown at the top of every invoice PDF.
+    seller_name: str = "teamkeys"
+    seller_address: str = "1 Example Street, Example City"
+    #: How often the scheduler checks whether a month's invoices are due (00:05 UTC on the 1st).
+    invoice_check_interval_seconds: float = 60.0
 
     # Jobs
     #: Seconds a dispatched job may wait in the broker before the relay hands it over again.

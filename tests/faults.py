@@ -4,6 +4,7 @@ worker processes that can be killed."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import select
 import signal
@@ -88,8 +89,8 @@ class TcpProxy:
 def settings_env(settings: Settings) -> dict[str, str]:
     """``settings`` as the TEAMKEYS_* environment a child process reads them from."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEAMKEYS_")}
-    for name, value in settings.model_dump().items():
-        env[f"TEAMKEYS_{name.upper()}"] = str(value)
+    for name, value in settings.model_dump(mode="json").items():
+        env[f"TEAMKEYS_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
     return env
 
 

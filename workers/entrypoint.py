@@ -11,6 +11,6 @@ from teamkeys.settings import get_settings
 
 settings = get_settings()
 configure_logging(settings.log_level)
-runtime = build_runtime(settings)
+runtime = build_runtime(settings, with_workers=True)
 dramatiq.set_broker(runtime.broker)
 broker = runtime.broker

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import dramatiq
 
 from domain.jobs import JobName
+from workers.billing import generate_invoice
 from workers.generate_api_key import generate_api_key
 from workers.review_production import review_production
 from workers.runner import JobSpec, WorkerContext, run_job
@@ -22,6 +23,7 @@ JOB_SPECS: dict[str, JobSpec] = {
         ),
         JobSpec(JobName.GENERATE_API_KEY, "api_keys", generate_api_key),
         JobSpec(JobName.REVIEW_PRODUCTION, "production", review_production),
+        JobSpec(JobName.GENERATE_INVOICE, "billing", generate_invoice),
     )
 }
 

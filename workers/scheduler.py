@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from domain.accounts import purge_expired_sessions
 from domain.invitations import expire_invitations
 from teamkeys.runtime import Runtime
+from workers.billing import schedule_invoices
 
 log = logging.getLogger("teamkeys.scheduler")
 
@@ -49,6 +50,11 @@ def periodic_tasks(runtime: Runtime) -> list[Periodic]:
             "expire invitations",
             settings.invitation_sweep_interval_seconds,
             lambda: sweep_invitations(runtime),
+        ),
+        Periodic(
+            "monthly invoices",
+            settings.invoice_check_interval_seconds,
+            lambda: schedule_invoices(runtime.db),
         ),
         Periodic("purge expired sessions", 3600.0, lambda: purge_sessions(runtime)),
     ]

@@ -25,6 +25,7 @@ def settings_as_environment(settings: Settings) -> dict[str, str | None]:
     """The environment that makes ``Settings()`` equal ``settings`` (``None``: leave unset)."""
     prefix = settings.model_config.get("env_prefix", "")
     environment: dict[str, str | None] = {}
+    as_json = settings.model_dump(mode="json")
     for name in type(settings).model_fields:
         value = getattr(settings, name)
         if hasattr(value, "get_secret_value"):
@@ -36,7 +37,7 @@ def settings_as_environment(settings: Settings) -> dict[str, str | None]:
         elif isinstance(value, str | int | float | Path):
             text = str(value)
         else:
-            text = json.dumps(value)
+            text = json.dumps(as_json[name])
         environment[f"{prefix}{name}".upper()] = text
     return environment
 

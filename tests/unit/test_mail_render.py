@@ -67,6 +67,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "reasons": ["No payment method is on file."],
         "decided_by": "our automatic review",
     },
+    "invoice_ready": {
+        "team_name": "Acme",
+        "period": "2026-10",
+        "total": "1,234.56 USD",
+        "invoice_id": "invc_1",
+    },
     "invitation_accepted": {
         "team_name": "Acme",
         "member_name": "Bob",

@@ -1,0 +1,141 @@
+"""Invoice generation for 1,000 and 10,000 teams x 100 production usage records each, on
+PostgreSQL, side by side with one SQL GROUP BY over the same rows.
+
+    python -m benchmarks.invoice_generation [--teams 1000,10000] [--records 100]
+
+For each size: a fresh database, teams with an owner each, and their usage last month on
+three models (made in the database with generate_series). Then, in one run: the bare
+GROUP BY (team, model) that any invoicing must at least do, and the real generation —
+the function the scheduler's jobs (one team each) and `teamkeys invoices generate` (every
+team at once) call, which prices the lines, issues the invoices and their lines, and queues
+the owners' emails, committed. Printed: time and query count of both, and the ratio (target <= 2x,
+growing linearly with the number of teams).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+
+from domain.billing import DEFAULT_PRICES, Period, generate_invoices
+from domain.clock import utcnow
+from teamkeys.db import Database, make_engine
+from teamkeys.migrate import upgrade
+
+PG_ADMIN = os.environ.get("TEAMKEYS_TEST_POSTGRES_URL",
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def seed(url: str, teams: int, records: int, period: Period) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO teams (id, name, production_status, created_at)
+            SELECT 'team_' || n, 'Team ' || n, 'approved', now() FROM generate_series(1, :n) n
+        """), {"n": teams})
+        conn.execute(text("""
+            INSERT INTO accounts (id, email, name, password_hash, is_support, created_at)
+            SELECT 'acc_' || n, 'owner' || n || '@example.com', 'Owner ' || n, 'x', false, now()
+            FROM generate_series(1, :n) n
+        """), {"n": teams})
+        conn.execute(text("""
+            INSERT INTO memberships (account_id, team_id, role, joined_at)
+            SELECT 'acc_' || n, 'team_' || n, 'owner', now() FROM generate_series(1, :n) n
+        """), {"n": teams})
+        conn.execute(text("""
+            INSERT INTO usage_records (team_id, request_id, api_key_id, key_kind, model,
+                                       input_tokens, output_tokens, occurred_at, occurred_on,
+                                       recorded_at)
+            SELECT 'team_' || t, 'r' || r, 'key_' || t, 'production',
+                   (ARRAY['teamkeys-small', 'teamkeys-large', 'other'])[1 + r % 3],
+                   1000 + r * 7, 200 + r * 3, d, d::date, now()
+            FROM generate_series(1, :teams) t, generate_series(1, :records) r,
+                 LATERAL (SELECT CAST(:first AS timestamptz) + (r % 27) * interval '1 day') AS x(d)
+        """), {"teams": teams, "records": records, "first": str(period.first_day)})
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+
+
+class QueryCounter:
+    def __init__(self, engine: Any) -> None:
+        self.count = 0
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_: Any) -> None:
+        self.count += 1
+
+
+def measure(url: str, period: Period) -> dict[str, float]:
+    db = Database(make_engine(url))
+    counter = QueryCounter(db.engine)
+    group_by = text("""
+        SELECT team_id, model, count(*), sum(input_tokens), sum(output_tokens)
+        FROM usage_records
+        WHERE key_kind = 'production' AND occurred_on >= :start AND occurred_on < :end
+        GROUP BY team_id, model
+    """)
+    params = {"start": period.first_day, "end": period.next.first_day}
+    with db.engine.connect() as conn:
+        conn.execute(group_by, params).all()  # warm the cache for both contestants
+        started = time.perf_counter()
+        groups = len(conn.execute(group_by, params).all())
+        query_seconds = time.perf_counter() - started
+
+    counter.count = 0
+    started = time.perf_counter()
+    with db.unit_of_work() as uow:
+        issued = len(generate_invoices(uow.session, period, DEFAULT_PRICES).created)
+        uow.commit()
+    generation_seconds = time.perf_counter() - started
+    queries = counter.count
+    db.dispose()
+    return {"groups": groups, "query s": query_seconds, "generation s": generation_seconds,
+            "queries": queries, "invoices": issued}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--teams", default="1000,10000")
+    parser.add_argument("--records", type=int, default=100)
+    args = parser.parse_args()
+    period = Period.of(utcnow()).previous
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    results = []
+    for teams in (int(n) for n in args.teams.split(",")):
+        name = f"teamkeys_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        try:
+            print(f"{teams:,} teams x {args.records} records: migrating and seeding …", flush=True)
+            upgrade(url)
+            seed(url, teams, args.records, period)
+            print(f"{teams:,} teams: measuring …", flush=True)
+            results.append((teams, measure(url, period)))
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+    print(f"\nPostgreSQL, period {period}, {args.records} production usage records per team\n")
+    print(f"{'teams':>8}{'rows':>11}{'GROUP BY':>11}{'generation':>12}{'ratio':>8}"
+          f"{'queries':>9}{'invoices':>10}")
+    for teams, r in results:
+        print(f"{teams:>8,}{teams * args.records:>11,}{r['query s']:>10.3f}s"
+              f"{r['generation s']:>11.3f}s{r['generation s'] / r['query s']:>8.2f}"
+              f"{int(r['queries']):>9}{int(r['invoices']):>10,}")
+    if len(results) > 1:
+        (t0, a), (t1, b) = results[0], results[-1]
+        print(f"\ngrowth from {t0:,} to {t1:,} teams ({t1 / t0:g}x): GROUP BY "
+              f"{b['query s'] / a['query s']:.1f}x, generation "
+              f"{b['generation s'] / a['generation s']:.1f}x")
+    print("target: generation <= 2x the GROUP BY, growing linearly")
+
+
+if __name__ == "__main__":
+    main()

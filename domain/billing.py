@@ -1,0 +1,325 @@
+"""Monthly invoices: production usage priced from the price table, in integer cents.
+
+Rounding: each line (one model in one month) is ``(input tokens x input price + output
+tokens x output price) / 1,000,000``, prices being minor units per million tokens, rounded
+half up to a whole minor unit; the total is the sum of the lines. Trial usage is never billed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy import insert as sa_insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from domain.clock import utcnow
+from domain.emails import EmailRequest, request_new_emails
+from domain.errors import InvalidInput, NotFound
+from domain.ids import new_id
+from domain.models import (
+    Account,
+    CustomModel,
+    Invoice,
+    InvoiceLine,
+    KeyKind,
+    Membership,
+    Role,
+    Team,
+    UsageRecord,
+)
+from domain.permissions import Permission
+from domain.teams import authorize
+
+PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MILLION = Decimal(1_000_000)
+#: Rows per multi-row INSERT (SQLite allows 32,766 parameters in one statement).
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Price:
+    """Minor units (cents) per million tokens; decimals allowed (0.15 = 15 hundredths of a
+    cent per million)."""
+
+    input: Decimal
+    output: Decimal
+
+    def __post_init__(self) -> None:
+        if self.input < 0 or self.output < 0:
+            raise ValueError("prices cannot be negative")
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    currency: str = "USD"
+    #: For any model not listed (custom models are priced as their base model).
+    default: Price = Price(Decimal(50), Decimal(150))
+    models: dict[str, Price] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Z]{3}", self.currency):
+            raise ValueError("currency must be an ISO 4217 code such as USD or EUR")
+
+    def price_of(self, model: str) -> Price:
+        return self.models.get(model, self.default)
+
+
+#: Placeholder prices (set TEAMKEYS_PRICES for real ones): $0.50/$1.50 per million input/output
+#: tokens by default, and two example models.
+DEFAULT_PRICES = PriceTable(
+    currency="USD",
+    default=Price(Decimal(50), Decimal(150)),
+    models={
+        "teamkeys-small": Price(Decimal(15), Decimal(60)),
+        "teamkeys-large": Price(Decimal(300), Decimal(1500)),
+    },
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, raw: str) -> Period:
+        match = PERIOD.match(raw)
+        if not match:
+            raise InvalidInput("A period is written YYYY-MM, e.g. 2026-10.", code="invalid_period")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @classmethod
+    def of(cls, moment: datetime | date) -> Period:
+        return cls(moment.year, moment.month)
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def next(self) -> Period:
+        return Period(self.year + self.month // 12, self.month % 12 + 1)
+
+    @property
+    def previous(self) -> Period:
+        return Period(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+def line_amount(input_tokens: int, output_tokens: int, price: Price) -> int:
+    exact = (input_tokens * price.input + output_tokens * price.output) / MILLION
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def teams_with_production_usage(session: Session, period: Period) -> list[str]:
+    return list(
+        session.scalars(
+            select(UsageRecord.team_id)
+            .distinct()
+            .where(
+                UsageRecord.key_kind == KeyKind.PRODUCTION,
+                UsageRecord.occurred_on >= period.first_day,
+                UsageRecord.occurred_on < period.next.first_day,
+            )
+            .order_by(UsageRecord.team_id)
+        )
+    )
+
+
+@dataclass
+class Generated:
+    created: list[Invoice] = field(default_factory=list)
+    #: Teams whose invoice for the period existed already (left exactly as issued).
+    existing: int = 0
+
+
+def generate_invoices(
+    session: Session,
+    period: Period,
+    prices: PriceTable,
+    team_ids: Sequence[str] | None = None,
+) -> Generated:
+    """Issue the period's invoices for ``team_ids`` (``None``: every team with production
+    usage) that have none yet, and queue their owners' emails.
+
+    A constant number of set-based statements whatever the number of teams: one GROUP BY for
+    every line, one insert of invoices (ON CONFLICT DO NOTHING, so a concurrent run or a
+    re-run never duplicates or changes an issued invoice), one of lines, one owner query, one
+    insert of emails and one of their jobs.
+    """
+    if not period.next.first_day <= utcnow().date():
+        raise InvalidInput(
+            f"{period} is not over yet; invoices are made after the month ends.",
+            code="period_not_over",
+        )
+    result = Generated()
+    if team_ids is not None and not team_ids:
+        return result
+    only_these = [UsageRecord.team_id.in_(team_ids)] if team_ids is not None else []
+    usage = (
+        session.execute(
+            select(
+                UsageRecord.team_id,
+                UsageRecord.model,
+                func.count(),
+                func.sum(UsageRecord.input_tokens),
+                func.sum(UsageRecord.output_tokens),
+            )
+            .where(
+                *only_these,
+                UsageRecord.key_kind == KeyKind.PRODUCTION,
+                UsageRecord.occurred_on >= period.first_day,
+                UsageRecord.occurred_on < period.next.first_day,
+            )
+            .group_by(UsageRecord.team_id, UsageRecord.model)
+        )
+        .tuples()
+        .all()
+    )
+    # Custom models are priced as their base model.
+    custom = select(CustomModel.team_id, CustomModel.name, CustomModel.base_model)
+    if team_ids is not None:
+        custom = custom.where(CustomModel.team_id.in_(team_ids))
+    base_models = {(t, n): b for t, n, b in session.execute(custom).tuples()}
+    lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for team_id, model, calls, input_tokens, output_tokens in usage:
+        price = prices.price_of(base_models.get((team_id, model), model))
+        lines[team_id].append(
+            {
+                "model": model,
+                "calls": int(calls),
+                "input_tokens": int(input_tokens or 0),
+                "output_tokens": int(output_tokens or 0),
+                "amount_cents": line_amount(int(input_tokens or 0), int(output_tokens or 0), price),
+            }
+        )
+    now = utcnow()
+    rows = [
+        {
+            "id": new_id("invc"),
+            "team_id": team_id,
+            "period": str(period),
+            "status": "issued",
+            "currency": prices.currency,
+            "issued_at": now,
+            "total_cents": sum(line["amount_cents"] for line in team_lines),
+        }
+        for team_id, team_lines in sorted(lines.items())
+    ]
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    if rows:
+        # One statement, many parameter sets (the driver pipelines them). A concurrent run or
+        # a re-run inserts nothing for a team that has its invoice: it is never changed.
+        connection.execute(
+            insert(Invoice).on_conflict_do_nothing(index_elements=["team_id", "period"]),
+            rows,
+        )
+    created_ids = {
+        invoice_id
+        for chunk in _chunks(rows)
+        for invoice_id in connection.execute(
+            select(Invoice.id).where(Invoice.id.in_([row["id"] for row in chunk]))
+        ).scalars()
+    }
+    created = [row for row in rows if row["id"] in created_ids]
+    result.existing = len(rows) - len(created)
+    line_rows = [
+        {"invoice_id": row["id"], **line}
+        for row in created
+        for line in sorted(lines[row["team_id"]], key=lambda x: x["model"])
+    ]
+    if line_rows:
+        connection.execute(sa_insert(InvoiceLine), line_rows)
+    invoices = {row["team_id"]: Invoice(**row) for row in created}
+    _tell_owners(session, invoices)
+    result.created = list(invoices.values())
+    return result
+
+
+def _tell_owners(session: Session, invoices: dict[str, Invoice]) -> None:
+    if not invoices:
+        return
+    owners = (
+        session.execute(
+            select(Account, Team)
+            .join(Membership, Membership.account_id == Account.id)
+            .join(Team, Team.id == Membership.team_id)
+            .where(Membership.team_id.in_(invoices), Membership.role == Role.OWNER)
+        )
+        .tuples()
+        .all()
+    )
+    request_new_emails(
+        session,
+        [
+            EmailRequest(
+                template="invoice_ready",
+                cause=f"invoice_ready:{invoice.id}:{owner.id}",
+                to=owner,
+                team_id=team.id,
+                context={
+                    "team_name": team.name,
+                    "period": invoice.period,
+                    "total": format_money(invoice.total_cents, invoice.currency),
+                    "invoice_id": invoice.id,
+                },
+                reason=f"you are an owner of {team.name}, and owners receive its invoices.",
+            )
+            for owner, team in owners
+            for invoice in (invoices[team.id],)
+        ],
+    )
+
+
+def format_money(cents: int, currency: str) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100:,}.{abs(cents) % 100:02d} {currency}"
+
+
+def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), CHUNK):
+        yield rows[start : start + CHUNK]
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def list_invoices(session: Session, actor: Account, team_id: str) -> list[Invoice]:
+    authorize(session, actor, team_id, Permission.INVOICES_VIEW)
+    return list(
+        session.scalars(
+            select(Invoice).where(Invoice.team_id == team_id).order_by(Invoice.period.desc())
+        )
+    )
+
+
+def get_invoice(
+    session: Session, actor: Account, team_id: str, invoice_id: str
+) -> tuple[Invoice, list[InvoiceLine], Team]:
+    authorize(session, actor, team_id, Permission.INVOICES_VIEW)
+    invoice = session.scalar(
+        select(Invoice).where(Invoice.id == invoice_id, Invoice.team_id == team_id)
+    )
+    if invoice is None:
+        raise NotFound("No such invoice in this team.", code="no_such_invoice")
+    lines = list(
+        session.scalars(
+            select(InvoiceLine)
+            .where(InvoiceLine.invoice_id == invoice.id)
+            .order_by(InvoiceLine.model)
+        )
+    )
+    team = session.get(Team, team_id)
+    assert team is not None
+    return invoice, lines, team

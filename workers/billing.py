@@ -1,0 +1,82 @@
+"""Monthly invoices: the scheduler's trigger (with catch-up) and the per-team job."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, time
+
+from sqlalchemy.exc import IntegrityError
+
+from domain.billing import Period, generate_invoices, teams_with_production_usage
+from domain.clock import utcnow
+from domain.jobs import JobName, enqueue_jobs
+from domain.models import ScheduledRun
+from teamkeys.db import Database
+from workers.runner import WorkerContext
+
+log = logging.getLogger("teamkeys.billing")
+
+#: A month's invoices are due at this time (UTC) on the 1st of the next month.
+RUN_AT = time(0, 5)
+#: How far back a restarted scheduler catches up on months it missed.
+CATCH_UP_MONTHS = 12
+
+
+def due_at(period: Period) -> datetime:
+    first = period.next.first_day
+    return datetime.combine(first, RUN_AT, tzinfo=UTC)
+
+
+def schedule_invoices(db: Database, now: datetime | None = None) -> list[str]:
+    """Enqueue one invoice job per team with production usage, for every month (of the last
+    twelve) whose run time has passed and that no scheduler has run yet. The run's row is
+    written in the same transaction as its jobs, so two schedulers cannot both run a month."""
+    now = now or utcnow()
+    period = Period.of(now).previous
+    due: list[Period] = []
+    for _ in range(CATCH_UP_MONTHS):
+        if due_at(period) <= now:
+            due.append(period)
+        period = period.previous
+    scheduled = []
+    for period in reversed(due):
+        with db.unit_of_work() as uow:
+            if uow.session.get(ScheduledRun, ("invoices", str(period))) is not None:
+                continue
+            try:
+                with uow.session.begin_nested():
+                    uow.session.add(ScheduledRun(name="invoices", key=str(period), ran_at=now))
+            except IntegrityError:
+                continue  # another scheduler got there first
+            teams = teams_with_production_usage(uow.session, period)
+            enqueue_jobs(
+                uow.session,
+                JobName.GENERATE_INVOICE,
+                [{"team_id": team_id, "period": str(period)} for team_id in teams],
+            )
+            uow.commit()
+        log.info(
+            "invoices for %s: %d job(s) enqueued (one per team with production usage)",
+            period,
+            len(teams),
+        )
+        scheduled.append(str(period))
+    return scheduled
+
+
+def generate_invoice(ctx: WorkerContext, team_id: str, period: str) -> None:
+    """The per-team job; running it again changes nothing."""
+    with ctx.db.unit_of_work() as uow:
+        result = generate_invoices(
+            uow.session, Period.parse(period), ctx.settings.prices, [team_id]
+        )
+        uow.commit()
+    for invoice in result.created:
+        log.info(
+            "invoice %s for team %s, %s: %d %s",
+            invoice.id,
+            team_id,
+            period,
+            invoice.total_cents,
+            invoice.currency,
+        )
