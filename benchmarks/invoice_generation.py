@@ -27,27 +27,38 @@ from domain.clock import utcnow
 from teamkeys.db import Database, make_engine
 from teamkeys.migrate import upgrade
 
-PG_ADMIN = os.environ.get("TEAMKEYS_TEST_POSTGRES_URL",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "TEAMKEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def seed(url: str, teams: int, records: int, period: Period) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO teams (id, name, production_status, created_at)
             SELECT 'team_' || n, 'Team ' || n, 'approved', now() FROM generate_series(1, :n) n
-        """), {"n": teams})
-        conn.execute(text("""
+        """),
+            {"n": teams},
+        )
+        conn.execute(
+            text("""
             INSERT INTO accounts (id, email, name, password_hash, is_support, created_at)
             SELECT 'acc_' || n, 'owner' || n || '@example.com', 'Owner ' || n, 'x', false, now()
             FROM generate_series(1, :n) n
-        """), {"n": teams})
-        conn.execute(text("""
+        """),
+            {"n": teams},
+        )
+        conn.execute(
+            text("""
             INSERT INTO memberships (account_id, team_id, role, joined_at)
             SELECT 'acc_' || n, 'team_' || n, 'owner', now() FROM generate_series(1, :n) n
-        """), {"n": teams})
-        conn.execute(text("""
+        """),
+            {"n": teams},
+        )
+        conn.execute(
+            text("""
             INSERT INTO usage_records (team_id, request_id, api_key_id, key_kind, model,
                                        input_tokens, output_tokens, occurred_at, occurred_on,
                                        recorded_at)
@@ -56,7 +67,9 @@ def seed(url: str, teams: int, records: int, period: Period) -> None:
                    1000 + r * 7, 200 + r * 3, d, d::date, now()
             FROM generate_series(1, :teams) t, generate_series(1, :records) r,
                  LATERAL (SELECT CAST(:first AS timestamptz) + (r % 27) * interval '1 day') AS x(d)
-        """), {"teams": teams, "records": records, "first": str(period.first_day)})
+        """),
+            {"teams": teams, "records": records, "first": str(period.first_day)},
+        )
         conn.execute(text("ANALYZE"))
     engine.dispose()
 
@@ -94,8 +107,13 @@ def measure(url: str, period: Period) -> dict[str, float]:
     generation_seconds = time.perf_counter() - started
     queries = counter.count
     db.dispose()
-    return {"groups": groups, "query s": query_seconds, "generation s": generation_seconds,
-            "queries": queries, "invoices": issued}
+    return {
+        "groups": groups,
+        "query s": query_seconds,
+        "generation s": generation_seconds,
+        "queries": queries,
+        "invoices": issued,
+    }
 
 
 def main() -> None:
@@ -123,17 +141,23 @@ def main() -> None:
     admin.dispose()
 
     print(f"\nPostgreSQL, period {period}, {args.records} production usage records per team\n")
-    print(f"{'teams':>8}{'rows':>11}{'GROUP BY':>11}{'generation':>12}{'ratio':>8}"
-          f"{'queries':>9}{'invoices':>10}")
+    print(
+        f"{'teams':>8}{'rows':>11}{'GROUP BY':>11}{'generation':>12}{'ratio':>8}"
+        f"{'queries':>9}{'invoices':>10}"
+    )
     for teams, r in results:
-        print(f"{teams:>8,}{teams * args.records:>11,}{r['query s']:>10.3f}s"
-              f"{r['generation s']:>11.3f}s{r['generation s'] / r['query s']:>8.2f}"
-              f"{int(r['queries']):>9}{int(r['invoices']):>10,}")
+        print(
+            f"{teams:>8,}{teams * args.records:>11,}{r['query s']:>10.3f}s"
+            f"{r['generation s']:>11.3f}s{r['generation s'] / r['query s']:>8.2f}"
+            f"{int(r['queries']):>9}{int(r['invoices']):>10,}"
+        )
     if len(results) > 1:
         (t0, a), (t1, b) = results[0], results[-1]
-        print(f"\ngrowth from {t0:,} to {t1:,} teams ({t1 / t0:g}x): GROUP BY "
-              f"{b['query s'] / a['query s']:.1f}x, generation "
-              f"{b['generation s'] / a['generation s']:.1f}x")
+        print(
+            f"\ngrowth from {t0:,} to {t1:,} teams ({t1 / t0:g}x): GROUP BY "
+            f"{b['query s'] / a['query s']:.1f}x, generation "
+            f"{b['generation s'] / a['generation s']:.1f}x"
+        )
     print("target: generation <= 2x the GROUP BY, growing linearly")
 
 

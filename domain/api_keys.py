@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from domain.accounts import clean_name
@@ -21,14 +21,12 @@ from domain.models import (
     ApiKey,
     KeyKind,
     KeyStatus,
-    Membership,
     ProductionStatus,
-    Role,
     Team,
 )
 from domain.permissions import Permission, allows
 from domain.secrets import SecretBox, token_digest
-from domain.teams import actor_in, authorize
+from domain.teams import actor_in, authorize, team_owners
 
 
 @dataclass(frozen=True)
@@ -152,6 +150,7 @@ def reveal_api_key(
     """The secret. Trial: any member, any time. Production: its creator, once, within the
     reveal window after activation; the encrypted copy is wiped as it is revealed (the
     caller must commit before answering)."""
+    authorize(session, actor, team_id, Permission.TRIAL_KEYS_USE)  # members only, first
     key = _key(session, team_id, key_id, lock=True)
     kind = KeyKind(key.kind)
     authorize(session, actor, team_id, _REVEAL[kind])
@@ -169,7 +168,7 @@ def reveal_api_key(
         now = utcnow()
         assert key.activated_at is not None
         if now > key.activated_at + policy.reveal_window:
-            key.secret_encrypted = None
+            # wipe_unrevealed_secrets (the scheduler) wipes it; this answer commits nothing.
             raise Gone(
                 "A production key's secret can be revealed only in the first "
                 f"{int(policy.reveal_window.total_seconds() // 60)} minutes; create a "
@@ -194,6 +193,7 @@ def reveal_api_key(
 def rename_api_key(
     session: Session, actor: Account, team_id: str, key_id: str, name: str
 ) -> ApiKey:
+    authorize(session, actor, team_id, Permission.TRIAL_KEYS_USE)  # members only, first
     key = _key(session, team_id, key_id, lock=True)
     authorize(session, actor, team_id, _RENAME[KeyKind(key.kind)])
     if key.status == KeyStatus.DELETED:
@@ -212,6 +212,7 @@ def rename_api_key(
 
 def delete_api_key(session: Session, actor: Account, team_id: str, key_id: str) -> None:
     """Stop the key at once: usage with it is refused from this commit on."""
+    authorize(session, actor, team_id, Permission.TRIAL_KEYS_USE)  # members only, first
     key = _key(session, team_id, key_id, lock=True)
     authorize(session, actor, team_id, _DELETE[KeyKind(key.kind)])
     if key.status == KeyStatus.DELETED:
@@ -232,6 +233,22 @@ def delete_api_key(session: Session, actor: Account, team_id: str, key_id: str) 
         _tell_owners(
             session, team, key, event.id, "production_key_deleted", {"actor_name": actor.name}
         )
+
+
+def wipe_unrevealed_secrets(session: Session, policy: KeyPolicy) -> int:
+    """The sweep: production secrets nobody revealed within the window are wiped, so a
+    production key's secret is never kept longer than its reveal window (invariant 3)."""
+    result = session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.kind == KeyKind.PRODUCTION,
+            ApiKey.secret_encrypted.is_not(None),
+            ApiKey.activated_at < utcnow() - policy.reveal_window,
+        )
+        .values(secret_encrypted=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def delete_team_keys(session: Session, team_id: str, *, actor_id: str | None) -> int:
@@ -313,12 +330,7 @@ def _tell_owners(
     template: str,
     context: dict[str, object],
 ) -> None:
-    owners = session.scalars(
-        select(Account)
-        .join(Membership, Membership.account_id == Account.id)
-        .where(Membership.team_id == team.id, Membership.role == Role.OWNER)
-    )
-    for owner in owners:
+    for owner in team_owners(session, team.id):
         request_email(
             session,
             template=template,

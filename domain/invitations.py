@@ -7,6 +7,8 @@ link dies at once.
 
 from __future__ import annotations
 
+import base64
+import hmac
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,11 +20,13 @@ from domain.accounts import IssuedSession, SessionPolicy, create_account, start_
 from domain.audit import record_event
 from domain.clock import utcnow
 from domain.emails import Address, request_email
-from domain.errors import Conflict, Gone, NotFound, Throttled
+from domain.errors import Conflict, EmailTaken, Gone, NotFound, Throttled
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
 from domain.models import (
     Account,
+    Email,
+    EmailStatus,
     Event,
     Invitation,
     InvitationStatus,
@@ -31,8 +35,8 @@ from domain.models import (
     Team,
 )
 from domain.permissions import Actor, Permission
-from domain.secrets import Passwords, new_token, token_digest
-from domain.teams import actor_in, authorize, lock_team
+from domain.secrets import Passwords, token_digest
+from domain.teams import actor_in, authorize, authorize_member, lock_team
 
 #: Actions counted against the per-team daily invitation limit.
 SENDING_ACTIONS = ("invitation.created", "invitation.renewed", "invitation.resent")
@@ -69,7 +73,9 @@ def invite_member(
     _check_daily_limit(session, team_id, policy)
     now = utcnow()
     invitation = session.scalar(
-        select(Invitation).where(Invitation.team_id == team_id, Invitation.email == email)
+        select(Invitation)
+        .where(Invitation.team_id == team_id, Invitation.email == email)
+        .with_for_update()
     )
     if invitation is None:
         invitation = Invitation(
@@ -99,7 +105,7 @@ def invite_member(
         target=invitation.id,
         details={"email": email, "role": role, "rotation": invitation.rotation},
     )
-    enqueue_job(session, JobName.SEND_INVITATION, invitation_id=invitation.id)
+    _send_round(session, invitation)
     return invitation
 
 
@@ -115,7 +121,7 @@ def resend_invitation(
     authorize(session, actor, team_id, Permission.TEAM_VIEW)
     lock_team(session, team_id)
     authorize(session, actor, team_id, Permission.INVITATIONS_MANAGE)
-    invitation = _invitation(session, team_id, invitation_id)
+    invitation = _invitation(session, team_id, invitation_id, lock=True)
     if invitation.status in (InvitationStatus.ACCEPTED, InvitationStatus.REVOKED):
         raise Conflict(
             f"This invitation is {invitation.status}; invite the email again instead.",
@@ -133,13 +139,15 @@ def resend_invitation(
         target=invitation.id,
         details={"email": invitation.email, "rotation": invitation.rotation},
     )
-    enqueue_job(session, JobName.SEND_INVITATION, invitation_id=invitation.id)
+    _send_round(session, invitation)
     return invitation
 
 
 def revoke_invitation(session: Session, actor: Account, team_id: str, invitation_id: str) -> None:
     """Kill the link. Revoking twice is fine; an accepted invitation cannot be revoked."""
     authorize(session, actor, team_id, Permission.INVITATIONS_MANAGE)
+    _invitation(session, team_id, invitation_id)  # 404 before any lock
+    lock_team(session, team_id)  # always the team first, then the invitation
     invitation = _invitation(session, team_id, invitation_id, lock=True)
     if invitation.status == InvitationStatus.REVOKED:
         return
@@ -161,7 +169,8 @@ def revoke_invitation(session: Session, actor: Account, team_id: str, invitation
 
 
 def list_invitations(session: Session, actor: Account, team_id: str) -> list[Invitation]:
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
+    """For the team's members (API.md); a support agent has no business with invitees."""
+    authorize_member(session, actor, team_id)
     return list(
         session.scalars(
             select(Invitation)
@@ -199,8 +208,12 @@ def accept_invitation(
 ) -> tuple[IssuedSession, Team, Role]:
     """Create the account and its membership in one transaction; the link is used up.
 
-    The row lock on the invitation makes two accepts of one token create one account.
+    Locks the team (as every change to a team's members does, so the inviter's role cannot
+    change meanwhile), then the invitation (so two accepts of one token make one account),
+    and only then checks that the link is usable.
     """
+    found = _usable(session, token, lock=False)
+    team = lock_team(session, found.team_id)
     invitation = _usable(session, token, lock=True)
     if session.scalar(select(Account.id).where(Account.email == invitation.email)):
         raise Conflict(
@@ -208,10 +221,15 @@ def accept_invitation(
             "the team's owner to open a migration ticket.",
             code="account_exists",
         )
-    team = lock_team(session, invitation.team_id)
-    account = create_account(
-        session, passwords, email=invitation.email, name=name, password=password
-    )
+    try:
+        account = create_account(
+            session, passwords, email=invitation.email, name=name, password=password
+        )
+    except EmailTaken:
+        raise Conflict(
+            "An account with this email was just created; sign in instead.",
+            code="account_exists",
+        ) from None
     role = Role(invitation.role)
     now = utcnow()
     session.add(Membership(account_id=account.id, team_id=team.id, role=role, joined_at=now))
@@ -256,20 +274,20 @@ def expire_invitations(session: Session, *, limit: int = 500) -> int:
         .with_for_update(skip_locked=True)
     ).all()
     for invitation in due:
-        invitation.status = InvitationStatus.EXPIRED
-        invitation.token_digest = None
-        record_event(
-            session,
-            team_id=invitation.team_id,
-            actor_id=None,
-            action="invitation.expired",
-            target=invitation.id,
-            details={"email": invitation.email},
-        )
+        _expire(session, invitation)
     return len(due)
 
 
 # --- for the invitation job --------------------------------------------------------------
+
+
+def round_token(secret: bytes, invitation_id: str, rotation: int) -> str:
+    """The link's token for one round: an HMAC-SHA256 of (invitation, round) under a server
+    key. 256 bits nobody can guess without the key; the same on every retry of a round, so a
+    retried or duplicated job sends the same working link; different for every round, so a
+    renewal or resend kills the old link. Only its digest is stored."""
+    mac = hmac.new(secret, f"invitation:{invitation_id}:{rotation}".encode(), "sha256").digest()
+    return "inv_" + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)
@@ -278,36 +296,42 @@ class InvitationToSend:
 
     email_id: str
     token: str
-    #: The round this email belongs to; a resend meanwhile starts another.
-    rotation: int
 
 
-def prepare_invitation_email(session: Session, invitation_id: str) -> InvitationToSend | None:
-    """Re-check at run time and make this round's token; ``None`` when nothing should go out.
+def prepare_invitation_email(
+    session: Session,
+    invitation_id: str,
+    rotation: int,
+    secret: bytes,
+) -> InvitationToSend | None:
+    """Re-check at run time and give this round's email and token; ``None`` when nothing
+    should go out: the round was superseded, or the invitation is no longer pending.
 
-    The inviter must still be an owner (else the invitation ``failed``), the invitation still
-    pending and unexpired. A retry of the same round makes a new token: the one sent before,
-    if any, never arrived.
-    """
+    The inviter must still be an owner (else the invitation ``failed``) and the invitation
+    unexpired (else ``expired``)."""
     invitation = session.get(Invitation, invitation_id, with_for_update=True)
-    if invitation is None or invitation.status != InvitationStatus.PENDING:
+    if (
+        invitation is None
+        or invitation.rotation != rotation
+        or invitation.status != InvitationStatus.PENDING
+    ):
         return None
-    now = utcnow()
-    if invitation.expires_at <= now:
-        invitation.status = InvitationStatus.EXPIRED
-        invitation.token_digest = None
+    if invitation.expires_at <= utcnow():
+        _expire(session, invitation)
         return None
     team = session.get(Team, invitation.team_id)
     inviter = session.get(Account, invitation.inviter_id)
     if team is None or inviter is None or actor_in(session, inviter, team.id) is not Actor.OWNER:
-        fail_invitation(session, invitation_id, "The inviter is no longer an owner of the team.")
+        fail_invitation(
+            session, invitation_id, rotation, "The inviter is no longer an owner of the team."
+        )
         return None
-    token = new_token("inv", 32)
+    token = round_token(secret, invitation.id, rotation)
     invitation.token_digest = token_digest(token)
     email = request_email(
         session,
         template="invitation",
-        cause=f"invitation:{invitation.id}:{invitation.rotation}",
+        cause=invitation_email_cause(invitation.id, rotation),
         to=Address(invitation.email, invitation.email),
         team_id=team.id,
         send_by_job=False,
@@ -321,34 +345,47 @@ def prepare_invitation_email(session: Session, invitation_id: str) -> Invitation
         reason=f"{inviter.name} ({inviter.email}) invited this address to {team.name} on "
         "teamkeys. If you did not expect it, ignore this email.",
     )
-    return InvitationToSend(email_id=email.id, token=token, rotation=invitation.rotation)
+    return InvitationToSend(email_id=email.id, token=token)
 
 
-def mark_invitation_sent(session: Session, invitation_id: str, rotation: int) -> None:
-    """Record delivery of round ``rotation``; if the owner resent meanwhile, the new round
-    stays pending for its own email."""
+def invitation_email_cause(invitation_id: str, rotation: int) -> str:
+    return f"invitation:{invitation_id}:{rotation}"
+
+
+def record_delivery(session: Session, invitation_id: str, rotation: int) -> None:
+    """Carry the round's email status over to the invitation: ``sent``, or ``failed`` with the
+    mail server's reason. A later round (a resend meanwhile) is left to its own job."""
+    email = session.scalar(
+        select(Email).where(Email.cause == invitation_email_cause(invitation_id, rotation))
+    )
+    if email is None:
+        return
+    if email.status == EmailStatus.SENT:
+        invitation = session.get(Invitation, invitation_id, with_for_update=True)
+        if (
+            invitation is not None
+            and invitation.status == InvitationStatus.PENDING
+            and invitation.rotation == rotation
+        ):
+            invitation.status = InvitationStatus.SENT
+            invitation.sent_at = email.sent_at or utcnow()
+    elif email.status in (EmailStatus.FAILED, EmailStatus.DEAD):
+        fail_invitation(
+            session,
+            invitation_id,
+            rotation,
+            f"The invitation email could not be delivered: {email.last_error}",
+        )
+
+
+def fail_invitation(session: Session, invitation_id: str, rotation: int, reason: str) -> None:
+    """Record that round ``rotation`` could not be delivered, and kill its link."""
     invitation = session.get(Invitation, invitation_id, with_for_update=True)
     if (
-        invitation is not None
-        and invitation.status == InvitationStatus.PENDING
-        and invitation.rotation == rotation
+        invitation is None
+        or invitation.status != InvitationStatus.PENDING
+        or invitation.rotation != rotation
     ):
-        invitation.status = InvitationStatus.SENT
-        invitation.sent_at = utcnow()
-
-
-def fail_invitation(
-    session: Session,
-    invitation_id: str,
-    reason: str,
-    rotation: int | None = None,
-) -> None:
-    """Record that this invitation (round ``rotation``, or the current one) could not be
-    delivered, and kill its link."""
-    invitation = session.get(Invitation, invitation_id, with_for_update=True)
-    if invitation is None or invitation.status != InvitationStatus.PENDING:
-        return
-    if rotation is not None and invitation.rotation != rotation:
         return
     invitation.status = InvitationStatus.FAILED
     invitation.failure_reason = reason
@@ -363,7 +400,31 @@ def fail_invitation(
     )
 
 
+def _expire(session: Session, invitation: Invitation) -> None:
+    invitation.status = InvitationStatus.EXPIRED
+    invitation.token_digest = None
+    record_event(
+        session,
+        team_id=invitation.team_id,
+        actor_id=None,
+        action="invitation.expired",
+        target=invitation.id,
+        details={"email": invitation.email},
+    )
+
+
 # --- rules shared by the use cases above ---------------------------------------------------
+
+
+def _send_round(session: Session, invitation: Invitation) -> None:
+    """Queue the job that sends this round's email; it carries the round, so a superseded
+    round's job (or its death) never touches a newer one."""
+    enqueue_job(
+        session,
+        JobName.SEND_INVITATION,
+        invitation_id=invitation.id,
+        rotation=str(invitation.rotation),
+    )
 
 
 def _rotate(invitation: Invitation, now: datetime, policy: InvitationPolicy) -> None:
@@ -410,7 +471,8 @@ def _invitation(
     session: Session, team_id: str, invitation_id: str, *, lock: bool = False
 ) -> Invitation:
     query = select(Invitation).where(Invitation.id == invitation_id, Invitation.team_id == team_id)
-    invitation = session.scalar(query.with_for_update() if lock else query)
+    query = query.with_for_update().execution_options(populate_existing=True) if lock else query
+    invitation = session.scalar(query)
     if invitation is None:
         raise NotFound("No such invitation in this team.", code="no_such_invitation")
     return invitation
@@ -423,7 +485,8 @@ def _usable(session: Session, token: str, *, lock: bool) -> Invitation:
     invitation whose inviter is no longer an owner of the team.
     """
     query = select(Invitation).where(Invitation.token_digest == token_digest(token))
-    invitation = session.scalar(query.with_for_update() if lock else query)
+    query = query.with_for_update().execution_options(populate_existing=True) if lock else query
+    invitation = session.scalar(query)
     if invitation is None or invitation.status not in LIVE:
         raise Gone(
             "This invitation link is no longer valid: it was used, revoked, replaced "

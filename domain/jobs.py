@@ -18,13 +18,11 @@ from domain.models import Job
 #: so the unit of work can hand them to the broker as soon as it has committed.
 NEW_JOBS_KEY = "teamkeys.new_jobs"
 
-#: Set in ``Session.info`` by a unit of work that hands its jobs to a broker after commit.
-#: Without it (a command-line process with no worker of its own) jobs are left for the relay.
-DISPATCHING_KEY = "teamkeys.dispatching"
-
-#: How long a freshly written job is presumed to be on its way through the broker. If the
-#: hand-over right after commit fails (broker down), the relay picks it up once this passes.
-FIRST_DISPATCH_LEASE = timedelta(seconds=60)
+#: In ``Session.info``: how long jobs written in this transaction are presumed on their way
+#: through the broker, which the unit of work hands them to right after commit. ``None`` (a
+#: command-line process with no worker of its own): they are left for the relay at once.
+#: If the hand-over fails (broker down), they are released for the relay's next pass.
+DISPATCHING_KEY = "teamkeys.dispatch_lease"
 
 
 class JobName(enum.StrEnum):
@@ -55,7 +53,7 @@ def enqueue_jobs(session: Session, name: JobName, args: Sequence[dict[str, str]]
 
 def _job_row(session: Session, name: JobName, ids: dict[str, str]) -> dict[str, Any]:
     now = utcnow()
-    dispatching = session.info.get(DISPATCHING_KEY, False)
+    lease: timedelta | None = session.info.get(DISPATCHING_KEY)
     return {
         "id": new_id("job"),
         "name": str(name),
@@ -64,5 +62,5 @@ def _job_row(session: Session, name: JobName, ids: dict[str, str]) -> dict[str, 
         "attempts": 0,
         "available_at": now,
         "created_at": now,
-        "lease_until": now + FIRST_DISPATCH_LEASE if dispatching else None,
+        "lease_until": now + lease if lease is not None else None,
     }

@@ -12,7 +12,7 @@ from domain.clock import utcnow
 from domain.errors import InvalidInput, NotFound
 from domain.models import Account, PaymentMethod
 from domain.permissions import Permission
-from domain.teams import authorize
+from domain.teams import authorize, lock_team
 
 BRANDS = ("visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay")
 #: Something that looks like a card number (13 to 19 digits, maybe spaced or dashed).
@@ -33,6 +33,7 @@ def set_payment_method(
     session: Session, actor: Account, team_id: str, card: CardOnFile
 ) -> PaymentMethod:
     authorize(session, actor, team_id, Permission.PAYMENT_MANAGE)
+    lock_team(session, team_id)  # two first PUTs at once: one inserts, the other updates
     if _CARD_NUMBER.search(card.provider_token):
         raise InvalidInput(
             "provider_token looks like a card number. Send the payment "

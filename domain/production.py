@@ -18,15 +18,13 @@ from domain.jobs import JobName, enqueue_job
 from domain.models import (
     Account,
     ApplicationStatus,
-    Membership,
     PaymentMethod,
     ProductionApplication,
     ProductionStatus,
-    Role,
     Team,
 )
 from domain.permissions import Actor, Permission, require
-from domain.teams import authorize, lock_team
+from domain.teams import actor_in, authorize, authorize_member, lock_team, team_owners
 
 #: Statuses in which an application waits for a decision.
 UNDECIDED = (ApplicationStatus.SUBMITTED, ApplicationStatus.MANUAL_REVIEW)
@@ -118,7 +116,7 @@ def submit_application(
 def latest_application(
     session: Session, actor: Account, team_id: str
 ) -> ProductionApplication | None:
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
+    authorize_member(session, actor, team_id)
     return session.scalar(
         select(ProductionApplication)
         .where(ProductionApplication.team_id == team_id)
@@ -141,6 +139,19 @@ def review_application(
     if application is None or application.status != ApplicationStatus.SUBMITTED:
         return None
     team = lock_team(session, application.team_id)
+    submitter = session.get(Account, application.submitted_by)
+    if submitter is None or actor_in(session, submitter, team.id) is not Actor.OWNER:
+        return _decide(
+            session,
+            application,
+            team,
+            ApplicationStatus.REJECTED,
+            [
+                "The owner who submitted the application is no longer an owner of the "
+                "team; an owner submits it again."
+            ],
+            agent=None,
+        )
     if session.get(PaymentMethod, team.id) is None:
         return _decide(
             session,
@@ -238,12 +249,7 @@ def _decide(
         target=application.id,
         details={"reasons": reasons, "by": "support" if agent else "automatic"},
     )
-    owners = session.scalars(
-        select(Account)
-        .join(Membership, Membership.account_id == Account.id)
-        .where(Membership.team_id == team.id, Membership.role == Role.OWNER)
-    )
-    for owner in owners:
+    for owner in team_owners(session, team.id):
         request_email(
             session,
             template="production_decision",

@@ -59,6 +59,12 @@ class Passwords:
         return self._hasher.check_needs_rehash(stored_hash)
 
 
+def derive_key(master: str, purpose: str) -> bytes:
+    """A key for one purpose from the configured master key, so one setting serves several
+    uses without one use's key revealing another's."""
+    return hmac.new(master.encode(), f"teamkeys:{purpose}".encode(), hashlib.sha256).digest()
+
+
 class SecretBox:
     """Encrypts secrets that must be shown again later (trial keys) with Fernet
     (AES-128-CBC + HMAC-SHA256, from ``cryptography``); the key comes from settings."""

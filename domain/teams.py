@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from domain.accounts import found_personal_team
 from domain.audit import record_event
 from domain.emails import request_email
-from domain.errors import InvalidInput, LastOwner, NotFound
+from domain.errors import InvalidInput, LastOwner, NotAllowed, NotFound
 from domain.models import Account, Event, Membership, Role, Team
 from domain.permissions import Actor, Permission, require
 
@@ -31,6 +31,25 @@ def actor_in(session: Session, account: Account, team_id: str) -> Actor | None:
 def authorize(session: Session, account: Account, team_id: str, permission: Permission) -> Actor:
     """Ask the permission matrix about ``account`` in ``team_id``; raise 404/403 on refusal."""
     return require(actor_in(session, account, team_id), permission)
+
+
+def authorize_member(session: Session, account: Account, team_id: str) -> Actor:
+    """For what API.md gives a team's members but the matrix does not give support (its
+    invitations, its production application): strangers 404, support agents 403."""
+    actor = actor_in(session, account, team_id)
+    if actor is Actor.SUPPORT:
+        raise NotAllowed("Support agents do not see this part of a team.")
+    return require(actor, Permission.TEAM_VIEW)
+
+
+def team_owners(session: Session, team_id: str) -> list[Account]:
+    return list(
+        session.scalars(
+            select(Account)
+            .join(Membership, Membership.account_id == Account.id)
+            .where(Membership.team_id == team_id, Membership.role == Role.OWNER)
+        )
+    )
 
 
 def get_team(session: Session, account: Account, team_id: str) -> Team:
@@ -64,7 +83,9 @@ def lock_team(session: Session, team_id: str) -> Team:
     team = session.scalar(
         select(Team)
         .where(Team.id == team_id)
-        .with_for_update()
+        # NO KEY UPDATE: it still serializes changes to the team, but does not block the
+        # KEY SHARE locks that inserting rows referencing the team (events) takes.
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
     if team is None:
@@ -91,16 +112,6 @@ def owner_count(session: Session, team_id: str) -> int:
             .where(Membership.team_id == team_id, Membership.role == Role.OWNER)
         )
         or 0
-    )
-
-
-def _owners(session: Session, team_id: str) -> list[Account]:
-    return list(
-        session.scalars(
-            select(Account)
-            .join(Membership, Membership.account_id == Account.id)
-            .where(Membership.team_id == team_id, Membership.role == Role.OWNER)
-        )
     )
 
 
@@ -168,7 +179,7 @@ def remove_member(session: Session, actor: Account, team_id: str, member_id: str
         raise LastOwner(
             "The last owner cannot leave or be removed: make someone else an owner first."
         )
-    owners_before = [o for o in _owners(session, team_id) if o.id != member.id]
+    owners_before = [o for o in team_owners(session, team_id) if o.id != member.id]
     session.delete(membership)
     session.flush()
     new_team = found_personal_team(session, member)
@@ -222,7 +233,7 @@ def _tell_member_and_owners(
         context={**base, "recipient_is_member": True},
         reason=f"your membership of {team.name} on teamkeys changed.",
     )
-    for owner in owners if owners is not None else _owners(session, team.id):
+    for owner in owners if owners is not None else team_owners(session, team.id):
         if owner.id in (member.id, actor.id):
             continue
         request_email(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Date, bindparam, func, select, text
 from sqlalchemy.orm import Session
@@ -76,6 +76,7 @@ def record_usage(session: Session, raw_key: str, call: Call, policy: UsagePolicy
             "occurred_at needs a time zone (use UTC, e.g. 2026-11-28T10:00:00Z).",
             code="invalid_occurred_at",
         )
+    occurred_at = occurred_at.astimezone(UTC)  # days and months are UTC ones
     if occurred_at > now + CLOCK_SKEW:
         raise InvalidInput("occurred_at is in the future.", code="invalid_occurred_at")
     if occurred_at < now - MAX_AGE:
@@ -98,11 +99,15 @@ def record_usage(session: Session, raw_key: str, call: Call, policy: UsagePolicy
     ).scalar_one_or_none()
     if added is None:  # the same id again: answered, not counted twice
         return Recorded(key_id, duplicate=True)
+    if kind != KeyKind.TRIAL:
+        return Recorded(key_id, duplicate=False)
+    # Only trial calls are counted: production calls need no cap, and counting them would
+    # queue all of a team's calls on one row lock.
     month = occurred_at.strftime("%Y-%m")
     calls = connection.execute(
         _COUNT, {"team_id": team_id, "month": month, "key_kind": kind}
     ).scalar_one()
-    if kind == KeyKind.TRIAL and calls > policy.trial_monthly_calls:
+    if calls > policy.trial_monthly_calls:
         # The caller's transaction rolls back on this error: the call is neither kept nor counted.
         raise Throttled(
             f"This team has used its {policy.trial_monthly_calls} trial calls for "

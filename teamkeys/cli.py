@@ -31,8 +31,21 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def require_broker(settings: Settings, process: str) -> None:
+    """The web, worker and scheduler processes share one Redis; without it each would have a
+    private in-process broker nobody consumes, and jobs would never run."""
+    if not settings.redis_url:
+        raise SystemExit(
+            f"teamkeys {process}: TEAMKEYS_REDIS_URL is not set. The web, worker and scheduler "
+            "processes need a shared Redis; to run everything in one process without one, use "
+            "`teamkeys dev`."
+        )
+
+
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
+
+    require_broker(settings, "web")
 
     from api.app import create_app
     from teamkeys.runtime import build_runtime
@@ -52,7 +65,8 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_worker(args: argparse.Namespace, _settings: Settings) -> int:
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    require_broker(settings, "worker")
     argv = [
         sys.executable,
         "-m",
@@ -68,6 +82,8 @@ def cmd_worker(args: argparse.Namespace, _settings: Settings) -> int:
 
 def cmd_scheduler(_args: argparse.Namespace, settings: Settings) -> int:
     import signal
+
+    require_broker(settings, "scheduler")
 
     from teamkeys.runtime import build_runtime
     from workers.scheduler import periodic_tasks, run_scheduler

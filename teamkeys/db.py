@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -74,14 +75,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """Owns the engine and makes units of work; one per process."""
 
-    def __init__(self, engine: Engine, dispatch: JobDispatch | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        dispatch: JobDispatch | None = None,
+        dispatch_lease: timedelta = timedelta(seconds=60),
+    ) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self.dispatch = dispatch
+        #: How long a job handed over right after commit is presumed on its way.
+        self.dispatch_lease = dispatch_lease
 
     def unit_of_work(self) -> UnitOfWork:
         session = self.sessions()
-        session.info[DISPATCHING_KEY] = self.dispatch is not None
+        session.info[DISPATCHING_KEY] = self.dispatch_lease if self.dispatch else None
         return UnitOfWork(session, self.dispatch)
 
     def dispose(self) -> None:

@@ -12,7 +12,7 @@ import dramatiq
 from domain.accounts import SessionPolicy
 from domain.api_keys import KeyPolicy
 from domain.invitations import InvitationPolicy
-from domain.secrets import PasswordPolicy, Passwords, SecretBox
+from domain.secrets import PasswordPolicy, Passwords, SecretBox, derive_key
 from domain.usage import UsagePolicy
 from teamkeys.db import Database, make_engine
 from teamkeys.last_used import LastUsedTracker
@@ -92,8 +92,12 @@ def build_runtime(
     command-line process without either leaves them to the relay of a running scheduler."""
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(make_engine(settings.effective_database_url))
-    secret_box = SecretBox(encryption_key(settings))
+    db = Database(
+        make_engine(settings.effective_database_url),
+        dispatch_lease=timedelta(seconds=settings.job_dispatch_lease_seconds),
+    )
+    master_key = encryption_key(settings)
+    secret_box = SecretBox(master_key)
     broker = build_broker(settings)
     context = WorkerContext(
         settings=settings,
@@ -101,6 +105,7 @@ def build_runtime(
         renderer=EmailRenderer(templates_root()),
         transport=transport or smtp_transport(settings),
         secret_box=secret_box,
+        link_secret=derive_key(master_key, "link tokens"),
     )
     actors = register_actors(broker, context)
     relay = Relay(db, actors, dispatch_lease=settings.job_dispatch_lease_seconds)

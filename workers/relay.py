@@ -35,7 +35,12 @@ class Relay:
     def dispatch_new(self, jobs: Sequence[tuple[str, str]]) -> None:
         """Right after commit: send the jobs just written. If the broker is down the request
         still succeeds; the jobs are released so the next relay pass sends them."""
-        failed = [job_id for job_id, name in jobs if not self._send(job_id, name)]
+        failed: list[str] = []
+        for job_id, name in jobs:
+            # After one failure the broker is presumably down: release the rest unsent
+            # rather than make the request wait for a connection timeout per job.
+            if failed or not self._send(job_id, name):
+                failed.append(job_id)
         if failed:
             try:
                 with self.db.unit_of_work() as uow:

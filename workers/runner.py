@@ -21,6 +21,7 @@ from domain.models import Job, JobStatus
 from domain.secrets import SecretBox
 from teamkeys.db import Database
 from teamkeys.settings import Settings
+from workers.mail.errors import PermanentMailError
 from workers.mail.render import EmailRenderer
 from workers.mail.transport import MailTransport
 
@@ -40,6 +41,8 @@ class WorkerContext:
     renderer: EmailRenderer
     transport: MailTransport
     secret_box: SecretBox
+    #: Key of the HMAC that makes invitation (and consent) links' tokens.
+    link_secret: bytes
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,8 @@ def run_job(ctx: WorkerContext, spec: JobSpec, job_id: str) -> None:
         return
     try:
         spec.handler(ctx, **job_args)
-    except PermanentJobError as exc:
+    except (PermanentJobError, PermanentMailError) as exc:
+        # e.g. a template that does not render: retrying cannot help
         _finish_failed(ctx, spec, job_id, exc, permanent=True)
     except (Exception, Interrupt) as exc:
         _finish_failed(ctx, spec, job_id, exc, permanent=False)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain.accounts import purge_expired_sessions
+from domain.api_keys import wipe_unrevealed_secrets
 from domain.invitations import expire_invitations
 from teamkeys.runtime import Runtime
 from workers.billing import schedule_invoices
@@ -42,6 +43,15 @@ def sweep_invitations(runtime: Runtime) -> int:
     return expired
 
 
+def wipe_secrets(runtime: Runtime) -> int:
+    with runtime.db.unit_of_work() as uow:
+        wiped = wipe_unrevealed_secrets(uow.session, runtime.key_policy)
+        uow.commit()
+    if wiped:
+        log.info("wiped %d production key secret(s) never revealed in their window", wiped)
+    return wiped
+
+
 def periodic_tasks(runtime: Runtime) -> list[Periodic]:
     settings = runtime.settings
     return [
@@ -56,6 +66,7 @@ def periodic_tasks(runtime: Runtime) -> list[Periodic]:
             settings.invoice_check_interval_seconds,
             lambda: schedule_invoices(runtime.db),
         ),
+        Periodic("wipe unrevealed production secrets", 60.0, lambda: wipe_secrets(runtime)),
         Periodic("purge expired sessions", 3600.0, lambda: purge_sessions(runtime)),
     ]
 

@@ -1,12 +1,17 @@
-"""The invitation job: re-check, make this round's link, send it, record delivery."""
+"""The invitation job: re-check, send this round's link, record delivery on the invitation."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.invitations import fail_invitation, mark_invitation_sent, prepare_invitation_email
-from domain.models import Email, EmailStatus, Invitation, Job
+from domain.invitations import (
+    fail_invitation,
+    invitation_email_cause,
+    prepare_invitation_email,
+    record_delivery,
+)
+from domain.models import Email, Job
 from workers.runner import WorkerContext
 from workers.send_email import deliver, mark_email_dead
 
@@ -16,39 +21,31 @@ def accept_url(ctx: WorkerContext, token: str) -> str:
     return f"{ctx.settings.public_url.rstrip('/')}/invitations/{token}"
 
 
-def send_invitation(ctx: WorkerContext, invitation_id: str) -> None:
+def send_invitation(ctx: WorkerContext, invitation_id: str, rotation: str) -> None:
+    """Idempotent: a retry, or a second delivery of the message, sends the round's email at
+    most once (its cause is the round) and, if it went already, only records that."""
     with ctx.db.unit_of_work() as uow:
-        to_send = prepare_invitation_email(uow.session, invitation_id)
+        to_send = prepare_invitation_email(
+            uow.session, invitation_id, int(rotation), ctx.link_secret
+        )
         uow.commit()
-    if to_send is None:
-        return
-    status = deliver(
-        ctx, to_send.email_id, secret_context={"accept_url": accept_url(ctx, to_send.token)}
-    )
+    if to_send is not None:
+        deliver(
+            ctx, to_send.email_id, secret_context={"accept_url": accept_url(ctx, to_send.token)}
+        )
     with ctx.db.unit_of_work() as uow:
-        if status is EmailStatus.FAILED:
-            email = uow.session.get(Email, to_send.email_id)
-            refusal = email.last_error if email else "refused"
-            fail_invitation(
-                uow.session,
-                invitation_id,
-                f"The mail server refused the address: {refusal}",
-                rotation=to_send.rotation,
-            )
-        else:
-            mark_invitation_sent(uow.session, invitation_id, to_send.rotation)
+        record_delivery(uow.session, invitation_id, int(rotation))
         uow.commit()
 
 
 def send_invitation_died(session: Session, job: Job, reason: str) -> None:
-    """Every retry failed: the invitation is ``failed`` and its email ``dead``, with the reason."""
-    invitation_id = str(job.args.get("invitation_id"))
-    invitation = session.get(Invitation, invitation_id)
-    if invitation is None:
-        return
+    """Every retry failed: that round's invitation is ``failed`` and its email ``dead``."""
+    invitation_id, rotation = str(job.args["invitation_id"]), int(job.args["rotation"])
     email_id = session.scalar(
-        select(Email.id).where(Email.cause == f"invitation:{invitation.id}:{invitation.rotation}")
+        select(Email.id).where(Email.cause == invitation_email_cause(invitation_id, rotation))
     )
     if email_id is not None:
         mark_email_dead(session, email_id, reason)
-    fail_invitation(session, invitation_id, f"The email could not be delivered: {reason}")
+    fail_invitation(
+        session, invitation_id, rotation, f"The invitation email could not be delivered: {reason}"
+    )

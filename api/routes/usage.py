@@ -13,10 +13,13 @@ from api.errors import error_responses
 from api.schemas import UsageAccepted, UsageCall, UsageList, UsageRowOut
 from domain import usage
 from domain.clock import utcnow
-from domain.errors import Unauthenticated
+from domain.errors import InvalidInput, Unauthenticated
 from domain.models import KeyKind
 
 router = APIRouter(prefix="/v1", tags=["usage"])
+
+#: Bounds on the history's dates, so date arithmetic on them can never overflow.
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 
 
 @router.post(
@@ -62,12 +65,17 @@ def history(
     team_id: str,
     uow: UowDep,
     account: CurrentAccount,
-    start: Annotated[date | None, Query(description="first day (UTC), default 30 days ago")] = None,
+    start: Annotated[
+        date | None,
+        Query(description="first day (UTC), default 30 days ago"),
+    ] = None,
     end: Annotated[
         date | None, Query(description="last day (UTC), inclusive, default today")
     ] = None,
 ) -> UsageList:
     """Calls and tokens by day, model and key kind."""
+    if any(day is not None and not EARLIEST <= day <= LATEST for day in (start, end)):
+        raise InvalidInput(f"Dates must lie between {EARLIEST} and {LATEST}.", code="invalid_range")
     today = utcnow().date()
     end = end or today
     start = start or end - timedelta(days=30)

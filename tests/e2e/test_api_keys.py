@@ -14,6 +14,7 @@ from domain.clock import utcnow
 from domain.models import ApiKey, ProductionStatus, Team
 from tests.conftest import System
 from tests.support import text_body, to, wait_until
+from workers.scheduler import wipe_secrets
 
 Person = dict[str, Any]
 
@@ -178,6 +179,11 @@ def test_a_production_key_cannot_be_revealed_after_the_window(
         uow.commit()
     late = reveal(system, team, "owner", key["id"])
     assert late.status_code == 410 and late.json()["error"]["code"] == "already_revealed"
+    # The sweep wipes a secret nobody revealed in time (invariant 3).
+    assert wipe_secrets(system.runtime) == 1
+    with system.runtime.db.unit_of_work() as uow:
+        row = uow.session.get(ApiKey, key["id"])
+        assert row is not None and row.secret_encrypted is None
 
 
 def test_revealing_a_pending_key_is_409_not_ready(system: System, team: dict[str, Person]) -> None:

@@ -335,3 +335,30 @@ def test_two_concurrent_accepts_of_one_link_make_one_account(system: System) -> 
         f"/v1/teams/{owner['team']['id']}/members", headers=owner["headers"]
     ).json()["items"]
     assert [m["email"] for m in members].count("bob@example.com") == 1
+
+
+def test_a_job_run_again_after_sending_keeps_the_same_working_link(system: System) -> None:
+    """A worker that dies after the mail server took the email, before recording it, is run
+    again: the email is not sent twice and the link in it still works."""
+    from domain.models import Job, JobStatus
+
+    owner = system.sign_up("Carol")
+    invitation = invite(system, owner, "bob@example.com").json()
+    token = wait_for_invitation(system, "bob@example.com")
+    wait_until(lambda: status_of(system, owner, invitation["id"]) == "sent", what="sent")
+    with system.runtime.db.unit_of_work() as uow:
+        # As if the worker had died before recording delivery: the job is pending again.
+        uow.session.execute(update(Invitation).values(status="pending", sent_at=None))
+        uow.session.execute(
+            update(Job)
+            .where(Job.name == "send_invitation")
+            .values(status=JobStatus.PENDING, lease_until=None, started_at=None)
+        )
+        uow.commit()
+    wait_until(
+        lambda: status_of(system, owner, invitation["id"]) == "sent",
+        what="the re-run to record delivery",
+    )
+    assert len(received_invitations(system, "bob@example.com")) == 1
+    assert system.http.get(f"/v1/invitations/{token}").status_code == 200
+    assert accept(system, token).status_code == 201

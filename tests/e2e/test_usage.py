@@ -3,7 +3,7 @@ last-used times, and the history members read."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -159,3 +159,20 @@ def test_bad_usage_bodies_are_422(system: System, keyed: dict[str, Any]) -> None
     ):
         answer = call(system, keyed["secret"], **bad)
         assert answer.status_code == 422, bad
+
+
+def test_calls_are_dated_by_their_utc_day(system: System, keyed: dict[str, Any]) -> None:
+    utc = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0)
+    if utc > datetime.now(UTC):
+        utc -= timedelta(days=1)
+    new_york = utc.astimezone(timezone(timedelta(hours=-5)))  # 21:00 the day before there
+    assert (
+        call(system, keyed["secret"], id="ny", occurred_at=new_york.isoformat()).status_code == 202
+    )
+    day = utc.date().isoformat()
+    assert [i["date"] for i in history(system, keyed, start=day, end=day).json()["items"]] == [day]
+
+
+def test_absurd_history_dates_are_422_not_500(system: System, keyed: dict[str, Any]) -> None:
+    assert history(system, keyed, end="0001-01-05").status_code == 422
+    assert history(system, keyed, start="9999-12-31").status_code == 422
