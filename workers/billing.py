@@ -55,8 +55,10 @@ def schedule_invoices(db: Database, now: datetime | None = None) -> list[str]:
                 [{"team_id": team_id, "period": str(period)} for team_id in teams],
             )
             uow.commit()
-        log.info(
-            "invoices for %s: %d job(s) enqueued (one per team with production usage)",
+        # A month without production usage is routine (and a fresh install catches up on
+        # twelve of them): only months that bill someone are worth an INFO line.
+        (log.info if teams else log.debug)(
+            "invoices for %s: %d job(s) enqueued, one per team with production usage",
             period,
             len(teams),
         )
