@@ -13,6 +13,7 @@ from sqlalchemy import update
 from domain.clock import utcnow
 from domain.models import ApiKey, ProductionStatus, Team
 from tests.conftest import System
+from tests.e2e.conftest import AddSupportAgent
 from tests.support import text_body, to, wait_until
 from workers.scheduler import wipe_secrets
 
@@ -285,20 +286,11 @@ def test_the_job_fails_the_key_if_its_requester_left(
     assert key["status"] == "failed" and "no longer allowed" in key["failure_reason"]
 
 
-def test_support_agents_cannot_see_keys(system: System, team: dict[str, Person]) -> None:
-    from domain.accounts import add_support_agent
-
-    with system.runtime.db.unit_of_work() as uow:
-        add_support_agent(
-            uow.session,
-            system.runtime.passwords,
-            email="sam@support.example",
-            name="Sam",
-            password="support password 1",
-        )
-        uow.commit()
-    token = system.http.post(
-        "/v1/sessions", json={"email": "sam@support.example", "password": "support password 1"}
-    ).json()
-    listed = system.http.get(keys_url(team), headers={"Authorization": f"Bearer {token['token']}"})
+def test_support_agents_cannot_see_keys(
+    system: System,
+    team: dict[str, Person],
+    add_support_agent: AddSupportAgent,
+) -> None:
+    agent = add_support_agent()
+    listed = system.http.get(keys_url(team), headers=agent["headers"])
     assert listed.status_code == 403

@@ -19,6 +19,7 @@ from teamkeys.mailsink import MailSink
 from teamkeys.runtime import Runtime, build_runtime
 from teamkeys.settings import Settings
 from tests.conftest import System
+from tests.e2e.conftest import AddSupportAgent
 from tests.faults import TcpProxy, WorkerProcess
 from tests.support import REDIS_URL, LiveServer, missing_service, redis_available, to, wait_until
 from workers.scheduler import periodic_tasks, run_scheduler
@@ -102,7 +103,7 @@ def test_a_permanent_refusal_is_recorded_and_never_retried(system: System) -> No
 
 def test_an_email_that_never_gets_through_goes_dead_where_support_sees_it(
     system: System,
-    monkeypatch: pytest.MonkeyPatch,
+    add_support_agent: AddSupportAgent,
 ) -> None:
     system.sink.refuse_with = (421, "4.7.0 closing")
     sign_up(system.http, "never@example.com")
@@ -115,24 +116,11 @@ def test_an_email_that_never_gets_through_goes_dead_where_support_sees_it(
     assert emails_to(system, "never@example.com")[0].status == "dead"
 
     # A support agent sees it, with the reason.
-    from domain.accounts import add_support_agent
-
-    with system.runtime.db.unit_of_work() as uow:
-        add_support_agent(
-            uow.session,
-            system.runtime.passwords,
-            email="sam@support.example",
-            name="Sam",
-            password="support password 1",
-        )
-        uow.commit()
-    token = system.http.post(
-        "/v1/sessions", json={"email": "sam@support.example", "password": "support password 1"}
-    ).json()
+    agent = add_support_agent()
     dead = system.http.get(
         "/v1/support/emails",
         params={"status": "dead"},
-        headers={"Authorization": f"Bearer {token['token']}"},
+        headers=agent["headers"],
     )
     assert dead.status_code == 200
     [item] = [i for i in dead.json()["items"] if i["to_address"] == "never@example.com"]
