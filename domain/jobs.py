@@ -26,6 +26,8 @@ class JobName(enum.StrEnum):
     SEND_EMAIL = "send_email"
     SEND_INVITATION = "send_invitation"
     GENERATE_API_KEY = "generate_api_key"
+    SEND_MIGRATION_CONSENT = "send_migration_consent"
+    MIGRATE_ACCOUNT = "migrate_account"
 
 
 def enqueue_job(session: Session, name: JobName, **ids: str) -> Job:

@@ -33,6 +33,16 @@ def authorize(session: Session, account: Account, team_id: str, permission: Perm
     return require(actor_in(session, account, team_id), permission)
 
 
+def require_support(account: Account) -> Account:
+    """Support work (settling tickets) asks the matrix too; customers of any role get 403."""
+    if account.is_support:
+        actor = Actor.SUPPORT
+    else:
+        actor = Actor(account.membership.role) if account.membership else Actor.USER
+    require(actor, Permission.SUPPORT_SETTLE)
+    return account
+
+
 def get_team(session: Session, account: Account, team_id: str) -> Team:
     authorize(session, account, team_id, Permission.TEAM_VIEW)
     team = session.get(Team, team_id)
@@ -94,7 +104,16 @@ def owner_count(session: Session, team_id: str) -> int:
     )
 
 
-def _owners(session: Session, team_id: str) -> list[Account]:
+def member_count(session: Session, team_id: str) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(Membership).where(Membership.team_id == team_id)
+        )
+        or 0
+    )
+
+
+def team_owners(session: Session, team_id: str) -> list[Account]:
     return list(
         session.scalars(
             select(Account)
@@ -168,7 +187,7 @@ def remove_member(session: Session, actor: Account, team_id: str, member_id: str
         raise LastOwner(
             "The last owner cannot leave or be removed: make someone else an owner first."
         )
-    owners_before = [o for o in _owners(session, team_id) if o.id != member.id]
+    owners_before = [o for o in team_owners(session, team_id) if o.id != member.id]
     session.delete(membership)
     session.flush()
     new_team = found_personal_team(session, member)
@@ -222,7 +241,7 @@ def _tell_member_and_owners(
         context={**base, "recipient_is_member": True},
         reason=f"your membership of {team.name} on teamkeys changed.",
     )
-    for owner in owners if owners is not None else _owners(session, team.id):
+    for owner in owners if owners is not None else team_owners(session, team.id):
         if owner.id in (member.id, actor.id):
             continue
         request_email(

@@ -8,9 +8,11 @@ import dramatiq
 
 from domain.jobs import JobName
 from workers.generate_api_key import generate_api_key
+from workers.migrate_account import migrate_account
 from workers.runner import JobSpec, WorkerContext, run_job
 from workers.send_email import send_email, send_email_died
 from workers.send_invitation import send_invitation, send_invitation_died
+from workers.send_migration_consent import send_migration_consent, send_migration_consent_died
 
 JOB_SPECS: dict[str, JobSpec] = {
     spec.name: spec
@@ -20,6 +22,13 @@ JOB_SPECS: dict[str, JobSpec] = {
             JobName.SEND_INVITATION, "invitations", send_invitation, on_dead=send_invitation_died
         ),
         JobSpec(JobName.GENERATE_API_KEY, "api_keys", generate_api_key),
+        JobSpec(
+            JobName.SEND_MIGRATION_CONSENT,
+            "migrations",
+            send_migration_consent,
+            on_dead=send_migration_consent_died,
+        ),
+        JobSpec(JobName.MIGRATE_ACCOUNT, "migrations", migrate_account),
     )
 }
 

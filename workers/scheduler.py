@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from domain.accounts import purge_expired_sessions
 from domain.invitations import expire_invitations
+from domain.migration_tickets import expire_tickets
 from teamkeys.runtime import Runtime
 
 log = logging.getLogger("teamkeys.scheduler")
@@ -41,6 +42,15 @@ def sweep_invitations(runtime: Runtime) -> int:
     return expired
 
 
+def sweep_migration_tickets(runtime: Runtime) -> int:
+    with runtime.db.unit_of_work() as uow:
+        expired = expire_tickets(uow.session)
+        uow.commit()
+    if expired:
+        log.info("marked %d migration ticket(s) expired", expired)
+    return expired
+
+
 def periodic_tasks(runtime: Runtime) -> list[Periodic]:
     settings = runtime.settings
     return [
@@ -49,6 +59,11 @@ def periodic_tasks(runtime: Runtime) -> list[Periodic]:
             "expire invitations",
             settings.invitation_sweep_interval_seconds,
             lambda: sweep_invitations(runtime),
+        ),
+        Periodic(
+            "expire migration tickets",
+            settings.migration_sweep_interval_seconds,
+            lambda: sweep_migration_tickets(runtime),
         ),
         Periodic("purge expired sessions", 3600.0, lambda: purge_sessions(runtime)),
     ]
