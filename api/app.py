@@ -15,6 +15,7 @@ from api.routes import (
     custom_models,
     health,
     invitations,
+    migrations,
     support,
     teams,
     usage,
@@ -53,6 +54,16 @@ def create_app(runtime: Runtime) -> FastAPI:
         )
         return response
 
-    for module in (health, accounts, teams, invitations, api_keys, custom_models, usage, support):
+    for module in (
+        health,
+        accounts,
+        teams,
+        invitations,
+        migrations,
+        api_keys,
+        custom_models,
+        usage,
+        support,
+    ):
         app.include_router(module.router)
     return app

@@ -258,14 +258,25 @@ def list_tickets(
 ) -> list[TicketView]:
     """Tickets oldest first (a queue to work through), optionally of one status."""
     require_support(agent)
+    return ticket_views(session, status=status, limit=limit)
+
+
+def get_ticket(session: Session, agent: Account, ticket_id: str) -> TicketView:
+    require_support(agent)
+    return ticket_view(session, ticket_id)
+
+
+def ticket_views(
+    session: Session, *, status: TicketStatus | None = None, limit: int = 200
+) -> list[TicketView]:
+    """For callers that checked who asks already (the API's support routes, the terminal)."""
     query = select(MigrationTicket).order_by(MigrationTicket.created_at, MigrationTicket.id)
     if status is not None:
         query = query.where(MigrationTicket.status == status)
     return [_view(session, t) for t in session.scalars(query.limit(limit))]
 
 
-def get_ticket(session: Session, agent: Account, ticket_id: str) -> TicketView:
-    require_support(agent)
+def ticket_view(session: Session, ticket_id: str) -> TicketView:
     return _view(session, _ticket(session, ticket_id))
 
 

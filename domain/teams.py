@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.accounts import found_personal_team
+from domain.accounts import found_personal_team, normalize_email
 from domain.audit import record_event
 from domain.emails import request_email
 from domain.errors import InvalidInput, LastOwner, NotFound
@@ -41,6 +41,14 @@ def require_support(account: Account) -> Account:
         actor = Actor(account.membership.role) if account.membership else Actor.USER
     require(actor, Permission.SUPPORT_SETTLE)
     return account
+
+
+def support_agent_by_email(session: Session, email: str) -> Account:
+    """The agent acting from a terminal (``teamkeys support tickets``), named by email."""
+    account = session.scalar(select(Account).where(Account.email == normalize_email(email)))
+    if account is None:
+        raise NotFound("No account has this email.", code="no_such_agent")
+    return require_support(account)
 
 
 def get_team(session: Session, account: Account, team_id: str) -> Team:
