@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from domain.accounts import authenticate
 from domain.errors import Unauthenticated
 from domain.models import Account
-from domain.permissions import Actor, Permission, require
+from domain.teams import require_support
 from teamkeys.db import UnitOfWork
 from teamkeys.runtime import Runtime
 
@@ -53,12 +53,7 @@ CurrentAccount = Annotated[Account, Depends(current_account)]
 
 def support_agent(account: CurrentAccount) -> Account:
     """Support routes ask the matrix too; customers (of any role) are refused with 403."""
-    if account.is_support:
-        actor = Actor.SUPPORT
-    else:
-        actor = Actor(account.membership.role) if account.membership else Actor.USER
-    require(actor, Permission.SUPPORT_SETTLE)
-    return account
+    return require_support(account)
 
 
 SupportAgent = Annotated[Account, Depends(support_agent)]

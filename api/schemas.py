@@ -15,6 +15,7 @@ from domain.models import (
     KeyStatus,
     ProductionStatus,
     Role,
+    TicketStatus,
 )
 
 
@@ -340,3 +341,93 @@ class InvoiceLineOut(BaseModel):
 class InvoiceOut(InvoiceSummary):
     issued_at: datetime
     lines: list[InvoiceLineOut]
+
+
+class MigrationTicketRequest(Request):
+    email: EmailStr
+    role: Role
+    note: str = Field(default="", max_length=2000, description="for the support agent")
+
+
+class MigrationTicketOut(BaseModel):
+    id: str
+    email: str
+    role: Role
+    note: str
+    status: TicketStatus
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime = Field(description="when the consent link stops working")
+    failure_reason: str | None = Field(description="why it failed, or the rejection's reason")
+
+
+class MigrationTicketList(BaseModel):
+    items: list[MigrationTicketOut]
+
+
+class MigrationConsentPreview(BaseModel):
+    requester_email: str
+    requester_name: str
+    team_name: str
+    role: Role
+    account_email: str
+    expires_at: datetime
+
+
+class MigrationConsentDecision(Request):
+    token: str = Field(min_length=1, max_length=200)
+    decision: Literal["accept", "decline"]
+
+
+class MigrationConsentResult(BaseModel):
+    status: TicketStatus
+
+
+class TicketChangeOut(BaseModel):
+    at: datetime
+    from_status: TicketStatus | None
+    to_status: TicketStatus
+    actor_id: str | None = Field(description="null when the system moved it")
+    actor_email: str | None
+    note: str
+
+
+class CurrentTeamOut(BaseModel):
+    id: str
+    name: str
+    member_count: int
+    owner_count: int
+    account_role: Role
+    account_is_sole_owner: bool
+
+
+class SupportTicketOut(BaseModel):
+    id: str
+    status: TicketStatus
+    requester_id: str
+    requester_email: str
+    requester_name: str
+    account_id: str
+    account_email: str
+    account_name: str
+    target_team: TeamRef
+    current_team: CurrentTeamOut | None
+    role: Role
+    note: str
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    failure_reason: str | None
+    history: list[TicketChangeOut]
+
+
+class SupportTicketList(BaseModel):
+    items: list[SupportTicketOut]
+
+
+class ApproveTicket(Request):
+    note: str = Field(default="", max_length=2000)
+
+
+class RejectTicket(Request):
+    reason: str = Field(min_length=1, max_length=2000)

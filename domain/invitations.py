@@ -7,8 +7,6 @@ link dies at once.
 
 from __future__ import annotations
 
-import base64
-import hmac
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,7 +33,7 @@ from domain.models import (
     Team,
 )
 from domain.permissions import Actor, Permission
-from domain.secrets import Passwords, token_digest
+from domain.secrets import Passwords, link_token, token_digest
 from domain.teams import actor_in, authorize, authorize_member, lock_team
 
 #: Actions counted against the per-team daily invitation limit.
@@ -282,12 +280,9 @@ def expire_invitations(session: Session, *, limit: int = 500) -> int:
 
 
 def round_token(secret: bytes, invitation_id: str, rotation: int) -> str:
-    """The link's token for one round: an HMAC-SHA256 of (invitation, round) under a server
-    key. 256 bits nobody can guess without the key; the same on every retry of a round, so a
-    retried or duplicated job sends the same working link; different for every round, so a
-    renewal or resend kills the old link. Only its digest is stored."""
-    mac = hmac.new(secret, f"invitation:{invitation_id}:{rotation}".encode(), "sha256").digest()
-    return "inv_" + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    """The same for every retry of a round, different for every round: a renewal or resend
+    kills the old link, a retried or duplicated job sends a working one."""
+    return link_token(secret, "inv", "invitation", invitation_id, rotation)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ class JobName(enum.StrEnum):
     GENERATE_API_KEY = "generate_api_key"
     REVIEW_PRODUCTION = "review_production"
     GENERATE_INVOICE = "generate_invoice"
+    SEND_MIGRATION_CONSENT = "send_migration_consent"
+    MIGRATE_ACCOUNT = "migrate_account"
 
 
 def enqueue_job(session: Session, name: JobName, **ids: str) -> Job:

@@ -417,3 +417,76 @@ class ScheduledRun(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     ran_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketStatus(enum.StrEnum):
+    AWAITING_CONSENT = "awaiting_consent"
+    AWAITING_REVIEW = "awaiting_review"
+    APPROVED = "approved"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DECLINED = "declined"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+#: A ticket in one of these states blocks another for the same account.
+OPEN_TICKET_STATUSES = (
+    TicketStatus.AWAITING_CONSENT,
+    TicketStatus.AWAITING_REVIEW,
+    TicketStatus.APPROVED,
+)
+
+
+class MigrationTicket(Base):
+    """A request that support move an existing account into ``team_id`` with ``role``."""
+
+    __tablename__ = "migration_tickets"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("mig"))
+    #: The team the account is to join.
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
+    requester_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    #: The account's email when the ticket was opened.
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.AWAITING_CONSENT)
+    #: ``account_id`` while the ticket is open, else ``None``: the unique constraint makes
+    #: "one open ticket per account" hold under concurrency too.
+    open_account_id: Mapped[str | None] = mapped_column(String(40), unique=True, default=None)
+    #: SHA-256 of the consent link's token; ``None`` until the email is sent and after use.
+    token_digest: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    #: When the consent link stops working (the sweep then marks the ticket ``expired``).
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    consent_sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The team the account left, recorded when the migration ran.
+    source_team_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    history: Mapped[list[MigrationTicketChange]] = relationship(
+        order_by="MigrationTicketChange.id", back_populates="ticket"
+    )
+
+
+class MigrationTicketChange(Base):
+    """One state change of a ticket: who moved it, when, from what to what, and why."""
+
+    __tablename__ = "migration_ticket_changes"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("migration_tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: ``None`` when the system moved it (the job, the expiry sweep).
+    actor_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    from_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    to_status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    ticket: Mapped[MigrationTicket] = relationship(back_populates="history")

@@ -23,8 +23,15 @@ from domain.models import (
     ProductionStatus,
     Team,
 )
-from domain.permissions import Actor, Permission, require
-from domain.teams import actor_in, authorize, authorize_member, lock_team, team_owners
+from domain.permissions import Actor, Permission
+from domain.teams import (
+    actor_in,
+    authorize,
+    authorize_member,
+    lock_team,
+    require_support,
+    team_owners,
+)
 
 #: Statuses in which an application waits for a decision.
 UNDECIDED = (ApplicationStatus.SUBMITTED, ApplicationStatus.MANUAL_REVIEW)
@@ -197,7 +204,7 @@ def settle_manual_review(
     reason: str,
 ) -> ProductionApplication:
     """A support agent decides an application the automatic checks handed over."""
-    require(Actor.SUPPORT if agent.is_support else Actor.USER, Permission.SUPPORT_SETTLE)
+    require_support(agent)
     application = session.get(ProductionApplication, application_id, with_for_update=True)
     if application is None:
         raise NotFound("No such production application.", code="no_such_application")
@@ -216,7 +223,7 @@ def settle_manual_review(
 def applications_for_support(
     session: Session, agent: Account, status: ApplicationStatus | None
 ) -> list[tuple[ProductionApplication, Team]]:
-    require(Actor.SUPPORT if agent.is_support else Actor.USER, Permission.SUPPORT_SETTLE)
+    require_support(agent)
     query = (
         select(ProductionApplication, Team)
         .join(Team, Team.id == ProductionApplication.team_id)

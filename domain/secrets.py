@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -57,6 +58,15 @@ class Passwords:
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._hasher.check_needs_rehash(stored_hash)
+
+
+def link_token(secret: bytes, prefix: str, *parts: object) -> str:
+    """A link's token, made from what it is for (an invitation's round, a ticket) under a
+    server key: 256 bits nobody can guess without the key, and the same every time it is
+    made, so a retried or duplicated job sends the same working link. Only its digest is
+    stored."""
+    mac = hmac.new(secret, ":".join(map(str, parts)).encode(), hashlib.sha256).digest()
+    return f"{prefix}_" + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 def derive_key(master: str, purpose: str) -> bytes:

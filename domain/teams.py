@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.accounts import found_personal_team
+from domain.accounts import found_personal_team, normalize_email
 from domain.audit import record_event
 from domain.emails import request_email
 from domain.errors import InvalidInput, LastOwner, NotAllowed, NotFound
@@ -50,6 +50,24 @@ def team_owners(session: Session, team_id: str) -> list[Account]:
             .where(Membership.team_id == team_id, Membership.role == Role.OWNER)
         )
     )
+
+
+def require_support(account: Account) -> Account:
+    """Support work (settling tickets) asks the matrix too; customers of any role get 403."""
+    if account.is_support:
+        actor = Actor.SUPPORT
+    else:
+        actor = Actor(account.membership.role) if account.membership else Actor.USER
+    require(actor, Permission.SUPPORT_SETTLE)
+    return account
+
+
+def support_agent_by_email(session: Session, email: str) -> Account:
+    """The agent acting from a terminal (``teamkeys support tickets``), named by email."""
+    account = session.scalar(select(Account).where(Account.email == normalize_email(email)))
+    if account is None:
+        raise NotFound("No account has this email.", code="no_such_agent")
+    return require_support(account)
 
 
 def get_team(session: Session, account: Account, team_id: str) -> Team:
@@ -110,6 +128,15 @@ def owner_count(session: Session, team_id: str) -> int:
             select(func.count())
             .select_from(Membership)
             .where(Membership.team_id == team_id, Membership.role == Role.OWNER)
+        )
+        or 0
+    )
+
+
+def member_count(session: Session, team_id: str) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(Membership).where(Membership.team_id == team_id)
         )
         or 0
     )

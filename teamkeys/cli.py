@@ -8,9 +8,15 @@ import logging
 import os
 import sys
 import threading
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from teamkeys.logs import configure_logging
 from teamkeys.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from domain.migration_tickets import TicketView
+    from teamkeys.db import Database
 
 log = logging.getLogger("teamkeys")
 
@@ -177,6 +183,147 @@ def cmd_invoices_generate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _tickets_database(settings: Settings) -> Database:
+    """The database alone: a job written here is left to the relay (in the scheduler
+    process), which hands it to the broker the workers read; this command runs no broker."""
+    from teamkeys.db import Database, make_engine
+
+    return Database(make_engine(settings.effective_database_url))
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def _print_table(views: list[TicketView]) -> None:
+    header = ("ID", "STATUS", "OPENED (UTC)", "ACCOUNT", "NOW IN", "INTO", "ROLE", "REQUESTER")
+    rows = [header]
+    for view in views:
+        current = view.current_team
+        now_in = "-"
+        if current is not None:
+            now_in = f"{current.team.name} ({current.member_count} members"
+            now_in += ", sole owner)" if current.account_is_sole_owner else ")"
+        rows.append(
+            (
+                view.ticket.id,
+                view.ticket.status,
+                _when(view.ticket.created_at),
+                view.account.email,
+                now_in,
+                view.target_team.name,
+                view.ticket.role,
+                view.requester.email,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def _print_ticket(view: TicketView) -> None:
+    ticket, current = view.ticket, view.current_team
+    print(f"ticket      {ticket.id}")
+    print(f"status      {ticket.status}")
+    if ticket.failure_reason:
+        print(f"reason      {ticket.failure_reason}")
+    print(f"account     {view.account.name} <{view.account.email}> ({view.account.id})")
+    if current is not None:
+        print(
+            f"now in      {current.team.name} ({current.team.id}): {current.member_count} "
+            f"member(s), {current.owner_count} owner(s), account is {current.account_role}"
+            + (", the sole owner" if current.account_is_sole_owner else "")
+        )
+    print(f"into        {view.target_team.name} ({view.target_team.id}) as {ticket.role}")
+    print(f"requester   {view.requester.name} <{view.requester.email}>")
+    print(f"note        {ticket.note or '-'}")
+    print(
+        f"opened      {_when(ticket.created_at)} UTC; consent link until {_when(ticket.expires_at)}"
+    )
+    print("history")
+    for entry in view.history:
+        change = entry.change
+        who = entry.actor_email or "system"
+        line = f"  {_when(change.at)}  {change.from_status or '(new)'} -> {change.to_status}  {who}"
+        print(line + (f"  {change.note}" if change.note else ""))
+
+
+def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
+    from domain import migration_tickets as tickets
+    from domain.errors import DomainError
+    from domain.models import TicketStatus
+    from domain.teams import support_agent_by_email
+
+    db = _tickets_database(settings)
+    try:
+        with db.unit_of_work() as uow:
+            action = args.tickets_command
+            if action is None:
+                status = TicketStatus(args.status) if args.status else None
+                views = tickets.ticket_views(uow.session, status=status, limit=args.limit)
+                if views:
+                    _print_table(views)
+                else:
+                    print("no tickets" + (f" {args.status}" if args.status else ""))
+                return 0
+            if action == "show":
+                _print_ticket(tickets.ticket_view(uow.session, args.ticket_id))
+                return 0
+            agent = support_agent_by_email(uow.session, args.agent)
+            if action == "approve":
+                view = tickets.approve_ticket(uow.session, agent, args.ticket_id, note=args.note)
+            else:
+                view = tickets.reject_ticket(uow.session, agent, args.ticket_id, reason=args.reason)
+            uow.commit()
+            done = (
+                "approved: the migration job will move the account"
+                if action == "approve"
+                else "rejected"
+            )
+            print(f"ticket {view.ticket.id} {done}")
+            return 0
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+
+
+def _add_tickets_parser(support: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    statuses = [
+        "awaiting_consent",
+        "awaiting_review",
+        "approved",
+        "completed",
+        "failed",
+        "declined",
+        "rejected",
+        "cancelled",
+        "expired",
+    ]
+    tickets = support.add_parser(
+        "tickets",
+        help="list and settle account migration tickets",
+        description="Without a subcommand: list tickets, oldest first.",
+    )
+    tickets.add_argument("--status", choices=statuses, help="only tickets in this status")
+    tickets.add_argument("--limit", type=int, default=200)
+    tickets.set_defaults(run=cmd_tickets, tickets_command=None)
+    actions = tickets.add_subparsers(dest="tickets_command")
+    show = actions.add_parser("show", help="one ticket with its history")
+    show.add_argument("ticket_id")
+    approve = actions.add_parser("approve", help="approve a ticket awaiting review")
+    approve.add_argument("ticket_id")
+    approve.add_argument("--agent", required=True, help="your support agent email")
+    approve.add_argument("--note", default="")
+    reject = actions.add_parser("reject", help="reject a ticket awaiting review")
+    reject.add_argument("ticket_id")
+    reject.add_argument("--agent", required=True, help="your support agent email")
+    reject.add_argument("--reason", required=True)
+
+
 def cmd_new_encryption_key(_args: argparse.Namespace, _settings: Settings) -> int:
     from domain.secrets import SecretBox
 
@@ -224,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_agent.add_argument("email")
     add_agent.add_argument("--name", required=True)
     add_agent.set_defaults(run=cmd_add_agent)
+    _add_tickets_parser(support)
     invoices = commands.add_parser("invoices", help="monthly invoices").add_subparsers(
         dest="invoices_command", required=True
     )

@@ -12,6 +12,7 @@ import dramatiq
 from domain.accounts import SessionPolicy
 from domain.api_keys import KeyPolicy
 from domain.invitations import InvitationPolicy
+from domain.migration_tickets import MigrationPolicy
 from domain.secrets import PasswordPolicy, Passwords, SecretBox, derive_key
 from domain.usage import UsagePolicy
 from teamkeys.db import Database, make_engine
@@ -38,6 +39,7 @@ class Runtime:
     passwords: Passwords
     session_policy: SessionPolicy
     invitation_policy: InvitationPolicy
+    migration_policy: MigrationPolicy
     key_policy: KeyPolicy
     usage_policy: UsagePolicy
     secret_box: SecretBox
@@ -131,6 +133,9 @@ def build_runtime(
         invitation_policy=InvitationPolicy(
             ttl=timedelta(days=settings.invitation_ttl_days),
             daily_limit=settings.invitation_daily_limit,
+        ),
+        migration_policy=MigrationPolicy(
+            consent_ttl=timedelta(days=settings.migration_consent_ttl_days)
         ),
         key_policy=KeyPolicy(reveal_window=timedelta(minutes=settings.key_reveal_window_minutes)),
         usage_policy=UsagePolicy(trial_monthly_calls=settings.trial_monthly_calls),

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     #: How often the scheduler marks invitations past their expiry ``expired``.
     invitation_sweep_interval_seconds: float = 60.0
 
+    # Account migrations
+    #: Days the account holder has to answer a migration ticket's consent link.
+    migration_consent_ttl_days: int = 7
+    #: How often the scheduler marks tickets whose consent link ran out ``expired``.
+    migration_sweep_interval_seconds: float = 60.0
+
     # API keys and usage
     #: Fernet key (urlsafe base64 of 32 bytes) that encrypts trial-key secrets at rest.
     #: `teamkeys dev` makes one in data_dir if empty; elsewhere it must be set.

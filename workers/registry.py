@@ -9,10 +9,12 @@ import dramatiq
 from domain.jobs import JobName
 from workers.billing import generate_invoice
 from workers.generate_api_key import generate_api_key
+from workers.migrate_account import migrate_account
 from workers.review_production import review_production
 from workers.runner import JobSpec, WorkerContext, run_job
 from workers.send_email import send_email, send_email_died
 from workers.send_invitation import send_invitation, send_invitation_died
+from workers.send_migration_consent import send_migration_consent, send_migration_consent_died
 
 JOB_SPECS: dict[str, JobSpec] = {
     spec.name: spec
@@ -24,6 +26,13 @@ JOB_SPECS: dict[str, JobSpec] = {
         JobSpec(JobName.GENERATE_API_KEY, "api_keys", generate_api_key),
         JobSpec(JobName.REVIEW_PRODUCTION, "production", review_production),
         JobSpec(JobName.GENERATE_INVOICE, "billing", generate_invoice),
+        JobSpec(
+            JobName.SEND_MIGRATION_CONSENT,
+            "migrations",
+            send_migration_consent,
+            on_dead=send_migration_consent_died,
+        ),
+        JobSpec(JobName.MIGRATE_ACCOUNT, "migrations", migrate_account),
     )
 }
 

@@ -20,6 +20,13 @@ log = logging.getLogger("teamkeys.relay")
 BATCH = 500
 
 
+def release_jobs(db: Database, job_ids: Sequence[str]) -> None:
+    """Let the relay's next pass send these jobs (their first hand-over did not happen)."""
+    with db.unit_of_work() as uow:
+        uow.session.execute(update(Job).where(Job.id.in_(job_ids)).values(lease_until=None))
+        uow.commit()
+
+
 class Relay:
     def __init__(
         self,
@@ -43,11 +50,7 @@ class Relay:
                 failed.append(job_id)
         if failed:
             try:
-                with self.db.unit_of_work() as uow:
-                    uow.session.execute(
-                        update(Job).where(Job.id.in_(failed)).values(lease_until=None)
-                    )
-                    uow.commit()
+                release_jobs(self.db, failed)
             except Exception:
                 log.exception(
                     "could not release %d undelivered job(s); the relay will find "

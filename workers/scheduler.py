@@ -8,9 +8,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from domain.accounts import purge_expired_sessions
 from domain.api_keys import wipe_unrevealed_secrets
 from domain.invitations import expire_invitations
+from domain.migration_tickets import expire_tickets
 from teamkeys.runtime import Runtime
 from workers.billing import schedule_invoices
 
@@ -25,31 +28,34 @@ class Periodic:
     next_at: float = 0.0
 
 
-def purge_sessions(runtime: Runtime) -> int:
+def sweep(runtime: Runtime, work: Callable[[Session], int], what: str) -> int:
+    """Run one sweep in its own transaction; log how many rows it changed, if any."""
     with runtime.db.unit_of_work() as uow:
-        purged = purge_expired_sessions(uow.session)
+        changed = work(uow.session)
         uow.commit()
-    if purged:
-        log.info("purged %d expired session(s)", purged)
-    return purged
+    if changed:
+        log.info("%s: %d", what, changed)
+    return changed
 
 
 def sweep_invitations(runtime: Runtime) -> int:
-    with runtime.db.unit_of_work() as uow:
-        expired = expire_invitations(uow.session)
-        uow.commit()
-    if expired:
-        log.info("marked %d invitation(s) expired", expired)
-    return expired
+    return sweep(runtime, expire_invitations, "invitations marked expired")
+
+
+def sweep_migration_tickets(runtime: Runtime) -> int:
+    return sweep(runtime, expire_tickets, "migration tickets marked expired")
 
 
 def wipe_secrets(runtime: Runtime) -> int:
-    with runtime.db.unit_of_work() as uow:
-        wiped = wipe_unrevealed_secrets(uow.session, runtime.key_policy)
-        uow.commit()
-    if wiped:
-        log.info("wiped %d production key secret(s) never revealed in their window", wiped)
-    return wiped
+    return sweep(
+        runtime,
+        lambda session: wipe_unrevealed_secrets(session, runtime.key_policy),
+        "production key secrets wiped, never revealed in their window",
+    )
+
+
+def purge_sessions(runtime: Runtime) -> int:
+    return sweep(runtime, purge_expired_sessions, "expired sessions purged")
 
 
 def periodic_tasks(runtime: Runtime) -> list[Periodic]:
@@ -65,6 +71,11 @@ def periodic_tasks(runtime: Runtime) -> list[Periodic]:
             "monthly invoices",
             settings.invoice_check_interval_seconds,
             lambda: schedule_invoices(runtime.db),
+        ),
+        Periodic(
+            "expire migration tickets",
+            settings.migration_sweep_interval_seconds,
+            lambda: sweep_migration_tickets(runtime),
         ),
         Periodic("wipe unrevealed production secrets", 60.0, lambda: wipe_secrets(runtime)),
         Periodic("purge expired sessions", 3600.0, lambda: purge_sessions(runtime)),

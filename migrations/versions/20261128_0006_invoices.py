@@ -1,7 +1,7 @@
 """invoices
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-28 01:39:17.693276
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import domain.models
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

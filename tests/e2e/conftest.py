@@ -42,8 +42,8 @@ def settings_as_environment(settings: Settings) -> dict[str, str | None]:
     return environment
 
 
-def run_add_agent(system: System, email: str, name: str, password: str = AGENT_PASSWORD) -> int:
-    """Run the real CLI command against the test database, password on standard input.
+def run_cli(system: System, argv: list[str], stdin: str = "") -> int:
+    """Run the real ``teamkeys`` command against the running system's database.
 
     The CLI reads settings from the environment through the cached ``get_settings``; the
     environment holds the running system's settings for the call only, and the cache is
@@ -55,12 +55,17 @@ def run_add_agent(system: System, email: str, name: str, password: str = AGENT_P
             else:
                 patch.setenv(key, value)
         patch.setenv("TEAMKEYS_LOG_LEVEL", "WARNING")
-        patch.setattr(sys, "stdin", io.StringIO(password + "\n"))
+        patch.setattr(sys, "stdin", io.StringIO(stdin))
         get_settings.cache_clear()
         try:
-            return cli.main(["support", "add-agent", email, "--name", name])
+            return cli.main(argv)
         finally:
             get_settings.cache_clear()
+
+
+def run_add_agent(system: System, email: str, name: str, password: str = AGENT_PASSWORD) -> int:
+    """``teamkeys support add-agent``, password on standard input."""
+    return run_cli(system, ["support", "add-agent", email, "--name", name], password + "\n")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from domain.models import Account, Membership
+from domain.models import Account, Membership, MigrationTicket
 from tests.conftest import System
 from tests.error_body import assert_error
 
@@ -193,3 +193,29 @@ def sign_up_twice(system: System, round_: int) -> None:
         )
     assert emails == [address.lower()], f"round {round_}"
     assert every_account_in_exactly_one_team(system)
+
+
+def test_two_teams_opening_a_ticket_for_one_account_at_once_open_one(system: System) -> None:
+    for round_ in range(ROUNDS):
+        carol = system.sign_up(f"Carol {round_}")
+        frank = system.sign_up(f"Frank {round_}")
+        dave = system.sign_up(f"Dave {round_}")
+
+        def opener(owner: dict[str, Any], email: str) -> Request:
+            return lambda client: client.post(
+                f"/v1/teams/{owner['team']['id']}/migration-tickets",
+                json={"email": email, "role": "user"},
+                headers=owner["headers"],
+            )
+
+        email = dave["account"]["email"]
+        responses = race(system, opener(carol, email), opener(frank, email))
+
+        one_winner(round_, responses, 202, {409: {"ticket_already_open"}})
+        with system.runtime.db.unit_of_work() as uow:
+            opened = uow.session.scalar(
+                select(func.count())
+                .select_from(MigrationTicket)
+                .where(MigrationTicket.account_id == dave["account"]["id"])
+            )
+        assert opened == 1, f"round {round_}"

@@ -1,0 +1,124 @@
+"""Migration tickets (API.md): owners ask support to move an existing account into their team;
+the account holder consents through the emailed link."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api.deps import CurrentAccount, RuntimeDep, UowDep
+from api.errors import error_responses
+from api.schemas import (
+    MigrationConsentDecision,
+    MigrationConsentPreview,
+    MigrationConsentResult,
+    MigrationTicketList,
+    MigrationTicketOut,
+    MigrationTicketRequest,
+)
+from domain import migration_tickets
+from domain.models import MigrationTicket, Role, TicketStatus
+
+router = APIRouter(prefix="/v1", tags=["migration tickets"])
+
+
+def ticket_out(ticket: MigrationTicket) -> MigrationTicketOut:
+    return MigrationTicketOut(
+        id=ticket.id,
+        email=ticket.email,
+        role=Role(ticket.role),
+        note=ticket.note,
+        status=TicketStatus(ticket.status),
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        expires_at=ticket.expires_at,
+        failure_reason=ticket.failure_reason,
+    )
+
+
+@router.post(
+    "/teams/{team_id}/migration-tickets",
+    status_code=202,
+    response_model=MigrationTicketOut,
+    responses=error_responses(400, 401, 403, 404, 409, 422),
+)
+def open_ticket(
+    team_id: str,
+    body: MigrationTicketRequest,
+    uow: UowDep,
+    account: CurrentAccount,
+    runtime: RuntimeDep,
+) -> MigrationTicketOut:
+    """Ask support to move an existing account into the team (owners). Its holder is emailed
+    a link to accept or decline first. 404 ``no_such_account``; 409 ``already_member``, or
+    ``ticket_already_open`` when the account has an open ticket."""
+    ticket = migration_tickets.open_ticket(
+        uow.session,
+        account,
+        team_id,
+        email=body.email,
+        role=body.role,
+        note=body.note,
+        policy=runtime.migration_policy,
+    )
+    uow.commit()
+    return ticket_out(ticket)
+
+
+@router.get(
+    "/teams/{team_id}/migration-tickets",
+    response_model=MigrationTicketList,
+    responses=error_responses(401, 403, 404),
+)
+def list_tickets(team_id: str, uow: UowDep, account: CurrentAccount) -> MigrationTicketList:
+    """The team's tickets, newest first (owners)."""
+    return MigrationTicketList(
+        items=[
+            ticket_out(t)
+            for t in migration_tickets.list_team_tickets(uow.session, account, team_id)
+        ]
+    )
+
+
+@router.delete(
+    "/teams/{team_id}/migration-tickets/{ticket_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 403, 404, 409),
+)
+def cancel(team_id: str, ticket_id: str, uow: UowDep, account: CurrentAccount) -> Response:
+    """Withdraw a ticket before a support agent approves it; afterwards 409 ``ticket_closed``."""
+    migration_tickets.cancel_ticket(uow.session, account, team_id, ticket_id)
+    uow.commit()
+    return Response(status_code=204)
+
+
+@router.get(
+    "/migration-consents/{token}",
+    response_model=MigrationConsentPreview,
+    responses=error_responses(410),
+)
+def preview(token: str, uow: UowDep) -> MigrationConsentPreview:
+    """Who asks to move the link holder's account, and into which team. Unusable links: 410."""
+    found = migration_tickets.preview_consent(uow.session, token)
+    return MigrationConsentPreview(
+        requester_email=found.requester.email,
+        requester_name=found.requester.name,
+        team_name=found.team.name,
+        role=Role(found.ticket.role),
+        account_email=found.ticket.email,
+        expires_at=found.ticket.expires_at,
+    )
+
+
+@router.post(
+    "/migration-consents",
+    response_model=MigrationConsentResult,
+    responses=error_responses(400, 410, 422),
+)
+def decide(body: MigrationConsentDecision, uow: UowDep) -> MigrationConsentResult:
+    """Accept (the ticket then awaits a support agent's review) or decline (it ends)."""
+    ticket = migration_tickets.decide_consent(
+        uow.session, body.token, accept=body.decision == "accept"
+    )
+    uow.commit()
+    return MigrationConsentResult(status=TicketStatus(ticket.status))

@@ -1,0 +1,46 @@
+"""The consent job: re-check the ticket, make the link, send it to the account holder."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain.migration_tickets import fail_consent, mark_consent_sent, prepare_consent_email
+from domain.models import Email, EmailStatus, Job
+from workers.runner import WorkerContext
+from workers.send_email import deliver, mark_email_dead
+
+
+def consent_url(ctx: WorkerContext, token: str) -> str:
+    """Where the front end shows the request and lets the account holder accept or decline."""
+    return f"{ctx.settings.public_url.rstrip('/')}/migration-consents/{token}"
+
+
+def send_migration_consent(ctx: WorkerContext, ticket_id: str) -> None:
+    with ctx.db.unit_of_work() as uow:
+        to_send = prepare_consent_email(uow.session, ticket_id, ctx.link_secret)
+        uow.commit()
+    if to_send is None:
+        return
+    status = deliver(
+        ctx, to_send.email_id, secret_context={"consent_url": consent_url(ctx, to_send.token)}
+    )
+    with ctx.db.unit_of_work() as uow:
+        if status is EmailStatus.FAILED:
+            email = uow.session.get(Email, to_send.email_id)
+            refusal = email.last_error if email else "refused"
+            fail_consent(uow.session, ticket_id, f"The mail server refused the address: {refusal}")
+        else:
+            mark_consent_sent(uow.session, ticket_id)
+        uow.commit()
+
+
+def send_migration_consent_died(session: Session, job: Job, reason: str) -> None:
+    """Every retry failed: the ticket is ``failed`` and its email ``dead``, with the reason."""
+    ticket_id = str(job.args.get("ticket_id"))
+    email_id = session.scalar(
+        select(Email.id).where(Email.cause == f"migration_consent:{ticket_id}")
+    )
+    if email_id is not None:
+        mark_email_dead(session, email_id, reason)
+    fail_consent(session, ticket_id, f"The consent email could not be delivered: {reason}")
