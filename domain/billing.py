@@ -11,11 +11,11 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -24,9 +24,11 @@ from domain.clock import utcnow
 from domain.emails import EmailRequest, request_new_emails
 from domain.errors import InvalidInput, NotFound
 from domain.ids import new_id
+from domain.jobs import DISPATCHING_KEY, NEW_JOBS_KEY, JobName
 from domain.models import (
     Account,
     CustomModel,
+    EmailStatus,
     Invoice,
     InvoiceLine,
     KeyKind,
@@ -136,9 +138,22 @@ def teams_with_production_usage(session: Session, period: Period) -> list[str]:
     )
 
 
+@dataclass(frozen=True)
+class IssuedInvoice:
+    """An invoice a run has just issued, as the CLI and the job report it (a plain value: a
+    month's run makes thousands, and an ORM object each would cost more than the SQL)."""
+
+    id: str
+    team_id: str
+    period: str
+    currency: str
+    total_cents: int
+    issued_at: datetime
+
+
 @dataclass
 class Generated:
-    created: list[Invoice] = field(default_factory=list)
+    created: list[IssuedInvoice] = field(default_factory=list)
     #: Teams whose invoice for the period existed already (left exactly as issued).
     existing: int = 0
 
@@ -152,19 +167,177 @@ def generate_invoices(
     """Issue the period's invoices for ``team_ids`` (``None``: every team with production
     usage) that have none yet, and queue their owners' emails.
 
-    A constant number of set-based statements whatever the number of teams: one GROUP BY for
-    every line, one insert of invoices (ON CONFLICT DO NOTHING, so a concurrent run or a
-    re-run never duplicates or changes an issued invoice), one of lines, one owner query, one
-    insert of emails and one of their jobs.
+    Invoices are unique per team and period and inserted with ON CONFLICT DO NOTHING, so a
+    concurrent run or a re-run never duplicates or changes an issued invoice; ``created``
+    holds only the invoices this call inserted, ``existing`` counts the teams whose invoice
+    was already there.
+
+    Two ways to the same rows, amounts and emails:
+
+    - PostgreSQL (what production and the benchmark run): one statement, entirely in the
+      database (:func:`_generate_in_postgresql`). The usage GROUP BY is the only real work;
+      Python never sees a line.
+    - SQLite (embedded): the lines are priced in Python with :func:`line_amount`, exactly
+      (Decimal), and written with a few multi-row inserts (:func:`_generate_in_python`).
+      SQLite has neither data-modifying CTEs nor exact integers beyond 64 bits, and an
+      in-process database gains nothing from moving the arithmetic into SQL.
     """
     if not period.next.first_day <= utcnow().date():
         raise InvalidInput(
             f"{period} is not over yet; invoices are made after the month ends.",
             code="period_not_over",
         )
-    result = Generated()
     if team_ids is not None and not team_ids:
-        return result
+        return Generated()
+    if session.connection().dialect.name == "postgresql":
+        return _generate_in_postgresql(session, period, prices, team_ids)
+    return _generate_in_python(session, period, prices, team_ids)
+
+
+#: Everything :func:`generate_invoices` does, in one PostgreSQL statement: data-modifying CTEs
+#: chained by RETURNING, so the usage is grouped once and every insert reads the rows the one
+#: before it actually inserted (an invoice another run issued first gets no lines, emails or
+#: jobs from this one). Amounts: prices are scaled to integers (``:scale``), so a line is
+#: ``div(tokens x scaled prices + divisor / 2, divisor)`` in exact numeric arithmetic —
+#: the same half-up rounding as :func:`line_amount`. Custom models are priced as their base.
+_GENERATE_SQL = """
+WITH usage AS (
+    SELECT u.team_id, u.model, count(*) AS calls,
+           sum(u.input_tokens) AS input_tokens, sum(u.output_tokens) AS output_tokens
+    FROM usage_records u
+    WHERE u.key_kind = :production AND u.occurred_on >= :start AND u.occurred_on < :end
+          {only_these}
+    GROUP BY u.team_id, u.model
+), price_table AS (
+    SELECT * FROM unnest(CAST(:price_models AS text[]), CAST(:price_inputs AS numeric[]),
+                         CAST(:price_outputs AS numeric[])) AS p(model, input, output)
+), priced AS (
+    SELECT g.team_id, g.model, g.calls, g.input_tokens, g.output_tokens,
+           CAST(div(g.input_tokens * coalesce(p.input, :default_input)
+                    + g.output_tokens * coalesce(p.output, :default_output)
+                    + :half, :divisor) AS bigint) AS amount_cents
+    FROM usage g
+    LEFT JOIN custom_models cm ON cm.team_id = g.team_id AND cm.name = g.model
+    LEFT JOIN price_table p ON p.model = coalesce(cm.base_model, g.model)
+), totals AS (
+    SELECT team_id, sum(amount_cents) AS total_cents FROM priced GROUP BY team_id
+), new_invoices AS (
+    INSERT INTO invoices (id, team_id, period, status, currency, total_cents, issued_at)
+    SELECT 'invc_' || replace(CAST(gen_random_uuid() AS text), '-', ''), team_id, :period,
+           'issued', :currency, total_cents, :now
+    FROM totals
+    ON CONFLICT (team_id, period) DO NOTHING
+    RETURNING id, team_id, total_cents
+), new_lines AS (
+    INSERT INTO invoice_lines (invoice_id, model, calls, input_tokens, output_tokens,
+                               amount_cents)
+    SELECT i.id, p.model, p.calls, p.input_tokens, p.output_tokens, p.amount_cents
+    FROM priced p JOIN new_invoices i ON i.team_id = p.team_id
+), new_emails AS (
+    INSERT INTO emails (id, template, cause, team_id, to_address, to_name, context, status,
+                        attempts, created_at)
+    SELECT 'eml_' || replace(CAST(gen_random_uuid() AS text), '-', ''), 'invoice_ready',
+           'invoice_ready:' || i.id || ':' || a.id, t.id, a.email, a.name,
+           json_build_object(
+               'team_name', t.name,
+               'period', :period,
+               'total', to_char(div(i.total_cents, 100), 'FM9,999,999,999,999,999,990')
+                        || '.' || lpad(CAST(mod(i.total_cents, 100) AS text), 2, '0')
+                        || ' ' || :currency,
+               'invoice_id', i.id,
+               'reason', 'you are an owner of ' || t.name || ', and owners receive its invoices.',
+               'recipient_name', a.name),
+           :queued, 0, :now
+    FROM new_invoices i
+    JOIN teams t ON t.id = i.team_id
+    JOIN memberships m ON m.team_id = i.team_id AND m.role = :owner
+    JOIN accounts a ON a.id = m.account_id
+    RETURNING id
+), new_jobs AS (
+    INSERT INTO jobs (id, name, args, status, attempts, available_at, created_at, lease_until)
+    SELECT 'job_' || replace(CAST(gen_random_uuid() AS text), '-', ''), :send_email,
+           json_build_object('email_id', e.id), 'pending', 0, :now, :now, :lease_until
+    FROM new_emails e
+    RETURNING id
+)
+SELECT 'invoice' AS kind, id, team_id, total_cents FROM new_invoices
+UNION ALL SELECT 'job', id, NULL, NULL FROM new_jobs
+UNION ALL SELECT 'teams', NULL, NULL, count(*) FROM totals
+"""
+
+
+def _generate_in_postgresql(
+    session: Session, period: Period, prices: PriceTable, team_ids: Sequence[str] | None
+) -> Generated:
+    """:data:`_GENERATE_SQL`, and the new jobs' ids into ``session.info[NEW_JOBS_KEY]`` for
+    the unit of work to hand to the broker after commit (as :func:`enqueue_jobs` does)."""
+    now = utcnow()
+    lease: timedelta | None = session.info.get(DISPATCHING_KEY)
+    # Every price times 10**places is a whole number; a line's divisor grows to match.
+    places = max(
+        [0]
+        + [
+            -int(exponent)
+            for price in [prices.default, *prices.models.values()]
+            for amount in (price.input, price.output)
+            if isinstance(exponent := amount.as_tuple().exponent, int)
+        ]
+    )
+    scale = 10**places
+    divisor = 1_000_000 * scale
+    models = sorted(prices.models.items())
+    params: dict[str, Any] = {
+        "production": str(KeyKind.PRODUCTION),
+        "start": period.first_day,
+        "end": period.next.first_day,
+        "price_models": [name for name, _ in models],
+        "price_inputs": [int(price.input * scale) for _, price in models],
+        "price_outputs": [int(price.output * scale) for _, price in models],
+        "default_input": int(prices.default.input * scale),
+        "default_output": int(prices.default.output * scale),
+        "half": divisor // 2,
+        "divisor": divisor,
+        "period": str(period),
+        "currency": prices.currency,
+        "now": now,
+        "queued": str(EmailStatus.QUEUED),
+        "owner": str(Role.OWNER),
+        "send_email": str(JobName.SEND_EMAIL),
+        "lease_until": now + lease if lease is not None else None,
+    }
+    only_these = ""
+    if team_ids is not None:
+        only_these = "AND u.team_id = ANY(CAST(:teams AS text[]))"
+        params["teams"] = list(team_ids)
+    rows = session.execute(text(_GENERATE_SQL.format(only_these=only_these)), params).all()
+    teams = next(int(total) for kind, _, _, total in rows if kind == "teams")
+    jobs = [(job_id, str(JobName.SEND_EMAIL)) for kind, job_id, _, _ in rows if kind == "job"]
+    if jobs:
+        session.info.setdefault(NEW_JOBS_KEY, []).extend(jobs)
+    created = sorted(
+        (
+            IssuedInvoice(
+                id=invoice_id,
+                team_id=team_id,
+                period=str(period),
+                currency=prices.currency,
+                total_cents=int(total),
+                issued_at=now,
+            )
+            for kind, invoice_id, team_id, total in rows
+            if kind == "invoice"
+        ),
+        key=lambda invoice: invoice.team_id,
+    )
+    return Generated(created=created, existing=teams - len(created))
+
+
+def _generate_in_python(
+    session: Session, period: Period, prices: PriceTable, team_ids: Sequence[str] | None
+) -> Generated:
+    """The lines grouped in SQL and priced here (:func:`line_amount`); invoices, lines and
+    emails written with one multi-row insert each."""
+    result = Generated()
     only_these = [UsageRecord.team_id.in_(team_ids)] if team_ids is not None else []
     usage = (
         session.execute(
@@ -241,13 +414,23 @@ def generate_invoices(
     ]
     if line_rows:
         connection.execute(sa_insert(InvoiceLine), line_rows)
-    invoices = {row["team_id"]: Invoice(**row) for row in created}
+    invoices = {
+        row["team_id"]: IssuedInvoice(
+            id=row["id"],
+            team_id=row["team_id"],
+            period=row["period"],
+            currency=row["currency"],
+            total_cents=row["total_cents"],
+            issued_at=row["issued_at"],
+        )
+        for row in created
+    }
     _tell_owners(session, invoices)
     result.created = list(invoices.values())
     return result
 
 
-def _tell_owners(session: Session, invoices: dict[str, Invoice]) -> None:
+def _tell_owners(session: Session, invoices: dict[str, IssuedInvoice]) -> None:
     if not invoices:
         return
     owners = (
