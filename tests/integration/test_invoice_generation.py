@@ -1,0 +1,195 @@
+"""The two ways ``generate_invoices`` issues invoices give the same rows.
+
+On PostgreSQL one SQL statement prices the lines (exact numeric arithmetic); on SQLite they
+are priced in Python with ``line_amount``. Here both run on the test backend's database (the
+SQL one only where it exists) over usage chosen to sit on rounding edges, with fractional
+prices and a custom model, and must match ``line_amount`` line by line, and each other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from domain import billing
+from domain.billing import Generated, Period, Price, PriceTable, format_money, line_amount
+from domain.jobs import NEW_JOBS_KEY
+from domain.models import (
+    Account,
+    CustomModel,
+    Email,
+    Invoice,
+    InvoiceLine,
+    Job,
+    Membership,
+    Team,
+    UsageRecord,
+)
+from teamkeys.db import Database, make_engine
+from tests.support import Backend, empty_database
+
+PERIOD = Period(2026, 1)
+PRICES = PriceTable(
+    "EUR",
+    Price(Decimal("0.15"), Decimal("1.234567")),
+    {"big": Price(Decimal(300), Decimal("1500.5")), "tiny": Price(Decimal("0.000001"), Decimal(0))},
+)
+#: (team, model, input tokens, output tokens) per call; several calls per line.
+CALLS = [
+    ("a", "big", 1_000_000, 100_000),
+    ("a", "big", 500_000, 1),
+    ("a", "other", 3_333_333, 0),  # 0.49999995 cents: down
+    ("a", "a-bot", 0, 999),  # custom model priced as "big"
+    ("b", "other", 3_333_334, 0),  # 0.5000001 cents: up
+    ("b", "tiny", 500_000_000_000, 0),  # 0.5 cents exactly: up
+    ("b", "tiny", 9, 0),
+    ("c", "big", 9_000_000_000_000, 7_000_000_000_000),  # prices x 10**6: past 64 bits
+]
+
+
+@pytest.fixture
+def db(backend: Backend) -> Any:
+    empty_database(backend.database_url)
+    database = Database(make_engine(backend.database_url))
+    when = datetime(2026, 1, 15, 12, tzinfo=UTC)
+    with database.unit_of_work() as uow:
+        for team in ("a", "b", "c"):
+            uow.session.add(Team(id=f"team_{team}", name=f"Team {team}"))
+            uow.session.add(
+                Account(
+                    id=f"acc_{team}",
+                    email=f"{team}@example.com",
+                    name=f"Owner {team}",
+                    password_hash="x",
+                )
+            )
+        uow.session.add(Account(id="acc_u", email="u@example.com", name="User", password_hash="x"))
+        uow.session.flush()
+        for team in ("a", "b", "c"):
+            uow.session.add(
+                Membership(account_id=f"acc_{team}", team_id=f"team_{team}", role="owner")
+            )
+        uow.session.add(Membership(account_id="acc_u", team_id="team_a", role="user"))
+        uow.session.add(
+            CustomModel(team_id="team_a", name="a-bot", base_model="big", created_by="acc_a")
+        )
+        for n, (team, model, tokens_in, tokens_out) in enumerate(CALLS):
+            uow.session.add(
+                UsageRecord(
+                    team_id=f"team_{team}",
+                    request_id=f"r{n}",
+                    api_key_id="key",
+                    key_kind="production",
+                    model=model,
+                    input_tokens=tokens_in,
+                    output_tokens=tokens_out,
+                    occurred_at=when,
+                    occurred_on=when.date(),
+                )
+            )
+        uow.session.add(
+            UsageRecord(
+                team_id="team_a",
+                request_id="trial",
+                api_key_id="key",
+                key_kind="trial",
+                model="big",
+                input_tokens=10**9,
+                output_tokens=0,
+                occurred_at=when,
+                occurred_on=when.date(),
+            )
+        )
+        uow.commit()
+    yield database
+    database.dispose()
+
+
+Generate = Callable[..., Generated]
+
+
+def issue(db: Database, generate: Generate) -> dict[str, Any]:
+    """Run ``generate`` in a transaction that is rolled back; what it wrote, keyed by team."""
+    with db.unit_of_work() as uow:
+        result = generate(uow.session, PERIOD, PRICES, None)
+        session = uow.session
+        invoices = {i.team_id: i for i in session.scalars(select(Invoice))}
+        lines = {
+            team: sorted(
+                (line.model, line.calls, line.input_tokens, line.output_tokens, line.amount_cents)
+                for line in session.scalars(
+                    select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
+                )
+            )
+            for team, invoice in invoices.items()
+        }
+        emails = {str(e.team_id): e for e in session.scalars(select(Email))}
+        jobs = list(session.scalars(select(Job)))
+        assert sorted(session.info[NEW_JOBS_KEY]) == sorted((j.id, j.name) for j in jobs)
+        assert {j.args["email_id"] for j in jobs} == {e.id for e in emails.values()}
+        assert all(j.status == "pending" and j.attempts == 0 for j in jobs)
+        assert sorted(i.id for i in result.created) == sorted(i.id for i in invoices.values())
+        assert result.existing == 0
+        return {
+            "totals": {team: (i.total_cents, i.currency, i.status) for team, i in invoices.items()},
+            "lines": lines,
+            "emails": {
+                team: (
+                    e.template,
+                    e.cause.replace(invoices[team].id, "INVOICE"),
+                    e.to_address,
+                    e.to_name,
+                    {**e.context, "invoice_id": e.context["invoice_id"] == invoices[team].id},
+                    e.status,
+                )
+                for team, e in emails.items()
+            },
+        }
+
+
+def expected_amount(model: str, tokens_in: int, tokens_out: int) -> int:
+    return line_amount(tokens_in, tokens_out, PRICES.price_of("big" if model == "a-bot" else model))
+
+
+def test_every_line_is_priced_exactly_and_both_ways_agree(db: Database) -> None:
+    ways: list[Generate] = [billing._generate_in_python]
+    if db.engine.dialect.name == "postgresql":
+        ways.append(billing._generate_in_postgresql)
+    results = [issue(db, way) for way in ways]
+    issued = results[0]
+    for team in ("a", "b", "c"):
+        calls = [c for c in CALLS if c[0] == team]
+        models = sorted({c[1] for c in calls})
+        want = []
+        for model in models:
+            tokens_in = sum(c[2] for c in calls if c[1] == model)
+            tokens_out = sum(c[3] for c in calls if c[1] == model)
+            count = sum(1 for c in calls if c[1] == model)
+            want.append(
+                (model, count, tokens_in, tokens_out, expected_amount(model, tokens_in, tokens_out))
+            )
+        assert issued["lines"][f"team_{team}"] == want
+        total = sum(line[-1] for line in want)
+        assert issued["totals"][f"team_{team}"] == (total, "EUR", "issued")
+        assert issued["emails"][f"team_{team}"] == (
+            "invoice_ready",
+            f"invoice_ready:INVOICE:acc_{team}",
+            f"{team}@example.com",
+            f"Owner {team}",
+            {
+                "team_name": f"Team {team}",
+                "period": "2026-01",
+                "total": format_money(total, "EUR"),
+                "invoice_id": True,
+                "reason": f"you are an owner of Team {team}, and owners receive its invoices.",
+                "recipient_name": f"Owner {team}",
+            },
+            "queued",
+        )
+    assert issued["lines"]["team_b"][1][-1] == 1  # 0.5 + 0.000009 cents of "tiny": up
+    for other in results[1:]:
+        assert other == issued
