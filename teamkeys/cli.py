@@ -8,6 +8,8 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -15,7 +17,9 @@ from teamkeys.logs import configure_logging
 from teamkeys.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from domain.billing import Period, PriceTable
     from domain.migration_tickets import TicketView
+    from domain.models import Invoice
     from teamkeys.db import Database
 
 log = logging.getLogger("teamkeys")
@@ -141,44 +145,76 @@ def cmd_add_agent(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@dataclass
+class IssuedInvoices:
+    """What one run of :func:`issue_invoices` did."""
+
+    teams: int = 0
+    created: list[Invoice] = field(default_factory=list)
+    existing: int = 0
+
+
+def issue_invoices(
+    db: Database,
+    prices: PriceTable,
+    period: Period,
+    *,
+    batch: int = 500,
+    progress: Callable[[str], None] | None = None,
+) -> IssuedInvoices:
+    """Issue ``period``'s invoices for every team with production usage, ``batch`` teams per
+    transaction: what `teamkeys invoices generate` (and `teamkeys demo`) run. Idempotent per
+    team and period; owners' emails go through the outbox."""
+    from domain.billing import generate_invoices, teams_with_production_usage
+
+    issued = IssuedInvoices()
+    with db.unit_of_work() as uow:
+        teams = teams_with_production_usage(uow.session, period)
+    issued.teams = len(teams)
+    if progress:
+        progress(f"{period}: {len(teams)} team(s) with production usage")
+    for start in range(0, len(teams), batch):
+        with db.unit_of_work() as uow:
+            result = generate_invoices(uow.session, period, prices, teams[start : start + batch])
+            uow.commit()
+        issued.created.extend(result.created)
+        issued.existing += result.existing
+        if progress:
+            progress(
+                f"  {min(start + batch, len(teams))}/{len(teams)} teams: "
+                f"{len(issued.created)} invoice(s) issued, {issued.existing} already existed"
+            )
+    return issued
+
+
 def cmd_invoices_generate(args: argparse.Namespace, settings: Settings) -> int:
     """The scheduled run, on demand: same function, same rules (idempotent per team and
     period), in batches with progress, emails queued through the outbox."""
-    from domain.billing import Period, format_money, generate_invoices, teams_with_production_usage
+    from domain.billing import Period, format_money
     from domain.errors import DomainError
     from teamkeys.runtime import build_runtime
 
     runtime = build_runtime(settings)
     try:
-        period = Period.parse(args.period)
-        with runtime.db.unit_of_work() as uow:
-            teams = teams_with_production_usage(uow.session, period)
-        print(f"{period}: {len(teams)} team(s) with production usage")
-        created = existing = 0
-        totals: dict[str, int] = {}
-        for start in range(0, len(teams), args.batch):
-            batch = teams[start : start + args.batch]
-            with runtime.db.unit_of_work() as uow:
-                result = generate_invoices(uow.session, period, settings.prices, batch)
-                uow.commit()
-            created += len(result.created)
-            existing += result.existing
-            for invoice in result.created:
-                totals[invoice.currency] = totals.get(invoice.currency, 0) + invoice.total_cents
-            print(
-                f"  {min(start + args.batch, len(teams))}/{len(teams)} teams: "
-                f"{created} invoice(s) issued, {existing} already existed",
-                flush=True,
-            )
+        issued = issue_invoices(
+            runtime.db,
+            settings.prices,
+            Period.parse(args.period),
+            batch=args.batch,
+            progress=lambda line: print(line, flush=True),
+        )
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
     finally:
         runtime.close()
+    totals: dict[str, int] = {}
+    for invoice in issued.created:
+        totals[invoice.currency] = totals.get(invoice.currency, 0) + invoice.total_cents
     money = ", ".join(format_money(cents, currency) for currency, cents in totals.items())
     print(
-        f"done: {created} invoice(s) issued{f' totalling {money}' if money else ''}, "
-        f"{existing} left as issued before; owners are emailed through the outbox"
+        f"done: {len(issued.created)} invoice(s) issued{f' totalling {money}' if money else ''}, "
+        f"{issued.existing} left as issued before; owners are emailed through the outbox"
     )
     return 0
 
