@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from teamkeys.logs import configure_logging
@@ -360,6 +361,12 @@ def _add_tickets_parser(support: argparse._SubParsersAction[argparse.ArgumentPar
     reject.add_argument("--reason", required=True)
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from teamkeys.demo import run_demo
+
+    return run_demo(settings, args.data_dir, timeout=args.timeout, verbose=args.verbose)
+
+
 def cmd_new_encryption_key(_args: argparse.Namespace, _settings: Settings) -> int:
     from domain.secrets import SecretBox
 
@@ -418,6 +425,27 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--period", required=True, help="the month, YYYY-MM")
     generate.add_argument("--batch", type=int, default=500, help="teams per transaction")
     generate.set_defaults(run=cmd_invoices_generate)
+
+    demo = commands.add_parser(
+        "demo",
+        help="walk the whole story over HTTP on the embedded default, printing each step "
+        "and the email files it made",
+        description="Sign-up, invitation, trial key, Go to Production, production key, "
+        "migration ticket settled by support, usage and last month's invoice, in a fresh data "
+        "folder (never ./var), on SQLite with the local mail sink.",
+    )
+    demo.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="a new or empty folder for the database, emails and invoice PDF "
+        "(default: a new temporary folder)",
+    )
+    demo.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for each job (default 30)"
+    )
+    demo.add_argument("--verbose", action="store_true", help="show the system's log lines too")
+    demo.set_defaults(run=cmd_demo)
 
     commands.add_parser(
         "new-encryption-key", help="print a new key for TEAMKEYS_ENCRYPTION_KEY"
