@@ -8,14 +8,19 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from teamkeys.logs import configure_logging
 from teamkeys.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from domain.billing import Period, PriceTable
     from domain.migration_tickets import TicketView
+    from domain.models import Invoice
     from teamkeys.db import Database
 
 log = logging.getLogger("teamkeys")
@@ -141,44 +146,76 @@ def cmd_add_agent(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@dataclass
+class IssuedInvoices:
+    """What one run of :func:`issue_invoices` did."""
+
+    teams: int = 0
+    created: list[Invoice] = field(default_factory=list)
+    existing: int = 0
+
+
+def issue_invoices(
+    db: Database,
+    prices: PriceTable,
+    period: Period,
+    *,
+    batch: int = 500,
+    progress: Callable[[str], None] | None = None,
+) -> IssuedInvoices:
+    """Issue ``period``'s invoices for every team with production usage, ``batch`` teams per
+    transaction: what `teamkeys invoices generate` (and `teamkeys demo`) run. Idempotent per
+    team and period; owners' emails go through the outbox."""
+    from domain.billing import generate_invoices, teams_with_production_usage
+
+    issued = IssuedInvoices()
+    with db.unit_of_work() as uow:
+        teams = teams_with_production_usage(uow.session, period)
+    issued.teams = len(teams)
+    if progress:
+        progress(f"{period}: {len(teams)} team(s) with production usage")
+    for start in range(0, len(teams), batch):
+        with db.unit_of_work() as uow:
+            result = generate_invoices(uow.session, period, prices, teams[start : start + batch])
+            uow.commit()
+        issued.created.extend(result.created)
+        issued.existing += result.existing
+        if progress:
+            progress(
+                f"  {min(start + batch, len(teams))}/{len(teams)} teams: "
+                f"{len(issued.created)} invoice(s) issued, {issued.existing} already existed"
+            )
+    return issued
+
+
 def cmd_invoices_generate(args: argparse.Namespace, settings: Settings) -> int:
     """The scheduled run, on demand: same function, same rules (idempotent per team and
     period), in batches with progress, emails queued through the outbox."""
-    from domain.billing import Period, format_money, generate_invoices, teams_with_production_usage
+    from domain.billing import Period, format_money
     from domain.errors import DomainError
     from teamkeys.runtime import build_runtime
 
     runtime = build_runtime(settings)
     try:
-        period = Period.parse(args.period)
-        with runtime.db.unit_of_work() as uow:
-            teams = teams_with_production_usage(uow.session, period)
-        print(f"{period}: {len(teams)} team(s) with production usage")
-        created = existing = 0
-        totals: dict[str, int] = {}
-        for start in range(0, len(teams), args.batch):
-            batch = teams[start : start + args.batch]
-            with runtime.db.unit_of_work() as uow:
-                result = generate_invoices(uow.session, period, settings.prices, batch)
-                uow.commit()
-            created += len(result.created)
-            existing += result.existing
-            for invoice in result.created:
-                totals[invoice.currency] = totals.get(invoice.currency, 0) + invoice.total_cents
-            print(
-                f"  {min(start + args.batch, len(teams))}/{len(teams)} teams: "
-                f"{created} invoice(s) issued, {existing} already existed",
-                flush=True,
-            )
+        issued = issue_invoices(
+            runtime.db,
+            settings.prices,
+            Period.parse(args.period),
+            batch=args.batch,
+            progress=lambda line: print(line, flush=True),
+        )
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
     finally:
         runtime.close()
+    totals: dict[str, int] = {}
+    for invoice in issued.created:
+        totals[invoice.currency] = totals.get(invoice.currency, 0) + invoice.total_cents
     money = ", ".join(format_money(cents, currency) for currency, cents in totals.items())
     print(
-        f"done: {created} invoice(s) issued{f' totalling {money}' if money else ''}, "
-        f"{existing} left as issued before; owners are emailed through the outbox"
+        f"done: {len(issued.created)} invoice(s) issued{f' totalling {money}' if money else ''}, "
+        f"{issued.existing} left as issued before; owners are emailed through the outbox"
     )
     return 0
 
@@ -324,6 +361,12 @@ def _add_tickets_parser(support: argparse._SubParsersAction[argparse.ArgumentPar
     reject.add_argument("--reason", required=True)
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from teamkeys.demo import run_demo
+
+    return run_demo(settings, args.data_dir, timeout=args.timeout, verbose=args.verbose)
+
+
 def cmd_new_encryption_key(_args: argparse.Namespace, _settings: Settings) -> int:
     from domain.secrets import SecretBox
 
@@ -382,6 +425,27 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--period", required=True, help="the month, YYYY-MM")
     generate.add_argument("--batch", type=int, default=500, help="teams per transaction")
     generate.set_defaults(run=cmd_invoices_generate)
+
+    demo = commands.add_parser(
+        "demo",
+        help="walk the whole story over HTTP on the embedded default, printing each step "
+        "and the email files it made",
+        description="Sign-up, invitation, trial key, Go to Production, production key, "
+        "migration ticket settled by support, usage and last month's invoice, in a fresh data "
+        "folder (never ./var), on SQLite with the local mail sink.",
+    )
+    demo.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="a new or empty folder for the database, emails and invoice PDF "
+        "(default: a new temporary folder)",
+    )
+    demo.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for each job (default 30)"
+    )
+    demo.add_argument("--verbose", action="store_true", help="show the system's log lines too")
+    demo.set_defaults(run=cmd_demo)
 
     commands.add_parser(
         "new-encryption-key", help="print a new key for TEAMKEYS_ENCRYPTION_KEY"
