@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -146,9 +147,18 @@ def main(argv: list[str] | None = None) -> None:
                 started = time.perf_counter()
                 with engine.connect() as conn:
                     ids = conn.execute(text("SELECT id FROM jobs ORDER BY id")).scalars().all()
-                for job_id in ids:
-                    actor.send(job_id)
-                print(f"enqueued {n} messages in {time.perf_counter() - started:.1f} s")
+
+                sent = [0]
+
+                def enqueue() -> None:
+                    for job_id in ids:
+                        actor.send(job_id)
+                        sent[0] += 1
+                    print(f"enqueued {n} messages in {time.perf_counter() - started:.1f} s")
+
+                # Enqueue alongside the worker, so the warm-up sample is taken on time.
+                enqueuing = threading.Thread(target=enqueue, daemon=True)
+                enqueuing.start()
 
                 def consumer_backlog() -> int:
                     """Messages not yet acknowledged: Dramatiq deletes one from the queue's
@@ -163,7 +173,8 @@ def main(argv: list[str] | None = None) -> None:
                                     text("SELECT count(*) FROM jobs WHERE status = 'done'")
                                 ).scalar_one()
                             )
-                    return n - consumer_backlog()
+                    enqueued = sent[0]
+                    return enqueued - consumer_backlog()
 
                 warm_at = max(n // 10, 1)
                 warm_rss = peak = 0
