@@ -14,7 +14,13 @@ import sys
 import threading
 from pathlib import Path
 
+import httpx
+
+from api.app import create_app
+from teamkeys.runtime import build_runtime
 from teamkeys.settings import Settings
+from tests.support import LiveServer
+from workers.scheduler import periodic_tasks, run_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,10 +103,21 @@ def settings_env(settings: Settings) -> dict[str, str]:
 class WorkerProcess:
     """``teamkeys worker`` (Dramatiq's CLI) as its own process group, as in production."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    def __init__(
+        self, settings: Settings, log_path: Path, *, processes: int = 1, threads: int = 2
+    ) -> None:
         self.log = log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "teamkeys.cli", "worker", "--processes", "1", "--threads", "2"],
+            [
+                sys.executable,
+                "-m",
+                "teamkeys.cli",
+                "worker",
+                "--processes",
+                str(processes),
+                "--threads",
+                str(threads),
+            ],
             cwd=ROOT,
             env=settings_env(settings),
             stdout=self.log,
@@ -121,3 +138,31 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.log.close()
+
+
+class Deployment:
+    """The web process and the scheduler (relay) in this process; workers elsewhere."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.runtime = build_runtime(settings)
+        self.server = LiveServer(create_app(self.runtime))
+        self.stop_scheduler = threading.Event()
+        self.scheduler = threading.Thread(
+            target=run_scheduler,
+            args=(periodic_tasks(self.runtime), self.stop_scheduler),
+            daemon=True,
+        )
+
+    def __enter__(self) -> Deployment:
+        self.server.start()
+        self.scheduler.start()
+        self.http = httpx.Client(base_url=self.server.url, timeout=30)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.http.close()
+        self.stop_scheduler.set()
+        self.scheduler.join(timeout=10)
+        self.server.stop()
+        self.runtime.broker.flush_all()
+        self.runtime.close()

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
 from teamkeys import cli
+from teamkeys.runtime import Runtime
 from teamkeys.settings import Settings, get_settings
 from tests.conftest import System
+from tests.faults import WorkerProcess
+from tests.support import REDIS_URL, missing_service, redis_available
 
 AGENT_PASSWORD = "support desk passphrase"
 
@@ -42,7 +46,14 @@ def settings_as_environment(settings: Settings) -> dict[str, str | None]:
     return environment
 
 
-def run_cli(system: System, argv: list[str], stdin: str = "") -> int:
+class Running(Protocol):
+    """A running teamkeys: the ``system`` fixture or a :class:`tests.faults.Deployment`."""
+
+    @property
+    def runtime(self) -> Runtime: ...
+
+
+def run_cli(system: Running, argv: list[str], stdin: str = "") -> int:
     """Run the real ``teamkeys`` command against the running system's database.
 
     The CLI reads settings from the environment through the cached ``get_settings``; the
@@ -63,7 +74,7 @@ def run_cli(system: System, argv: list[str], stdin: str = "") -> int:
             get_settings.cache_clear()
 
 
-def run_add_agent(system: System, email: str, name: str, password: str = AGENT_PASSWORD) -> int:
+def run_add_agent(system: Running, email: str, name: str, password: str = AGENT_PASSWORD) -> int:
     """``teamkeys support add-agent``, password on standard input."""
     return run_cli(system, ["support", "add-agent", email, "--name", name], password + "\n")
 
@@ -81,3 +92,31 @@ def add_support_agent(system: System) -> AddSupportAgent:
         return {"account": me["account"], "headers": headers}
 
     return add
+
+
+# --- with a real Redis and real worker processes -------------------------------------------
+
+
+@pytest.fixture
+def redis_settings(settings: Settings) -> Settings:
+    if not redis_available():
+        missing_service(f"Redis at {REDIS_URL}")
+    update: dict[str, object] = {"redis_url": REDIS_URL}
+    if os.environ.get("TEAMKEYS_TEST_PRODUCTION_TIMING"):
+        # Measure recovery with the shipped lease and relay interval, not the quick test ones.
+        defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+        update |= {
+            "job_run_lease_seconds": defaults.job_run_lease_seconds,
+            "job_dispatch_lease_seconds": defaults.job_dispatch_lease_seconds,
+            "relay_interval_seconds": defaults.relay_interval_seconds,
+        }
+    return settings.model_copy(update=update)
+
+
+@pytest.fixture
+def workers() -> Iterator[list[WorkerProcess]]:
+    """Worker processes a test starts; stopped (or already killed) at the end."""
+    started: list[WorkerProcess] = []
+    yield started
+    for worker in started:
+        worker.stop()

@@ -3,26 +3,21 @@ request time, the mail server down or refusing, and messages delivered twice."""
 
 from __future__ import annotations
 
-import os
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from api.app import create_app
 from domain.models import Email, Job
 from teamkeys.mailsink import MailSink
-from teamkeys.runtime import Runtime, build_runtime
+from teamkeys.runtime import Runtime
 from teamkeys.settings import Settings
 from tests.conftest import System
 from tests.e2e.conftest import AddSupportAgent
-from tests.faults import TcpProxy, WorkerProcess
-from tests.support import REDIS_URL, LiveServer, missing_service, redis_available, to, wait_until
-from workers.scheduler import periodic_tasks, run_scheduler
+from tests.faults import Deployment, TcpProxy, WorkerProcess
+from tests.support import REDIS_URL, to, wait_until
 
 
 def emails_to(system: System, address: str) -> list[Email]:
@@ -128,58 +123,6 @@ def test_an_email_that_never_gets_through_goes_dead_where_support_sees_it(
 
 
 # --- with a real Redis and real worker processes -------------------------------------------
-
-
-@pytest.fixture
-def redis_settings(settings: Settings) -> Settings:
-    if not redis_available():
-        missing_service(f"Redis at {REDIS_URL}")
-    update: dict[str, object] = {"redis_url": REDIS_URL}
-    if os.environ.get("TEAMKEYS_TEST_PRODUCTION_TIMING"):
-        # Measure recovery with the shipped lease and relay interval, not the quick test ones.
-        defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-        update |= {
-            "job_run_lease_seconds": defaults.job_run_lease_seconds,
-            "job_dispatch_lease_seconds": defaults.job_dispatch_lease_seconds,
-            "relay_interval_seconds": defaults.relay_interval_seconds,
-        }
-    return settings.model_copy(update=update)
-
-
-class Deployment:
-    """The web process and the scheduler (relay) in this process; workers elsewhere."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.runtime = build_runtime(settings)
-        self.server = LiveServer(create_app(self.runtime))
-        self.stop_scheduler = threading.Event()
-        self.scheduler = threading.Thread(
-            target=run_scheduler,
-            args=(periodic_tasks(self.runtime), self.stop_scheduler),
-            daemon=True,
-        )
-
-    def __enter__(self) -> Deployment:
-        self.server.start()
-        self.scheduler.start()
-        self.http = httpx.Client(base_url=self.server.url, timeout=30)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.http.close()
-        self.stop_scheduler.set()
-        self.scheduler.join(timeout=10)
-        self.server.stop()
-        self.runtime.broker.flush_all()
-        self.runtime.close()
-
-
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 @pytest.mark.redis

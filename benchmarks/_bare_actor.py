@@ -1,0 +1,73 @@
+"""The baseline for benchmarks.invitation_pipeline: a bare Dramatiq actor that renders the same
+invitation email and sends it through the same SMTP sink with aiosmtplib, on one connection per
+process reused behind an asyncio.Lock (DESIGN notes), and nothing else: no database, no outbox.
+
+    dramatiq benchmarks._bare_actor  (BENCH_REDIS_URL, BENCH_NAMESPACE, BENCH_SMTP_PORT)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime, timedelta
+
+import aiosmtplib
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware.asyncio import AsyncIO
+
+from workers.mail.message import build_message, message_id_for
+from workers.mail.render import EmailRenderer, templates_root
+
+QUEUE = "bare_invitations"
+
+broker = RedisBroker(  # type: ignore[no-untyped-call]
+    url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+    namespace=os.environ.get("BENCH_NAMESPACE", "teamkeys-bench-bare"),
+)
+broker.add_middleware(AsyncIO())
+dramatiq.set_broker(broker)
+
+_renderer = EmailRenderer(templates_root())
+_smtp: aiosmtplib.SMTP | None = None
+_lock: asyncio.Lock | None = None
+
+
+def invitation_context(to_address: str) -> dict[str, object]:
+    """What the real invitation email is rendered with (see domain.invitations)."""
+    return {
+        "team_name": "Olive's Team",
+        "inviter_name": "Olive",
+        "inviter_email": "olive@example.com",
+        "role": "user",
+        "expires_at": (datetime.now(UTC) + timedelta(days=7)).strftime("%d %B %Y at %H:%M UTC"),
+        "reason": "Olive (olive@example.com) invited this address to Olive's Team on "
+        "teamkeys. If you did not expect it, ignore this email.",
+        "recipient_name": to_address,
+        "accept_url": f"https://app.teamkeys.test/invitations/inv_{'x' * 43}",
+        "public_url": "https://app.teamkeys.test",
+    }
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+async def send_invitation_email(to_address: str) -> None:
+    global _smtp, _lock
+    rendered = _renderer.render("invitation", invitation_context(to_address))
+    message = build_message(
+        rendered,
+        sender_name="teamkeys",
+        sender_address="no-reply@teamkeys.localhost",
+        to_name=to_address,
+        to_address=to_address,
+        message_id=message_id_for(f"bare:{to_address}", "teamkeys.localhost"),
+        headers={"X-Teamkeys-Email": "invitation"},
+    )
+    if _lock is None:
+        _lock = asyncio.Lock()
+    async with _lock:
+        if _smtp is None or not _smtp.is_connected:
+            _smtp = aiosmtplib.SMTP(
+                hostname="127.0.0.1", port=int(os.environ["BENCH_SMTP_PORT"]), timeout=10
+            )
+            await _smtp.connect()
+        await _smtp.send_message(message)

@@ -1,0 +1,306 @@
+"""Invitations end to end, side by side with a bare Dramatiq actor sending the same email.
+
+    python -m benchmarks.invitation_pipeline [--invitations 500] [--processes 2] [--threads 8]
+        [--concurrency 8]
+
+teamkeys: `teamkeys web`, `teamkeys scheduler` and `teamkeys worker` as their own processes on
+a fresh PostgreSQL database and Redis; this process posts N invitations over HTTP (HTTP ->
+outbox -> Redis -> worker -> render -> SMTP -> recorded as sent) and the clock stops when the
+database shows all N invitations `sent`.
+
+Baseline, in the same run: `dramatiq benchmarks._bare_actor` with the same process and thread
+counts on the same Redis; this process enqueues N messages and the clock stops when the SMTP
+sink holds N more emails. The actor renders the same invitation template, builds the same
+multipart message and sends it with aiosmtplib over one reused connection per process.
+
+Both go through the same SMTP sink, running in a process of its own. Printed: both rates in
+invitations/s and their ratio (target >= 0.6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import httpx
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN = os.environ.get(
+    "TEAMKEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("TEAMKEYS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+KEY = "dGVhbWtleXMtdGVzdHMtb25seS0zMi1ieXRlcy1rZXk="
+
+
+class Sink:
+    """benchmarks._sink as a child process: its port, and how many emails it holds."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._sink"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._in: IO[str] = self.process.stdin  # type: ignore[assignment]
+        self._out: IO[str] = self.process.stdout  # type: ignore[assignment]
+        self.port = int(self._out.readline())
+
+    def count(self) -> int:
+        self._in.write("count\n")
+        self._in.flush()
+        return int(self._out.readline())
+
+    def stop(self) -> None:
+        self._in.close()
+        self.process.wait(timeout=10)
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"teamkeys_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def flush_namespace(namespace: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{namespace}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def teamkeys_env(database_url: str, namespace: str, smtp_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEAMKEYS_")}
+    env.update(
+        TEAMKEYS_DATABASE_URL=database_url,
+        TEAMKEYS_REDIS_URL=REDIS_URL,
+        TEAMKEYS_REDIS_NAMESPACE=namespace,
+        TEAMKEYS_SMTP_HOST="127.0.0.1",
+        TEAMKEYS_SMTP_PORT=str(smtp_port),
+        TEAMKEYS_ENCRYPTION_KEY=KEY,
+        TEAMKEYS_PUBLIC_URL="https://app.teamkeys.test",
+        TEAMKEYS_INVITATION_DAILY_LIMIT="1000000",
+        TEAMKEYS_ARGON2_TIME_COST="1",
+        TEAMKEYS_ARGON2_MEMORY_KIB="1024",
+        TEAMKEYS_ARGON2_PARALLELISM="1",
+        TEAMKEYS_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", *argv],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, poll: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(poll)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, float]:
+    from teamkeys.migrate import upgrade
+
+    n: int = args.invitations
+    namespace = f"teamkeys-bench-{uuid.uuid4().hex[:8]}"
+    with fresh_database() as url:
+        upgrade(url)
+        env = teamkeys_env(url, namespace, sink.port)
+        port = free_port()
+        procs = [
+            spawn(["teamkeys.cli", "web", "--port", str(port)], env, logs / "web.log"),
+            spawn(["teamkeys.cli", "scheduler"], env, logs / "scheduler.log"),
+            spawn(
+                [
+                    "teamkeys.cli",
+                    "worker",
+                    "--processes",
+                    str(args.processes),
+                    "--threads",
+                    str(args.threads),
+                ],
+                env,
+                logs / "worker.log",
+            ),
+        ]
+        engine = create_engine(url)
+        try:
+            base = f"http://127.0.0.1:{port}"
+
+            def web_up() -> bool:
+                try:
+                    return bool(httpx.get(f"{base}/healthz", timeout=1).status_code == 200)
+                except httpx.HTTPError:
+                    return False
+
+            wait_for(web_up, 30, "teamkeys web")
+            with httpx.Client(base_url=base, timeout=30) as http:
+                emails_before = sink.count()
+                owner = http.post(
+                    "/v1/signup",
+                    json={"email": "olive@example.com", "name": "Olive", "password": "x" * 16},
+                ).json()
+                headers = {"Authorization": f"Bearer {owner['token']}"}
+                team_id = owner["team"]["id"]
+                wait_for(lambda: sink.count() > emails_before, 30, "the welcome email")
+                time.sleep(2.0)  # the worker processes are up and idle
+                emails_before = sink.count()
+
+                def invite(i: int) -> None:
+                    response = http.post(
+                        f"/v1/teams/{team_id}/invitations",
+                        json={"email": f"invitee{i}@example.com", "role": "user"},
+                        headers=headers,
+                    )
+                    assert response.status_code == 202, response.text
+
+                started = time.perf_counter()
+                with ThreadPoolExecutor(args.concurrency) as pool:
+                    list(pool.map(invite, range(n)))
+                requested = time.perf_counter() - started
+
+                def all_sent() -> bool:
+                    with engine.connect() as conn:
+                        sent = conn.execute(
+                            text("SELECT count(*) FROM invitations WHERE status = 'sent'")
+                        ).scalar_one()
+                    return int(sent) >= n
+
+                wait_for(all_sent, 600, "every invitation sent", poll=0.05)
+                elapsed = time.perf_counter() - started
+            assert sink.count() - emails_before == n, "an invitation email was lost or doubled"
+            with engine.connect() as conn:
+                max_attempts = conn.execute(text("SELECT max(attempts) FROM jobs")).scalar_one()
+        finally:
+            for process in procs:
+                stop(process)
+            engine.dispose()
+            flush_namespace(namespace)
+    return {"elapsed": elapsed, "requested": requested, "max_attempts": float(max_attempts)}
+
+
+def run_bare(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, float]:
+    n: int = args.invitations
+    namespace = f"teamkeys-bench-bare-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ)
+    env.update(BENCH_REDIS_URL=REDIS_URL, BENCH_NAMESPACE=namespace, BENCH_SMTP_PORT=str(sink.port))
+    worker = spawn(
+        [
+            "dramatiq",
+            "benchmarks._bare_actor",
+            "--processes",
+            str(args.processes),
+            "--threads",
+            str(args.threads),
+        ],
+        env,
+        logs / "bare-worker.log",
+    )
+    os.environ.update(BENCH_REDIS_URL=REDIS_URL, BENCH_NAMESPACE=namespace)
+    from benchmarks import _bare_actor
+
+    try:
+        # Warm up: one email, so both sides start with workers up and connections open.
+        before = sink.count()
+        _bare_actor.send_invitation_email.send("warmup@example.com")
+        wait_for(lambda: sink.count() > before, 30, "the bare warm-up email")
+        time.sleep(2.0)
+        before = sink.count()
+        started = time.perf_counter()
+        for i in range(n):
+            _bare_actor.send_invitation_email.send(f"invitee{i}@example.com")
+        wait_for(lambda: sink.count() >= before + n, 600, "every bare email")
+        elapsed = time.perf_counter() - started
+    finally:
+        stop(worker)
+        _bare_actor.broker.close()
+        flush_namespace(namespace)
+    return {"elapsed": elapsed}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--invitations", type=int, default=500)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=8, help="HTTP clients at once")
+    args = parser.parse_args(argv)
+    logs = Path(tempfile.mkdtemp(prefix="teamkeys-bench-"))
+    n: int = args.invitations
+    print(
+        f"{n} invitations, workers --processes {args.processes} --threads {args.threads}, "
+        f"{args.concurrency} HTTP clients; logs in {logs}"
+    )
+    sink = Sink()
+    try:
+        ours = run_teamkeys(args, sink, logs)
+        bare = run_bare(args, sink, logs)
+    finally:
+        sink.stop()
+    ours_rate, bare_rate = n / ours["elapsed"], n / bare["elapsed"]
+    print(
+        f"teamkeys end to end : {ours_rate:7.1f} invitations/s "
+        f"({ours['elapsed']:.2f} s; HTTP requests took {ours['requested']:.2f} s; "
+        f"most attempts of a job {ours['max_attempts']:.0f})"
+    )
+    print(f"bare Dramatiq actor : {bare_rate:7.1f} emails/s ({bare['elapsed']:.2f} s)")
+    print(f"ratio               : {ours_rate / bare_rate:7.2f} (target >= 0.6)")
+
+
+if __name__ == "__main__":
+    main()
