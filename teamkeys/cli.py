@@ -18,9 +18,8 @@ from teamkeys.logs import configure_logging
 from teamkeys.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from domain.billing import Period, PriceTable
+    from domain.billing import IssuedInvoice, Period, PriceTable
     from domain.migration_tickets import TicketView
-    from domain.models import Invoice
     from teamkeys.db import Database
 
 log = logging.getLogger("teamkeys")
@@ -151,7 +150,7 @@ class IssuedInvoices:
     """What one run of :func:`issue_invoices` did."""
 
     teams: int = 0
-    created: list[Invoice] = field(default_factory=list)
+    created: list[IssuedInvoice] = field(default_factory=list)
     existing: int = 0
 
 
