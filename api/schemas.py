@@ -22,6 +22,14 @@ from domain.models import (
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """PostgreSQL text cannot hold NUL: refuse it as invalid input (422), never a 500."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 class ErrorDetail(BaseModel):
     code: str = Field(examples=["not_allowed"])

@@ -64,6 +64,19 @@ def test_unknown_fields_are_422(system: System) -> None:
     assert_error(signed_in, 401, "invalid_credentials")
 
 
+def test_nul_characters_in_text_are_422_not_a_server_error(system: System) -> None:
+    """Found by the fuzzer: PostgreSQL text cannot hold NUL, which was a 500 there."""
+    owner = system.sign_up("Ada")
+    response = system.http.post(
+        f"/v1/teams/{owner['team']['id']}/custom-models",
+        json={"name": "tuned\x00", "base_model": "base"},
+        headers=owner["headers"],
+    )
+
+    error = assert_error(response, 422, "invalid_request")
+    assert "name" in error["message"]
+
+
 def test_missing_fields_are_422(system: System) -> None:
     error = assert_error(
         system.http.post("/v1/signup", json={"email": "ada@example.com"}), 422, "invalid_request"
