@@ -362,3 +362,23 @@ def test_a_job_run_again_after_sending_keeps_the_same_working_link(system: Syste
     assert len(received_invitations(system, "bob@example.com")) == 1
     assert system.http.get(f"/v1/invitations/{token}").status_code == 200
     assert accept(system, token).status_code == 201
+
+
+def test_an_invitation_the_mail_server_refuses_is_failed_with_the_reason(system: System) -> None:
+    owner = system.sign_up("Carol")
+    system.sink.wait_for(to(owner["account"]["email"]))  # the welcome email is out of the way
+    system.sink.refuse_with = (550, "5.1.1 no such mailbox")
+    invitation = invite(system, owner, "nobody@example.com").json()
+
+    wait_until(
+        lambda: status_of(system, owner, invitation["id"]) == "failed",
+        what="the invitation to fail",
+    )
+    [item] = system.http.get(
+        f"/v1/teams/{owner['team']['id']}/invitations", headers=owner["headers"]
+    ).json()["items"]
+    assert "550" in item["failure_reason"]
+    events = system.http.get(
+        f"/v1/teams/{owner['team']['id']}/events", headers=owner["headers"]
+    ).json()["items"]
+    assert events[0]["action"] == "invitation.failed"
