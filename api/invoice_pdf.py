@@ -5,7 +5,7 @@ from __future__ import annotations
 from fpdf import FPDF
 
 from domain.billing import format_money
-from domain.models import Invoice, InvoiceLine, Team
+from domain.models import Invoice, Team
 
 
 def _latin1(text: str) -> str:
@@ -13,9 +13,7 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def invoice_pdf(
-    invoice: Invoice, lines: list[InvoiceLine], team: Team, *, seller_name: str, seller_address: str
-) -> bytes:
+def invoice_pdf(invoice: Invoice, team: Team, *, seller_name: str, seller_address: str) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_title(_latin1(f"Invoice {invoice.id}"))
     pdf.set_author(_latin1(seller_name))
@@ -46,7 +44,7 @@ def invoice_pdf(
         pdf.cell(width, 7, title, border="B", align="L" if title == "Model" else "R")
     pdf.ln()
     pdf.set_font("Helvetica", "", 10)
-    for line in lines:
+    for line in invoice.line_items:
         cells = (
             line.model,
             f"{line.calls:,}",

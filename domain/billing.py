@@ -10,35 +10,31 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
-from domain.emails import EmailRequest, request_new_emails
+from domain.emails import request_email
 from domain.errors import InvalidInput, NotFound
 from domain.ids import new_id
-from domain.jobs import DISPATCHING_KEY, NEW_JOBS_KEY, JobName
+from domain.jobs import DISPATCHING_KEY, NEW_JOBS_KEY, JobName, enqueue_jobs
 from domain.models import (
     Account,
     CustomModel,
-    EmailStatus,
     Invoice,
     InvoiceLine,
     KeyKind,
-    Membership,
-    Role,
     Team,
     UsageRecord,
 )
 from domain.permissions import Permission
-from domain.teams import authorize
+from domain.teams import authorize, team_owners
 
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MILLION = Decimal(1_000_000)
@@ -165,22 +161,23 @@ def generate_invoices(
     team_ids: Sequence[str] | None = None,
 ) -> Generated:
     """Issue the period's invoices for ``team_ids`` (``None``: every team with production
-    usage) that have none yet, and queue their owners' emails.
+    usage) that have none yet, each with a job that emails its owners.
 
     Invoices are unique per team and period and inserted with ON CONFLICT DO NOTHING, so a
     concurrent run or a re-run never duplicates or changes an issued invoice; ``created``
     holds only the invoices this call inserted, ``existing`` counts the teams whose invoice
-    was already there.
+    was already there. The emails themselves are made by that job (:func:`invoice_emails`),
+    for the owners the team has when it runs.
 
-    Two ways to the same rows, amounts and emails:
+    Two ways to the same rows and amounts:
 
     - PostgreSQL (what production and the benchmark run): one statement, entirely in the
       database (:func:`_generate_in_postgresql`). The usage GROUP BY is the only real work;
       Python never sees a line.
     - SQLite (embedded): the lines are priced in Python with :func:`line_amount`, exactly
-      (Decimal), and written with a few multi-row inserts (:func:`_generate_in_python`).
-      SQLite has neither data-modifying CTEs nor exact integers beyond 64 bits, and an
-      in-process database gains nothing from moving the arithmetic into SQL.
+      (Decimal), and written with one multi-row insert (:func:`_generate_in_python`). SQLite
+      has neither data-modifying CTEs nor exact integers beyond 64 bits, and an in-process
+      database gains nothing from moving the arithmetic into SQL.
     """
     if not period.next.first_day <= utcnow().date():
         raise InvalidInput(
@@ -195,9 +192,9 @@ def generate_invoices(
 
 
 #: Everything :func:`generate_invoices` does, in one PostgreSQL statement: data-modifying CTEs
-#: chained by RETURNING, so the usage is grouped once and every insert reads the rows the one
-#: before it actually inserted (an invoice another run issued first gets no lines, emails or
-#: jobs from this one). Amounts: prices are scaled to integers (``:scale``), so a line is
+#: chained by RETURNING, so the usage is grouped once and the jobs are written only for the
+#: invoices this statement actually inserted (an invoice another run issued first gets none
+#: from this one). Amounts: prices are scaled to integers (``:scale``), so a line is
 #: ``div(tokens x scaled prices + divisor / 2, divisor)`` in exact numeric arithmetic —
 #: the same half-up rounding as :func:`line_amount`. Custom models are priced as their base.
 _GENERATE_SQL = """
@@ -219,50 +216,30 @@ WITH usage AS (
     FROM usage g
     LEFT JOIN custom_models cm ON cm.team_id = g.team_id AND cm.name = g.model
     LEFT JOIN price_table p ON p.model = coalesce(cm.base_model, g.model)
-), totals AS (
-    SELECT team_id, sum(amount_cents) AS total_cents FROM priced GROUP BY team_id
+), invoiced AS (
+    SELECT team_id, sum(amount_cents) AS total_cents,
+           json_agg(json_build_object('model', model, 'calls', calls,
+                                      'input_tokens', input_tokens,
+                                      'output_tokens', output_tokens,
+                                      'amount_cents', amount_cents) ORDER BY model) AS lines
+    FROM priced GROUP BY team_id
 ), new_invoices AS (
-    INSERT INTO invoices (id, team_id, period, status, currency, total_cents, issued_at)
+    INSERT INTO invoices (id, team_id, period, status, currency, total_cents, issued_at, lines)
     SELECT 'invc_' || replace(CAST(gen_random_uuid() AS text), '-', ''), team_id, :period,
-           'issued', :currency, total_cents, :now
-    FROM totals
+           'issued', :currency, total_cents, :now, lines
+    FROM invoiced
     ON CONFLICT (team_id, period) DO NOTHING
     RETURNING id, team_id, total_cents
-), new_lines AS (
-    INSERT INTO invoice_lines (invoice_id, model, calls, input_tokens, output_tokens,
-                               amount_cents)
-    SELECT i.id, p.model, p.calls, p.input_tokens, p.output_tokens, p.amount_cents
-    FROM priced p JOIN new_invoices i ON i.team_id = p.team_id
-), new_emails AS (
-    INSERT INTO emails (id, template, cause, team_id, to_address, to_name, context, status,
-                        attempts, created_at)
-    SELECT 'eml_' || replace(CAST(gen_random_uuid() AS text), '-', ''), 'invoice_ready',
-           'invoice_ready:' || i.id || ':' || a.id, t.id, a.email, a.name,
-           json_build_object(
-               'team_name', t.name,
-               'period', :period,
-               'total', to_char(div(i.total_cents, 100), 'FM9,999,999,999,999,999,990')
-                        || '.' || lpad(CAST(mod(i.total_cents, 100) AS text), 2, '0')
-                        || ' ' || :currency,
-               'invoice_id', i.id,
-               'reason', 'you are an owner of ' || t.name || ', and owners receive its invoices.',
-               'recipient_name', a.name),
-           :queued, 0, :now
-    FROM new_invoices i
-    JOIN teams t ON t.id = i.team_id
-    JOIN memberships m ON m.team_id = i.team_id AND m.role = :owner
-    JOIN accounts a ON a.id = m.account_id
-    RETURNING id
 ), new_jobs AS (
     INSERT INTO jobs (id, name, args, status, attempts, available_at, created_at, lease_until)
-    SELECT 'job_' || replace(CAST(gen_random_uuid() AS text), '-', ''), :send_email,
-           json_build_object('email_id', e.id), 'pending', 0, :now, :now, :lease_until
-    FROM new_emails e
+    SELECT 'job_' || replace(CAST(gen_random_uuid() AS text), '-', ''), :job,
+           json_build_object('invoice_id', i.id), 'pending', 0, :now, :now, :lease_until
+    FROM new_invoices i
     RETURNING id
 )
 SELECT 'invoice' AS kind, id, team_id, total_cents FROM new_invoices
 UNION ALL SELECT 'job', id, NULL, NULL FROM new_jobs
-UNION ALL SELECT 'teams', NULL, NULL, count(*) FROM totals
+UNION ALL SELECT 'teams', NULL, NULL, count(*) FROM invoiced
 """
 
 
@@ -300,18 +277,21 @@ def _generate_in_postgresql(
         "period": str(period),
         "currency": prices.currency,
         "now": now,
-        "queued": str(EmailStatus.QUEUED),
-        "owner": str(Role.OWNER),
-        "send_email": str(JobName.SEND_EMAIL),
+        "job": str(JobName.SEND_INVOICE_EMAILS),
         "lease_until": now + lease if lease is not None else None,
     }
     only_these = ""
     if team_ids is not None:
         only_these = "AND u.team_id = ANY(CAST(:teams AS text[]))"
         params["teams"] = list(team_ids)
+    # A month's usage is grouped in one hash table: room for it in memory, not a spill to disk
+    # (this transaction only).
+    session.execute(text("SET LOCAL work_mem = '64MB'"))
     rows = session.execute(text(_GENERATE_SQL.format(only_these=only_these)), params).all()
     teams = next(int(total) for kind, _, _, total in rows if kind == "teams")
-    jobs = [(job_id, str(JobName.SEND_EMAIL)) for kind, job_id, _, _ in rows if kind == "job"]
+    jobs = [
+        (job_id, str(JobName.SEND_INVOICE_EMAILS)) for kind, job_id, _, _ in rows if kind == "job"
+    ]
     if jobs:
         session.info.setdefault(NEW_JOBS_KEY, []).extend(jobs)
     created = sorted(
@@ -335,9 +315,8 @@ def _generate_in_postgresql(
 def _generate_in_python(
     session: Session, period: Period, prices: PriceTable, team_ids: Sequence[str] | None
 ) -> Generated:
-    """The lines grouped in SQL and priced here (:func:`line_amount`); invoices, lines and
-    emails written with one multi-row insert each."""
-    result = Generated()
+    """The lines grouped in SQL and priced here (:func:`line_amount`); the invoices written
+    with one multi-row insert, and a job for each one inserted."""
     only_these = [UsageRecord.team_id.in_(team_ids)] if team_ids is not None else []
     usage = (
         session.execute(
@@ -355,6 +334,7 @@ def _generate_in_python(
                 UsageRecord.occurred_on < period.next.first_day,
             )
             .group_by(UsageRecord.team_id, UsageRecord.model)
+            .order_by(UsageRecord.team_id, UsageRecord.model)
         )
         .tuples()
         .all()
@@ -366,16 +346,12 @@ def _generate_in_python(
     base_models = {(t, n): b for t, n, b in session.execute(custom).tuples()}
     lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for team_id, model, calls, input_tokens, output_tokens in usage:
+        tokens_in, tokens_out = int(input_tokens or 0), int(output_tokens or 0)
         price = prices.price_of(base_models.get((team_id, model), model))
-        lines[team_id].append(
-            {
-                "model": model,
-                "calls": int(calls),
-                "input_tokens": int(input_tokens or 0),
-                "output_tokens": int(output_tokens or 0),
-                "amount_cents": line_amount(int(input_tokens or 0), int(output_tokens or 0), price),
-            }
+        line = InvoiceLine(
+            model, int(calls), tokens_in, tokens_out, line_amount(tokens_in, tokens_out, price)
         )
+        lines[team_id].append(asdict(line))
     now = utcnow()
     rows = [
         {
@@ -386,8 +362,9 @@ def _generate_in_python(
             "currency": prices.currency,
             "issued_at": now,
             "total_cents": sum(line["amount_cents"] for line in team_lines),
+            "lines": team_lines,
         }
-        for team_id, team_lines in sorted(lines.items())
+        for team_id, team_lines in lines.items()
     ]
     connection = session.connection()
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
@@ -405,17 +382,8 @@ def _generate_in_python(
             select(Invoice.id).where(Invoice.id.in_([row["id"] for row in chunk]))
         ).scalars()
     }
-    created = [row for row in rows if row["id"] in created_ids]
-    result.existing = len(rows) - len(created)
-    line_rows = [
-        {"invoice_id": row["id"], **line}
-        for row in created
-        for line in sorted(lines[row["team_id"]], key=lambda x: x["model"])
-    ]
-    if line_rows:
-        connection.execute(sa_insert(InvoiceLine), line_rows)
-    invoices = {
-        row["team_id"]: IssuedInvoice(
+    created = [
+        IssuedInvoice(
             id=row["id"],
             team_id=row["team_id"],
             period=row["period"],
@@ -423,46 +391,47 @@ def _generate_in_python(
             total_cents=row["total_cents"],
             issued_at=row["issued_at"],
         )
-        for row in created
-    }
-    _tell_owners(session, invoices)
-    result.created = list(invoices.values())
-    return result
+        for row in rows
+        if row["id"] in created_ids
+    ]
+    enqueue_jobs(
+        session, JobName.SEND_INVOICE_EMAILS, [{"invoice_id": invoice.id} for invoice in created]
+    )
+    return Generated(created=created, existing=len(rows) - len(created))
 
 
-def _tell_owners(session: Session, invoices: dict[str, IssuedInvoice]) -> None:
-    if not invoices:
-        return
-    owners = (
-        session.execute(
-            select(Account, Team)
-            .join(Membership, Membership.account_id == Account.id)
-            .join(Team, Team.id == Membership.team_id)
-            .where(Membership.team_id.in_(invoices), Membership.role == Role.OWNER)
-        )
-        .tuples()
-        .all()
-    )
-    request_new_emails(
-        session,
-        [
-            EmailRequest(
-                template="invoice_ready",
-                cause=f"invoice_ready:{invoice.id}:{owner.id}",
-                to=owner,
-                team_id=team.id,
-                context={
-                    "team_name": team.name,
-                    "period": invoice.period,
-                    "total": format_money(invoice.total_cents, invoice.currency),
-                    "invoice_id": invoice.id,
-                },
-                reason=f"you are an owner of {team.name}, and owners receive its invoices.",
-            )
-            for owner, team in owners
-            for invoice in (invoices[team.id],)
-        ],
-    )
+def invoice_email_cause(invoice_id: str, owner_id: str) -> str:
+    return f"invoice_ready:{invoice_id}:{owner_id}"
+
+
+def invoice_emails(session: Session, invoice_id: str) -> list[str]:
+    """Queue ``invoice_ready`` for every owner the invoice's team has now, and give the ids
+    of those emails. One email per invoice and owner (the cause says which): asking again —
+    a retried job — gives the same emails, sent or not, and makes one only for a new owner."""
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None:
+        return []
+    team = session.get(Team, invoice.team_id)
+    assert team is not None
+    total = format_money(invoice.total_cents, invoice.currency)
+    return [
+        request_email(
+            session,
+            template="invoice_ready",
+            cause=invoice_email_cause(invoice.id, owner.id),
+            to=owner,
+            team_id=team.id,
+            send_by_job=False,
+            context={
+                "team_name": team.name,
+                "period": invoice.period,
+                "total": total,
+                "invoice_id": invoice.id,
+            },
+            reason=f"you are an owner of {team.name}, and owners receive its invoices.",
+        ).id
+        for owner in team_owners(session, team.id)
+    ]
 
 
 def format_money(cents: int, currency: str) -> str:
@@ -489,20 +458,13 @@ def list_invoices(session: Session, actor: Account, team_id: str) -> list[Invoic
 
 def get_invoice(
     session: Session, actor: Account, team_id: str, invoice_id: str
-) -> tuple[Invoice, list[InvoiceLine], Team]:
+) -> tuple[Invoice, Team]:
     authorize(session, actor, team_id, Permission.INVOICES_VIEW)
     invoice = session.scalar(
         select(Invoice).where(Invoice.id == invoice_id, Invoice.team_id == team_id)
     )
     if invoice is None:
         raise NotFound("No such invoice in this team.", code="no_such_invoice")
-    lines = list(
-        session.scalars(
-            select(InvoiceLine)
-            .where(InvoiceLine.invoice_id == invoice.id)
-            .order_by(InvoiceLine.model)
-        )
-    )
     team = session.get(Team, team_id)
     assert team is not None
-    return invoice, lines, team
+    return invoice, team

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
 from domain.ids import new_id
-from domain.jobs import JobName, enqueue_job, enqueue_jobs
+from domain.jobs import JobName, enqueue_job
 from domain.models import Email, EmailStatus
 
 
@@ -75,38 +74,3 @@ def request_email(
     if send_by_job:
         enqueue_job(session, JobName.SEND_EMAIL, email_id=email.id)
     return email
-
-
-@dataclass(frozen=True)
-class EmailRequest:
-    template: str
-    cause: str
-    to: Addressee
-    context: dict[str, Any]
-    reason: str
-    team_id: str | None = None
-
-
-def request_new_emails(session: Session, requests: Sequence[EmailRequest]) -> None:
-    """Many emails at once, for causes that cannot exist yet because they name rows made in
-    this same transaction (a new invoice's id): no look-up per email, one insert of emails and
-    one of their jobs. The unique cause still guards against a mistake."""
-    now = utcnow()
-    rows: list[dict[str, Any]] = [
-        {
-            "id": new_id("eml"),
-            "template": r.template,
-            "cause": r.cause,
-            "team_id": r.team_id,
-            "to_address": r.to.email,
-            "to_name": r.to.name,
-            "context": {**r.context, "reason": r.reason, "recipient_name": r.to.name},
-            "status": EmailStatus.QUEUED,
-            "attempts": 0,
-            "created_at": now,
-        }
-        for r in requests
-    ]
-    if rows:
-        session.connection().execute(insert(Email), rows)
-        enqueue_jobs(session, JobName.SEND_EMAIL, [{"email_id": str(row["id"])} for row in rows])

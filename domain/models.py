@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -377,14 +378,31 @@ class PaymentMethod(Base):
     updated_by: Mapped[str] = mapped_column(String(40))
 
 
+@dataclass(frozen=True)
+class InvoiceLine:
+    """One model's production usage in an invoice's month, priced: part of the invoice."""
+
+    model: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    amount_cents: int
+
+
 class Invoice(Base):
-    """A team's bill for one calendar month of production usage; issued once, never changed."""
+    """A team's bill for one calendar month of production usage; issued once, never changed.
+
+    Its lines are part of the issued document and stored with it (a JSON array, one object
+    per model, sorted by model): an invoice is read, shown and printed whole, never queried
+    line by line, and writing it is one row, not one per line.
+    """
 
     __tablename__ = "invoices"
+    # The unique (team_id, period) index also serves every look-up by team.
     __table_args__ = (UniqueConstraint("team_id", "period"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("invc"))
-    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"))
     #: ``YYYY-MM``, the UTC calendar month billed.
     period: Mapped[str] = mapped_column(String(7))
     status: Mapped[str] = mapped_column(String(10), default="issued")
@@ -392,20 +410,12 @@ class Invoice(Base):
     #: Integer minor units (invariant 4): the sum of the lines' amounts.
     total_cents: Mapped[int] = mapped_column(BigInteger)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: :class:`InvoiceLine` fields, one object per model, sorted by model.
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
-
-class InvoiceLine(Base):
-    __tablename__ = "invoice_lines"
-
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
-    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), index=True)
-    model: Mapped[str] = mapped_column(String(100))
-    calls: Mapped[int] = mapped_column(BigInteger)
-    input_tokens: Mapped[int] = mapped_column(BigInteger)
-    output_tokens: Mapped[int] = mapped_column(BigInteger)
-    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    @property
+    def line_items(self) -> list[InvoiceLine]:
+        return [InvoiceLine(**line) for line in self.lines]
 
 
 class ScheduledRun(Base):

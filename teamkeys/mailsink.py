@@ -83,7 +83,8 @@ class _Handler:
                 # it knows the message was not taken, and it will send it again.
                 return "421 client gone"
         refusal = self._sink.refuse_with
-        if refusal is not None:
+        only = self._sink.refuse_only
+        if refusal is not None and (only is None or set(envelope.rcpt_tos) & only):
             code, text = refusal
             return f"{code} {text}"
         content = envelope.original_content or envelope.content
@@ -103,6 +104,8 @@ class MailSink:
         self.directory = directory
         #: When set, DATA is answered with this (code, text) and nothing is kept.
         self.refuse_with: tuple[int, str] | None = None
+        #: With ``refuse_with``: refuse only mail to these addresses (``None``: all mail).
+        self.refuse_only: set[str] | None = None
         #: Seconds to wait before answering DATA, to hold a client mid-send.
         self.data_delay: float = 0.0
         self._condition = threading.Condition()

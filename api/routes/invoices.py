@@ -34,7 +34,7 @@ def list_invoices(team_id: str, uow: UowDep, account: CurrentAccount) -> Invoice
 
 @router.get("/{invoice_id}", response_model=InvoiceOut, responses=error_responses(401, 403, 404))
 def get_invoice(team_id: str, invoice_id: str, uow: UowDep, account: CurrentAccount) -> InvoiceOut:
-    invoice, lines, _team = billing.get_invoice(uow.session, account, team_id, invoice_id)
+    invoice, _team = billing.get_invoice(uow.session, account, team_id, invoice_id)
     return InvoiceOut(
         **summary(invoice).model_dump(),
         issued_at=invoice.issued_at,
@@ -46,7 +46,7 @@ def get_invoice(team_id: str, invoice_id: str, uow: UowDep, account: CurrentAcco
                 output_tokens=line.output_tokens,
                 amount_cents=line.amount_cents,
             )
-            for line in lines
+            for line in invoice.line_items
         ],
     )
 
@@ -62,10 +62,9 @@ def get_invoice(team_id: str, invoice_id: str, uow: UowDep, account: CurrentAcco
 def download(
     team_id: str, invoice_id: str, uow: UowDep, account: CurrentAccount, runtime: RuntimeDep
 ) -> Response:
-    invoice, lines, team = billing.get_invoice(uow.session, account, team_id, invoice_id)
+    invoice, team = billing.get_invoice(uow.session, account, team_id, invoice_id)
     pdf = invoice_pdf(
         invoice,
-        lines,
         team,
         seller_name=runtime.settings.seller_name,
         seller_address=runtime.settings.seller_address,

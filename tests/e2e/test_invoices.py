@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ from domain.models import Invoice, Job, ScheduledRun
 from teamkeys import cli
 from teamkeys.settings import get_settings
 from tests.conftest import System
-from tests.e2e.conftest import settings_as_environment
+from tests.e2e.conftest import AddSupportAgent, settings_as_environment
 from tests.support import text_body, to, wait_until
 from workers.billing import schedule_invoices
 
@@ -286,3 +288,48 @@ def test_two_generations_at_once_issue_one_invoice(system: System, billed: dict[
         thread.join()
     assert sorted(created) == [0, 1]
     assert len(invoices(system, billed).json()["items"]) == 1
+
+
+def invoice_email_to(address: str) -> Callable[[EmailMessage], bool]:
+    return lambda m: to(address)(m) and "Invoice for" in str(m["Subject"])
+
+
+def emails_job(system: System) -> Job | None:
+    """The job that emails the owners of the (one) invoice issued."""
+    with system.runtime.db.unit_of_work() as uow:
+        return uow.session.scalar(select(Job).where(Job.name == "send_invoice_emails"))
+
+
+def test_each_owner_gets_one_email_and_a_retry_sends_only_what_had_not_gone(
+    system: System, billed: dict[str, Any]
+) -> None:
+    second = system.join(billed["team_id"], "Otto", role="owner")
+    otto = second["account"]["email"]
+    olive = billed["owner"]["account"]["email"]
+    system.sink.refuse_with, system.sink.refuse_only = (451, "4.2.1 mailbox busy"), {otto}
+    schedule_invoices(system.runtime.db)
+    system.sink.wait_for(invoice_email_to(olive))
+    wait_until(lambda: (j := emails_job(system)) is not None and j.attempts >= 2, what="a retry")
+    system.sink.refuse_with, system.sink.refuse_only = None, None
+    system.sink.wait_for(invoice_email_to(otto), timeout=15)
+    wait_until(lambda: (j := emails_job(system)) is not None and j.status == "done", what="done")
+    for owner in (olive, otto):
+        assert system.sink.count(invoice_email_to(owner)) == 1
+
+
+def test_invoice_emails_that_never_get_through_go_dead_where_support_sees_them(
+    system: System, billed: dict[str, Any], add_support_agent: AddSupportAgent
+) -> None:
+    system.sink.refuse_with = (421, "4.7.0 closing")
+    schedule_invoices(system.runtime.db)
+    wait_until(
+        lambda: (j := emails_job(system)) is not None and j.status == "dead",
+        timeout=30,
+        what="the job to die",
+    )
+    agent = add_support_agent()
+    dead = system.http.get(
+        "/v1/support/emails", params={"status": "dead"}, headers=agent["headers"]
+    ).json()["items"]
+    [item] = [i for i in dead if i["template"] == "invoice_ready"]
+    assert item["to_address"] == billed["owner"]["account"]["email"] and "421" in item["last_error"]

@@ -23,7 +23,6 @@ from domain.models import (
     CustomModel,
     Email,
     Invoice,
-    InvoiceLine,
     Job,
     Membership,
     Team,
@@ -119,35 +118,39 @@ def issue(db: Database, generate: Generate) -> dict[str, Any]:
         session = uow.session
         invoices = {i.team_id: i for i in session.scalars(select(Invoice))}
         lines = {
-            team: sorted(
+            team: [
                 (line.model, line.calls, line.input_tokens, line.output_tokens, line.amount_cents)
-                for line in session.scalars(
-                    select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
-                )
-            )
+                for line in invoice.line_items
+            ]
             for team, invoice in invoices.items()
         }
-        emails = {str(e.team_id): e for e in session.scalars(select(Email))}
         jobs = list(session.scalars(select(Job)))
         assert sorted(session.info[NEW_JOBS_KEY]) == sorted((j.id, j.name) for j in jobs)
-        assert {j.args["email_id"] for j in jobs} == {e.id for e in emails.values()}
+        # One job per new invoice, which makes and sends its owners' emails when it runs.
+        assert sorted((j.name, j.args["invoice_id"]) for j in jobs) == sorted(
+            ("send_invoice_emails", i.id) for i in invoices.values()
+        )
         assert all(j.status == "pending" and j.attempts == 0 for j in jobs)
         assert sorted(i.id for i in result.created) == sorted(i.id for i in invoices.values())
         assert result.existing == 0
+        # What that job asks for: one email per owner (team_a's user gets none).
+        emails = {}
+        for team, invoice in invoices.items():
+            (email_id,) = billing.invoice_emails(session, invoice.id)
+            assert billing.invoice_emails(session, invoice.id) == [email_id]  # asked again
+            e = session.get_one(Email, email_id)
+            emails[team] = (
+                e.template,
+                e.cause.replace(invoice.id, "INVOICE"),
+                e.to_address,
+                e.to_name,
+                {**e.context, "invoice_id": e.context["invoice_id"] == invoice.id},
+                e.status,
+            )
         return {
             "totals": {team: (i.total_cents, i.currency, i.status) for team, i in invoices.items()},
             "lines": lines,
-            "emails": {
-                team: (
-                    e.template,
-                    e.cause.replace(invoices[team].id, "INVOICE"),
-                    e.to_address,
-                    e.to_name,
-                    {**e.context, "invoice_id": e.context["invoice_id"] == invoices[team].id},
-                    e.status,
-                )
-                for team, e in emails.items()
-            },
+            "emails": emails,
         }
 
 
