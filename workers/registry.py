@@ -47,13 +47,20 @@ JOB_SPECS: dict[str, JobSpec] = {
 JobActor = dramatiq.Actor[[str], None]
 
 
+def time_limit_seconds(run_lease_seconds: float) -> float:
+    """How long one run may take: shorter than the run lease, by a fifth of it and at most 10 s,
+    so a stuck run is interrupted (and recorded as a failed attempt) before the lease ends and
+    the relay hands the job to another worker — never two runs of one job at once."""
+    return run_lease_seconds - min(run_lease_seconds / 5, 10.0)
+
+
 def register_actors(broker: dramatiq.Broker, ctx: WorkerContext) -> dict[str, JobActor]:
     """Bind one actor per job kind to ``broker``.
 
-    Dramatiq's retries are off (the runner retries through the outbox); the time limit matches
-    the run lease, after which the relay would consider the job abandoned anyway.
+    Dramatiq's retries are off (the runner retries through the outbox). Its time limit
+    (:func:`time_limit_seconds`) interrupts a run before its lease ends.
     """
-    time_limit_ms = int(ctx.settings.job_run_lease_seconds * 1000)
+    time_limit_ms = int(time_limit_seconds(ctx.settings.job_run_lease_seconds) * 1000)
     return {
         name: dramatiq.actor(
             actor_name=name,
