@@ -124,7 +124,9 @@ def custom_model(world: World) -> None:
 
 def invoice(world: World) -> None:
     with world.system.runtime.db.unit_of_work() as uow:
-        made = Invoice(team_id=world.team_id, period="2026-01", currency="USD", total_cents=0)
+        made = Invoice(
+            team_id=world.team_id, period="2026-01", currency="USD", total_cents=0, lines=[]
+        )
         uow.session.add(made)
         uow.commit()
         world.params["invoice_id"] = made.id
