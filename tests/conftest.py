@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,13 @@ class System:
 
 @pytest.fixture
 def system(settings: Settings, sink: MailSink) -> Iterator[System]:
+    with running_system(settings, sink) as running:
+        yield running
+
+
+@contextmanager
+def running_system(settings: Settings, sink: MailSink) -> Iterator[System]:
+    """Migrations applied, workers, relay and scheduler started, the API served over HTTP."""
     embedded = Embedded(settings)
     runtime = embedded.start()
     server = LiveServer(create_app(runtime))

@@ -19,7 +19,7 @@ Rules are a :class:`Permission` of the matrix, or, where API.md says more than t
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +28,11 @@ from sqlalchemy import select
 
 from domain.models import Invoice, ProductionApplication
 from domain.permissions import MATRIX, Actor, Permission, allows
-from tests.conftest import System
-from tests.e2e.conftest import AddSupportAgent
-from tests.support import wait_until
+from teamkeys.mailsink import MailSink
+from tests.conftest import System, running_system
+from tests.e2e.conftest import AGENT_PASSWORD, run_add_agent
+from tests.support import Backend, empty_database, wait_until
+from tests.support import test_settings as settings_for_tests
 
 MEMBER = "member"
 #: Reveal a production key; ``created_by`` in the route's set-up names its creator.
@@ -378,19 +380,44 @@ def test_every_permission_of_the_matrix_is_exercised() -> None:
     assert set(Permission) - used == {Permission.TEAM_LEAVE}
 
 
+@pytest.fixture(scope="module")
+def shared(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """One running system for every cell: each cell makes its own team, members and outsider,
+    so cells share nothing but the support agent."""
+    empty_database(backend.database_url)
+    with MailSink() as sink:
+        settings = settings_for_tests(
+            backend,
+            tmp_path_factory.mktemp("matrix"),
+            smtp_host="127.0.0.1",
+            smtp_port=sink.port,
+        )
+        with running_system(settings, sink) as system:
+            yield system
+
+
+@pytest.fixture(scope="module")
+def support_agent(shared: System) -> dict[str, Any]:
+    email = "sam.matrix@support.teamkeys.test"
+    assert run_add_agent(shared, email, "Sam") == 0
+    signed_in = shared.http.post("/v1/sessions", json={"email": email, "password": AGENT_PASSWORD})
+    assert signed_in.status_code == 201, signed_in.text
+    return {"headers": {"Authorization": f"Bearer {signed_in.json()['token']}"}}
+
+
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("route", ROUTES, ids=[f"{r}#{i}" for i, r in enumerate(ROUTES)])
 def test_authorization_matrix(
-    system: System, add_support_agent: AddSupportAgent, route: Route, caller: str
+    shared: System, support_agent: dict[str, Any], route: Route, caller: str
 ) -> None:
+    system = shared
     owner = system.sign_up("Olive Owner")
     world = World(
         system,
         owner=owner,
         user=system.join(owner["team"]["id"], "Uma User"),
         outsider=system.sign_up("Otto Outsider"),
-        # Making an agent runs the CLI: only for the cells that call as one.
-        support=add_support_agent() if caller == "support" else {},
+        support=support_agent,
     )
     world.params["team_id"] = world.team_id
     route.setup(world)
