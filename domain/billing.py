@@ -161,12 +161,12 @@ def generate_invoices(
     team_ids: Sequence[str] | None = None,
 ) -> Generated:
     """Issue the period's invoices for ``team_ids`` (``None``: every team with production
-    usage) that have none yet, each with a job that emails its owners.
+    usage) that have none yet, each with a job that tells its owners.
 
     Invoices are unique per team and period and inserted with ON CONFLICT DO NOTHING, so a
     concurrent run or a re-run never duplicates or changes an issued invoice; ``created``
     holds only the invoices this call inserted, ``existing`` counts the teams whose invoice
-    was already there. The emails themselves are made by that job (:func:`invoice_emails`),
+    was already there. The owners' emails are queued by that job (:func:`invoice_emails`),
     for the owners the team has when it runs.
 
     Two ways to the same rows and amounts:
@@ -277,7 +277,7 @@ def _generate_in_postgresql(
         "period": str(period),
         "currency": prices.currency,
         "now": now,
-        "job": str(JobName.SEND_INVOICE_EMAILS),
+        "job": str(JobName.NOTIFY_INVOICE_OWNERS),
         "lease_until": now + lease if lease is not None else None,
     }
     only_these = ""
@@ -290,7 +290,7 @@ def _generate_in_postgresql(
     rows = session.execute(text(_GENERATE_SQL.format(only_these=only_these)), params).all()
     teams = next(int(total) for kind, _, _, total in rows if kind == "teams")
     jobs = [
-        (job_id, str(JobName.SEND_INVOICE_EMAILS)) for kind, job_id, _, _ in rows if kind == "job"
+        (job_id, str(JobName.NOTIFY_INVOICE_OWNERS)) for kind, job_id, _, _ in rows if kind == "job"
     ]
     if jobs:
         session.info.setdefault(NEW_JOBS_KEY, []).extend(jobs)
@@ -395,7 +395,7 @@ def _generate_in_python(
         if row["id"] in created_ids
     ]
     enqueue_jobs(
-        session, JobName.SEND_INVOICE_EMAILS, [{"invoice_id": invoice.id} for invoice in created]
+        session, JobName.NOTIFY_INVOICE_OWNERS, [{"invoice_id": invoice.id} for invoice in created]
     )
     return Generated(created=created, existing=len(rows) - len(created))
 
@@ -405,9 +405,10 @@ def invoice_email_cause(invoice_id: str, owner_id: str) -> str:
 
 
 def invoice_emails(session: Session, invoice_id: str) -> list[str]:
-    """Queue ``invoice_ready`` for every owner the invoice's team has now, and give the ids
-    of those emails. One email per invoice and owner (the cause says which): asking again —
-    a retried job — gives the same emails, sent or not, and makes one only for a new owner."""
+    """Queue ``invoice_ready`` for every owner the invoice's team has now (each with its
+    ``send_email`` job), and give the ids of those emails. One email per invoice and owner
+    (the cause says which): asking again gives the same emails, sent or not, and queues one
+    only for a new owner."""
     invoice = session.get(Invoice, invoice_id)
     if invoice is None:
         return []
@@ -421,7 +422,6 @@ def invoice_emails(session: Session, invoice_id: str) -> list[str]:
             cause=invoice_email_cause(invoice.id, owner.id),
             to=owner,
             team_id=team.id,
-            send_by_job=False,
             context={
                 "team_name": team.name,
                 "period": invoice.period,

@@ -33,7 +33,7 @@ class JobName(enum.StrEnum):
     GENERATE_API_KEY = "generate_api_key"
     REVIEW_PRODUCTION = "review_production"
     GENERATE_INVOICE = "generate_invoice"
-    SEND_INVOICE_EMAILS = "send_invoice_emails"
+    NOTIFY_INVOICE_OWNERS = "notify_invoice_owners"
     SEND_MIGRATION_CONSENT = "send_migration_consent"
     MIGRATE_ACCOUNT = "migrate_account"
 

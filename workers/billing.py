@@ -1,29 +1,19 @@
 """Monthly invoices: the scheduler's trigger (with catch-up), the per-team job, and the job
-that emails an invoice's owners."""
+that tells an invoice's owners."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, time
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from domain.billing import (
-    Period,
-    generate_invoices,
-    invoice_email_cause,
-    invoice_emails,
-    teams_with_production_usage,
-)
+from domain.billing import Period, generate_invoices, invoice_emails, teams_with_production_usage
 from domain.clock import utcnow
 from domain.jobs import JobName, enqueue_jobs
-from domain.models import Email, Job, ScheduledRun
+from domain.models import ScheduledRun
 from teamkeys.db import Database
-from workers.mail.errors import TransientMailError
 from workers.runner import WorkerContext
-from workers.send_email import deliver, mark_email_dead
 
 log = logging.getLogger("teamkeys.billing")
 
@@ -95,32 +85,10 @@ def generate_invoice(ctx: WorkerContext, team_id: str, period: str) -> None:
         )
 
 
-def send_invoice_emails(ctx: WorkerContext, invoice_id: str) -> None:
-    """Tell the team's owners their invoice is ready: one ``invoice_ready`` email each, made
-    now (so they go to the owners of today) and sent at most once per owner. Every email is
-    tried; if any met a transient error the job fails after the others, and its retry sends
-    only what has not gone."""
+def notify_invoice_owners(ctx: WorkerContext, invoice_id: str) -> None:
+    """Queue the invoice's ``invoice_ready`` emails, one per owner the team has now; each goes
+    out as a ``send_email`` job of its own, so one owner's mail server refusing for a while
+    delays only that owner's email. Running it again queues nothing new."""
     with ctx.db.unit_of_work() as uow:
-        email_ids = invoice_emails(uow.session, invoice_id)
+        invoice_emails(uow.session, invoice_id)
         uow.commit()
-    transient: TransientMailError | None = None
-    for email_id in email_ids:
-        try:
-            deliver(ctx, email_id)
-        except TransientMailError as exc:
-            transient = transient or exc
-    if transient is not None:
-        raise transient
-
-
-def send_invoice_emails_died(session: Session, job: Job, reason: str) -> None:
-    """Every retry failed: the owners' emails not sent yet show as ``dead`` for support (made
-    first if no attempt got that far, so none goes missing silently)."""
-    invoice_id = str(job.args["invoice_id"])
-    invoice_emails(session, invoice_id)
-    for email_id in session.scalars(
-        select(Email.id).where(
-            Email.cause.startswith(invoice_email_cause(invoice_id, ""), autoescape=True)
-        )
-    ):
-        mark_email_dead(session, email_id, reason)

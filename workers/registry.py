@@ -7,7 +7,7 @@ from collections.abc import Callable
 import dramatiq
 
 from domain.jobs import JobName
-from workers.billing import generate_invoice, send_invoice_emails, send_invoice_emails_died
+from workers.billing import generate_invoice, notify_invoice_owners
 from workers.generate_api_key import generate_api_key
 from workers.migrate_account import migrate_account
 from workers.review_production import review_production
@@ -26,12 +26,7 @@ JOB_SPECS: dict[str, JobSpec] = {
         JobSpec(JobName.GENERATE_API_KEY, "api_keys", generate_api_key),
         JobSpec(JobName.REVIEW_PRODUCTION, "production", review_production),
         JobSpec(JobName.GENERATE_INVOICE, "billing", generate_invoice),
-        JobSpec(
-            JobName.SEND_INVOICE_EMAILS,
-            "billing",
-            send_invoice_emails,
-            on_dead=send_invoice_emails_died,
-        ),
+        JobSpec(JobName.NOTIFY_INVOICE_OWNERS, "billing", notify_invoice_owners),
         JobSpec(
             JobName.SEND_MIGRATION_CONSENT,
             "migrations",

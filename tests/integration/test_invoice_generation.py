@@ -126,9 +126,9 @@ def issue(db: Database, generate: Generate) -> dict[str, Any]:
         }
         jobs = list(session.scalars(select(Job)))
         assert sorted(session.info[NEW_JOBS_KEY]) == sorted((j.id, j.name) for j in jobs)
-        # One job per new invoice, which makes and sends its owners' emails when it runs.
+        # One job per new invoice, which queues its owners' emails when it runs.
         assert sorted((j.name, j.args["invoice_id"]) for j in jobs) == sorted(
-            ("send_invoice_emails", i.id) for i in invoices.values()
+            ("notify_invoice_owners", i.id) for i in invoices.values()
         )
         assert all(j.status == "pending" and j.attempts == 0 for j in jobs)
         assert sorted(i.id for i in result.created) == sorted(i.id for i in invoices.values())
