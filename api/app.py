@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Awaitable, Callable
+from fastapi import FastAPI
 
-from fastapi import FastAPI, Request, Response
-
+from api.access_log import AccessLog
 from api.errors import install_error_handlers
 from api.routes import (
     accounts,
@@ -24,8 +21,6 @@ from api.routes import (
 )
 from teamkeys.runtime import Runtime
 
-access = logging.getLogger("teamkeys.access")
-
 
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
@@ -38,23 +33,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def access_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """One line per request, naming the route's template rather than the path, so a token
-        in a path (an invitation link) never reaches a log."""
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "(no route)")
-        access.info(
-            "%s %s -> %d in %.1f ms",
-            request.method,
-            route,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
+    app.add_middleware(AccessLog)
 
     for module in (
         health,

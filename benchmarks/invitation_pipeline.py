@@ -30,10 +30,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 from sqlalchemy import create_engine, text
+
+from benchmarks._cpu import CpuMeter, per_unit_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get(
@@ -153,7 +155,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, float]:
+def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, Any]:
     from teamkeys.migrate import upgrade
 
     n: int = args.invitations
@@ -179,6 +181,10 @@ def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, 
             ),
         ]
         engine = create_engine(url)
+        meter = CpuMeter(
+            {"web": procs[0].pid, "workers": procs[2].pid, "sink": sink.process.pid},
+            {"postgres": "postgres", "redis": "redis-server"},
+        )
         try:
             base = f"http://127.0.0.1:{port}"
 
@@ -209,6 +215,7 @@ def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, 
                     )
                     assert response.status_code == 202, response.text
 
+                cpu_before = meter.read()
                 started = time.perf_counter()
                 with ThreadPoolExecutor(args.concurrency) as pool:
                     list(pool.map(invite, range(n)))
@@ -223,6 +230,7 @@ def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, 
 
                 wait_for(all_sent, 600, "every invitation sent", poll=0.05)
                 elapsed = time.perf_counter() - started
+                cpu = per_unit_ms(cpu_before, meter.read(), n)
             assert sink.count() - emails_before == n, "an invitation email was lost or doubled"
             with engine.connect() as conn:
                 max_attempts = conn.execute(text("SELECT max(attempts) FROM jobs")).scalar_one()
@@ -231,10 +239,15 @@ def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, 
                 stop(process)
             engine.dispose()
             flush_namespace(namespace)
-    return {"elapsed": elapsed, "requested": requested, "max_attempts": float(max_attempts)}
+    return {
+        "elapsed": elapsed,
+        "requested": requested,
+        "max_attempts": float(max_attempts),
+        "cpu": cpu,
+    }
 
 
-def run_bare(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, float]:
+def run_bare(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, Any]:
     n: int = args.invitations
     namespace = f"teamkeys-bench-bare-{uuid.uuid4().hex[:8]}"
     env = dict(os.environ)
@@ -254,6 +267,7 @@ def run_bare(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, floa
     os.environ.update(BENCH_REDIS_URL=REDIS_URL, BENCH_NAMESPACE=namespace)
     from benchmarks import _bare_actor
 
+    meter = CpuMeter({"workers": worker.pid, "sink": sink.process.pid}, {"redis": "redis-server"})
     try:
         # Warm up: one email, so both sides start with workers up and connections open.
         before = sink.count()
@@ -261,16 +275,18 @@ def run_bare(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, floa
         wait_for(lambda: sink.count() > before, 30, "the bare warm-up email")
         time.sleep(2.0)
         before = sink.count()
+        cpu_before = meter.read()
         started = time.perf_counter()
         for i in range(n):
             _bare_actor.send_invitation_email.send(f"invitee{i}@example.com")
         wait_for(lambda: sink.count() >= before + n, 600, "every bare email")
         elapsed = time.perf_counter() - started
+        cpu = per_unit_ms(cpu_before, meter.read(), n)
     finally:
         stop(worker)
         _bare_actor.broker.close()
         flush_namespace(namespace)
-    return {"elapsed": elapsed}
+    return {"elapsed": elapsed, "cpu": cpu}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -300,6 +316,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"bare Dramatiq actor : {bare_rate:7.1f} emails/s ({bare['elapsed']:.2f} s)")
     print(f"ratio               : {ours_rate / bare_rate:7.2f} (target >= 0.6)")
+    print(f"CPU per invitation, teamkeys : {ours['cpu']}")
+    print(f"CPU per email, bare actor    : {bare['cpu']}")
 
 
 if __name__ == "__main__":

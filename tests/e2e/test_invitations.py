@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import update
 
 from domain.clock import utcnow
@@ -382,3 +383,25 @@ def test_an_invitation_the_mail_server_refuses_is_failed_with_the_reason(system:
         f"/v1/teams/{owner['team']['id']}/events", headers=owner["headers"]
     ).json()["items"]
     assert events[0]["action"] == "invitation.failed"
+
+
+def test_the_access_log_names_the_route_never_the_token_in_the_path(
+    system: System, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="teamkeys.access")
+    owner = system.sign_up("Olive")
+    assert invite(system, owner, "bob@example.com").status_code == 202
+    token = wait_for_invitation(system, "bob@example.com")
+
+    assert system.http.get(f"/v1/invitations/{token}").status_code == 200
+    assert system.http.get("/v1/invitations/inv_not-a-real-token").status_code == 410
+    assert system.http.get("/v1/nowhere").status_code == 404
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "teamkeys.access"]
+    assert token not in caplog.text and "inv_not-a-real-token" not in caplog.text
+    assert any(
+        re.fullmatch(r"GET /v1/invitations/\{token\} -> 200 in [\d.]+ ms", line) for line in lines
+    ), lines
+    assert any(line.startswith("GET /v1/invitations/{token} -> 410") for line in lines), lines
+    assert any(line.startswith("POST /v1/teams/{team_id}/invitations -> 202") for line in lines)
+    assert any(line.startswith("GET (no route) -> 404") for line in lines), lines
