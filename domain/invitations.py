@@ -289,7 +289,7 @@ def round_token(secret: bytes, invitation_id: str, rotation: int) -> str:
 class InvitationToSend:
     """The email to send for this round, and the link's token (never stored in plain)."""
 
-    email_id: str
+    email: Email
     token: str
 
 
@@ -340,7 +340,7 @@ def prepare_invitation_email(
         reason=f"{inviter.name} ({inviter.email}) invited this address to {team.name} on "
         "teamkeys. If you did not expect it, ignore this email.",
     )
-    return InvitationToSend(email_id=email.id, token=token)
+    return InvitationToSend(email=email, token=token)
 
 
 def invitation_email_cause(invitation_id: str, rotation: int) -> str:

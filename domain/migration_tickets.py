@@ -351,7 +351,7 @@ def expire_tickets(session: Session, *, limit: int = 500) -> int:
 class ConsentToSend:
     """The consent email to send, and the link's token (never stored in plain)."""
 
-    email_id: str
+    email: Email
     token: str
 
 
@@ -411,7 +411,7 @@ def prepare_consent_email(session: Session, ticket_id: str, secret: bytes) -> Co
         reason=f"{requester.name} ({requester.email}) asked teamkeys support to move your "
         f"account into {team.name}. If you did not expect it, decline or ignore this email.",
     )
-    return ConsentToSend(email_id=email.id, token=token)
+    return ConsentToSend(email=email, token=token)
 
 
 def mark_consent_sent(session: Session, ticket_id: str) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from dramatiq.middleware import Interrupt
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
@@ -65,9 +66,10 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 
 def run_job(ctx: WorkerContext, spec: JobSpec, job_id: str) -> None:
     """Run ``job_id`` once, whatever number of times the broker delivers it."""
-    job_args = _claim(ctx, job_id)
-    if job_args is None:
+    claimed = _claim(ctx, job_id)
+    if claimed is None:
         return
+    job_args, attempt = claimed
     try:
         spec.handler(ctx, **job_args)
     except (PermanentJobError, PermanentMailError) as exc:
@@ -76,33 +78,45 @@ def run_job(ctx: WorkerContext, spec: JobSpec, job_id: str) -> None:
     except (Exception, Interrupt) as exc:
         _finish_failed(ctx, spec, job_id, exc, permanent=False)
     else:
-        with ctx.db.unit_of_work() as uow:
-            job = uow.session.get(Job, job_id, with_for_update=True)
-            assert job is not None
-            job.status, job.finished_at, job.lease_until = JobStatus.DONE, utcnow(), None
-            job.last_error = None
-            uow.commit()
-        log.info("job %s %s done (attempt %d)", spec.name, job_id, job.attempts)
+        done = (
+            update(Job)
+            .where(Job.id == job_id)
+            .values(status=JobStatus.DONE, finished_at=utcnow(), lease_until=None, last_error=None)
+        )
+        with ctx.db.engine.begin() as conn:
+            conn.execute(done)
+        log.info("job %s %s done (attempt %d)", spec.name, job_id, attempt)
 
 
-def _claim(ctx: WorkerContext, job_id: str) -> dict[str, str] | None:
-    """Mark the job started and leased to this worker; ``None`` if it is not ours to run."""
-    with ctx.db.unit_of_work() as uow:
-        job = uow.session.get(Job, job_id, with_for_update=True)
-        now = utcnow()
-        if job is None or job.status != JobStatus.PENDING:
-            log.debug("job %s: nothing to do (%s)", job_id, job.status if job else "missing")
-            return None
-        if job.available_at > now:
-            return None  # an early duplicate; the relay sends it again when it is due
-        if job.started_at is not None and job.lease_until is not None and job.lease_until > now:
-            return None  # running elsewhere right now
-        job.attempts += 1
-        job.started_at = now
-        job.lease_until = now + timedelta(seconds=ctx.settings.job_run_lease_seconds)
-        args = dict(job.args)
-        uow.commit()
-        return args
+def _claim(ctx: WorkerContext, job_id: str) -> tuple[dict[str, str], int] | None:
+    """Mark the job started and leased to this worker, and give its arguments and attempt
+    number; ``None`` if it is not ours to run: done or dead already, an early duplicate (the
+    relay sends it again when it is due), or running elsewhere right now.
+
+    One conditional UPDATE: of two workers handed the same job at once, the second finds the
+    row changed under its lock and claims nothing."""
+    now = utcnow()
+    claim = (
+        update(Job)
+        .where(
+            Job.id == job_id,
+            Job.status == JobStatus.PENDING,
+            Job.available_at <= now,
+            or_(Job.started_at.is_(None), Job.lease_until.is_(None), Job.lease_until <= now),
+        )
+        .values(
+            attempts=Job.attempts + 1,
+            started_at=now,
+            lease_until=now + timedelta(seconds=ctx.settings.job_run_lease_seconds),
+        )
+        .returning(Job.args, Job.attempts)
+    )
+    with ctx.db.engine.begin() as conn:
+        row = conn.execute(claim).one_or_none()
+    if row is None:
+        log.debug("job %s: not ours to run now", job_id)
+        return None
+    return dict(row.args), int(row.attempts)
 
 
 def _finish_failed(

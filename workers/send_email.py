@@ -1,11 +1,20 @@
-"""The email pipeline's last step: render a queued email, send it once, record what happened."""
+"""The email pipeline's last step: render a queued email, send it once, record what happened.
+
+One email costs two transactions around the SMTP conversation, never one held open across it:
+the first chooses the email (a job re-checking its cause may write it then) and renders it; the
+second records the server's answer on the email and, through the caller's ``record``, on
+whatever caused it (an invitation, a migration ticket).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
@@ -17,68 +26,106 @@ from workers.runner import WorkerContext
 log = logging.getLogger("teamkeys.email")
 
 
-def deliver(
-    ctx: WorkerContext,
-    email_id: str,
-    *,
-    secret_context: Mapping[str, Any] | None = None,
-) -> EmailStatus | None:
-    """Send one queued email and return its new status, or ``None`` if it was not queued (sent
-    already: a cause never sends twice). A 5xx answer marks it ``failed`` for good; a transient
-    error is recorded and raised, so the runner retries with backoff.
+@dataclass(frozen=True)
+class Chosen:
+    """The email a job is to send, and what to render into it that is never stored (a link's
+    token, invariant 3)."""
 
-    ``secret_context`` (a link's token) is rendered into the email but never stored.
+    email: Email
+    secret_context: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: Picks the email in the first transaction, or ``None``: nothing to send.
+Choose = Callable[[Session], Chosen | None]
+#: Carries the email's status over to its cause, in the transaction that records it.
+Record = Callable[[Session, EmailStatus], None]
+
+
+def deliver(ctx: WorkerContext, choose: Choose, record: Record | None = None) -> EmailStatus | None:
+    """Send the email ``choose`` picks, at most once, and return its new status; ``None`` if
+    nothing was sent now (nothing chosen, or it left the queue earlier: a cause never sends
+    twice). ``record`` runs whenever an email was chosen, with its status as recorded.
+
+    A 5xx answer marks the email ``failed`` for good; a transient error is recorded on the
+    email and raised, so the runner retries the job with backoff.
     """
-    settings = ctx.settings
     with ctx.db.unit_of_work() as uow:
-        email = uow.session.get(Email, email_id)
-        if email is None or email.status != EmailStatus.QUEUED:
+        chosen = choose(uow.session)
+        if chosen is None or chosen.email.status != EmailStatus.QUEUED:
+            if chosen is not None and record is not None:
+                record(uow.session, EmailStatus(chosen.email.status))
+            uow.commit()
             return None
-        template = email.template
-        rendered = ctx.renderer.render(
-            template,
-            {**email.context, **(secret_context or {}), "public_url": settings.public_url},
-        )
-        message = build_message(
-            rendered,
-            sender_name=settings.mail_from_name,
-            sender_address=settings.mail_from_address,
-            to_name=email.to_name,
-            to_address=email.to_address,
-            message_id=message_id_for(email.cause, settings.mail_message_id_domain),
-            headers={"X-Teamkeys-Email": template},
-        )
+        email_id, template = chosen.email.id, chosen.email.template
+        try:
+            message = _render(ctx, chosen)
+        except Exception:
+            uow.commit()  # what choose wrote stands: the email is on record, to be marked dead
+            raise
+        uow.commit()
+    error: str | None = None
     try:
         ctx.transport.send(message)
-    except PermanentMailError as exc:
-        _record(ctx, email_id, EmailStatus.FAILED, error=str(exc))
-        log.error("email %s (%s) refused for good: %s", email_id, template, exc)
-        return EmailStatus.FAILED
     except TransientMailError as exc:
-        _record(ctx, email_id, EmailStatus.QUEUED, error=str(exc))
+        with ctx.db.unit_of_work() as uow:
+            _record_attempt(uow.session, email_id, EmailStatus.QUEUED, str(exc))
+            uow.commit()
         raise
-    _record(ctx, email_id, EmailStatus.SENT)
-    log.info("email %s (%s) sent, Message-ID %s", email_id, template, message["Message-ID"])
-    return EmailStatus.SENT
+    except PermanentMailError as exc:
+        status, error = EmailStatus.FAILED, str(exc)
+        log.error("email %s (%s) refused for good: %s", email_id, template, exc)
+    else:
+        status = EmailStatus.SENT
+        log.info("email %s (%s) sent, Message-ID %s", email_id, template, message["Message-ID"])
+    with ctx.db.unit_of_work() as uow:
+        _record_attempt(uow.session, email_id, status, error)
+        if record is not None:
+            record(uow.session, status)
+        uow.commit()
+    return status
 
 
 def send_email(ctx: WorkerContext, email_id: str) -> None:
     """The ``send_email`` job: an email whose content is all in its row."""
-    deliver(ctx, email_id)
+
+    def the_email(session: Session) -> Chosen | None:
+        email = session.get(Email, email_id)
+        return Chosen(email) if email is not None else None
+
+    deliver(ctx, the_email)
 
 
-def _record(
-    ctx: WorkerContext, email_id: str, status: EmailStatus, error: str | None = None
+def _render(ctx: WorkerContext, chosen: Chosen) -> EmailMessage:
+    settings, email = ctx.settings, chosen.email
+    rendered = ctx.renderer.render(
+        email.template,
+        {**email.context, **chosen.secret_context, "public_url": settings.public_url},
+    )
+    return build_message(
+        rendered,
+        sender_name=settings.mail_from_name,
+        sender_address=settings.mail_from_address,
+        to_name=email.to_name,
+        to_address=email.to_address,
+        message_id=message_id_for(email.cause, settings.mail_message_id_domain),
+        headers={"X-Teamkeys-Email": email.template},
+    )
+
+
+def _record_attempt(
+    session: Session, email_id: str, status: EmailStatus, error: str | None
 ) -> None:
-    with ctx.db.unit_of_work() as uow:
-        email = uow.session.get(Email, email_id, with_for_update=True)
-        assert email is not None
-        email.attempts += 1
-        email.status = status
-        email.last_error = error
-        if status is EmailStatus.SENT:
-            email.sent_at = utcnow()
-        uow.commit()
+    """One attempt at ``email_id`` and its outcome, in one UPDATE."""
+    session.execute(
+        update(Email)
+        .where(Email.id == email_id)
+        .values(
+            attempts=Email.attempts + 1,
+            status=status,
+            last_error=error,
+            **({"sent_at": utcnow()} if status is EmailStatus.SENT else {}),
+        )
+    )
 
 
 def mark_email_dead(session: Session, email_id: str, reason: str) -> None:

@@ -11,9 +11,9 @@ from domain.invitations import (
     prepare_invitation_email,
     record_delivery,
 )
-from domain.models import Email, Job
+from domain.models import Email, EmailStatus, Job
 from workers.runner import WorkerContext
-from workers.send_email import deliver, mark_email_dead
+from workers.send_email import Chosen, deliver, mark_email_dead
 
 
 def accept_url(ctx: WorkerContext, token: str) -> str:
@@ -24,18 +24,18 @@ def accept_url(ctx: WorkerContext, token: str) -> str:
 def send_invitation(ctx: WorkerContext, invitation_id: str, rotation: str) -> None:
     """Idempotent: a retry, or a second delivery of the message, sends the round's email at
     most once (its cause is the round) and, if it went already, only records that."""
-    with ctx.db.unit_of_work() as uow:
-        to_send = prepare_invitation_email(
-            uow.session, invitation_id, int(rotation), ctx.link_secret
-        )
-        uow.commit()
-    if to_send is not None:
-        deliver(
-            ctx, to_send.email_id, secret_context={"accept_url": accept_url(ctx, to_send.token)}
-        )
-    with ctx.db.unit_of_work() as uow:
-        record_delivery(uow.session, invitation_id, int(rotation))
-        uow.commit()
+    round_ = int(rotation)
+
+    def this_round(session: Session) -> Chosen | None:
+        to_send = prepare_invitation_email(session, invitation_id, round_, ctx.link_secret)
+        if to_send is None:
+            return None
+        return Chosen(to_send.email, {"accept_url": accept_url(ctx, to_send.token)})
+
+    def on_the_invitation(session: Session, _status: EmailStatus) -> None:
+        record_delivery(session, invitation_id, round_)
+
+    deliver(ctx, this_round, on_the_invitation)
 
 
 def send_invitation_died(session: Session, job: Job, reason: str) -> None:

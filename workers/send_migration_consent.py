@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from domain.migration_tickets import fail_consent, mark_consent_sent, prepare_consent_email
 from domain.models import Email, EmailStatus, Job
 from workers.runner import WorkerContext
-from workers.send_email import deliver, mark_email_dead
+from workers.send_email import Chosen, deliver, mark_email_dead
 
 
 def consent_url(ctx: WorkerContext, token: str) -> str:
@@ -17,22 +17,24 @@ def consent_url(ctx: WorkerContext, token: str) -> str:
 
 
 def send_migration_consent(ctx: WorkerContext, ticket_id: str) -> None:
-    with ctx.db.unit_of_work() as uow:
-        to_send = prepare_consent_email(uow.session, ticket_id, ctx.link_secret)
-        uow.commit()
-    if to_send is None:
-        return
-    status = deliver(
-        ctx, to_send.email_id, secret_context={"consent_url": consent_url(ctx, to_send.token)}
-    )
-    with ctx.db.unit_of_work() as uow:
+    def the_consent_email(session: Session) -> Chosen | None:
+        to_send = prepare_consent_email(session, ticket_id, ctx.link_secret)
+        if to_send is None:
+            return None
+        return Chosen(to_send.email, {"consent_url": consent_url(ctx, to_send.token)})
+
+    def on_the_ticket(session: Session, status: EmailStatus) -> None:
         if status is EmailStatus.FAILED:
-            email = uow.session.get(Email, to_send.email_id)
-            refusal = email.last_error if email else "refused"
-            fail_consent(uow.session, ticket_id, f"The mail server refused the address: {refusal}")
+            refusal = session.scalar(
+                select(Email.last_error).where(Email.cause == f"migration_consent:{ticket_id}")
+            )
+            fail_consent(
+                session, ticket_id, f"The mail server refused the address: {refusal or 'refused'}"
+            )
         else:
-            mark_consent_sent(uow.session, ticket_id)
-        uow.commit()
+            mark_consent_sent(session, ticket_id)
+
+    deliver(ctx, the_consent_email, on_the_ticket)
 
 
 def send_migration_consent_died(session: Session, job: Job, reason: str) -> None:
