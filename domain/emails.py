@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from domain.clock import utcnow
 from domain.ids import new_id
@@ -61,16 +61,28 @@ def request_email(
         to_name=to.name,
         context={**context, "reason": reason, "recipient_name": to.name},
         status=EmailStatus.QUEUED,
+        attempts=0,
+        last_error=None,
         created_at=utcnow(),
+        sent_at=None,
     )
-    try:
-        with session.begin_nested():
-            session.add(email)
-    except IntegrityError:
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    columns = {column.key: getattr(email, column.key) for column in Email.__table__.columns}
+    inserted = connection.execute(
+        insert(Email)
+        .values(columns)
+        .on_conflict_do_nothing(index_elements=["cause"])
+        .returning(Email.id)
+    ).scalar_one_or_none()
+    if inserted is None:
         # Another transaction asked for the same cause at the same moment: theirs stands.
         found = session.scalar(select(Email).where(Email.cause == cause))
         assert found is not None
         return found
+    # The row is in; the object becomes the session's copy of it, with no second INSERT.
+    make_transient_to_detached(email)
+    session.add(email)
     if send_by_job:
         enqueue_job(session, JobName.SEND_EMAIL, email_id=email.id)
     return email

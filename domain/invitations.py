@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from domain.accounts import IssuedSession, SessionPolicy, create_account, start_session
@@ -304,19 +304,27 @@ def prepare_invitation_email(
 
     The inviter must still be an owner (else the invitation ``failed``) and the invitation
     unexpired (else ``expired``)."""
-    invitation = session.get(Invitation, invitation_id, with_for_update=True)
-    if (
-        invitation is None
-        or invitation.rotation != rotation
-        or invitation.status != InvitationStatus.PENDING
-    ):
+    # The invitation (locked), its team, its inviter and the inviter's role there, at once.
+    row = session.execute(
+        select(Invitation, Team, Account, Membership.role)
+        .outerjoin(Team, Team.id == Invitation.team_id)
+        .outerjoin(Account, Account.id == Invitation.inviter_id)
+        .outerjoin(
+            Membership,
+            and_(Membership.account_id == Invitation.inviter_id, Membership.team_id == Team.id),
+        )
+        .where(Invitation.id == invitation_id)
+        .with_for_update(of=Invitation)
+    ).first()
+    if row is None:
+        return None
+    invitation, team, inviter, inviter_role = row
+    if invitation.rotation != rotation or invitation.status != InvitationStatus.PENDING:
         return None
     if invitation.expires_at <= utcnow():
         _expire(session, invitation)
         return None
-    team = session.get(Team, invitation.team_id)
-    inviter = session.get(Account, invitation.inviter_id)
-    if team is None or inviter is None or actor_in(session, inviter, team.id) is not Actor.OWNER:
+    if team is None or inviter is None or inviter_role != Role.OWNER:
         fail_invitation(
             session, invitation_id, rotation, "The inviter is no longer an owner of the team."
         )
