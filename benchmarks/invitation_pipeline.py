@@ -35,7 +35,7 @@ from typing import IO, Any
 import httpx
 from sqlalchemy import create_engine, text
 
-from benchmarks._cpu import CpuMeter, per_unit_ms
+from benchmarks._proc import CpuMeter, per_unit_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get(

@@ -30,6 +30,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import create_engine, text
 
+from benchmarks._proc import rss_kib
 from benchmarks.invitation_pipeline import (
     KEY,
     REDIS_URL,
@@ -56,31 +57,6 @@ SELECT 'job_bench_' || n, 'send_email', json_build_object('email_id', 'eml_bench
        :job_status, 0, now(), now()
 FROM generate_series(1, :n) n;
 """
-
-
-def tree_rss_kib(root: int) -> int:
-    """VmRSS of ``root`` and all its descendants, in KiB."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -183,14 +159,14 @@ def main(argv: list[str] | None = None) -> None:
                 while (finished := done()) < n:
                     if worker.poll() is not None:
                         raise RuntimeError(f"the worker exited; see {logs / 'worker.log'}")
-                    rss = tree_rss_kib(worker.pid)
+                    rss = rss_kib(worker.pid)
                     peak = max(peak, rss)
                     if not warm_rss and finished >= warm_at:
                         warm_rss, warm_time, warm_done = rss, time.perf_counter(), finished
                         print(f"after warm-up ({finished} jobs done): RSS {rss / 1024:.1f} MiB")
                     time.sleep(1.0)
                 end_time = time.perf_counter()
-                end_rss = tree_rss_kib(worker.pid)
+                end_rss = rss_kib(worker.pid)
                 peak = max(peak, end_rss)
                 total = end_time - started
             finally:

@@ -1,16 +1,17 @@
-"""Where the CPU goes: per-process CPU time read from /proc, so a benchmark can print how many
-milliseconds of CPU each part of the system spent on one unit of work (Linux only)."""
+"""Processes as /proc shows them (Linux only): a process tree's CPU time, so a benchmark can
+print how many milliseconds of CPU each part of the system spent on one unit of work, and its
+resident memory."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _processes() -> dict[int, tuple[int, str, float]]:
+def processes() -> dict[int, tuple[int, str, float]]:
     """Every live process: pid -> (parent pid, command name, CPU seconds so far)."""
     found: dict[int, tuple[int, str, float]] = {}
     for entry in Path("/proc").iterdir():
@@ -35,29 +36,43 @@ class CpuMeter:
         self.trees, self.names = dict(trees), dict(names)
 
     def read(self) -> dict[str, float]:
-        processes = _processes()
-        children: dict[int, list[int]] = {}
-        for pid, (ppid, _name, _cpu) in processes.items():
-            children.setdefault(ppid, []).append(pid)
+        found = processes()
         totals: dict[str, float] = {}
         for label, root in self.trees.items():
-            totals[label] = sum(
-                processes[pid][2] for pid in _tree(root, children) if pid in processes
-            )
+            totals[label] = sum(found[pid][2] for pid in tree(root, found))
         for label, command in self.names.items():
-            totals[label] = sum(cpu for _ppid, name, cpu in processes.values() if name == command)
+            totals[label] = sum(cpu for _ppid, name, cpu in found.values() if name == command)
         own = os.times()
         totals["benchmark client"] = own.user + own.system
         return totals
 
 
-def _tree(root: int, children: Mapping[int, Iterable[int]]) -> list[int]:
+def tree(root: int, found: Mapping[int, tuple[int, str, float]] | None = None) -> list[int]:
+    """``root`` and every live process descended from it."""
+    found = processes() if found is None else found
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _name, _cpu) in found.items():
+        children.setdefault(ppid, []).append(pid)
     pending, seen = [root], []
     while pending:
         pid = pending.pop()
-        seen.append(pid)
+        if pid in found:
+            seen.append(pid)
         pending.extend(children.get(pid, ()))
     return seen
+
+
+def rss_kib(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants, in KiB."""
+    total = 0
+    for pid in tree(root):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue  # gone meanwhile
+    return total
 
 
 def per_unit_ms(before: Mapping[str, float], after: Mapping[str, float], units: int) -> str:
