@@ -12,7 +12,9 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def processes() -> dict[int, tuple[int, str, float]]:
-    """Every live process: pid -> (parent pid, command name, CPU seconds so far)."""
+    """Every live process: pid -> (parent pid, command name, CPU seconds so far, its own and
+    that of its children that ended and were waited for, so a process that ends during a
+    measurement still counts, in its parent)."""
     found: dict[int, tuple[int, str, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -23,8 +25,10 @@ def processes() -> dict[int, tuple[int, str, float]]:
             continue  # gone meanwhile
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        # fields[0] is field 3 of proc(5): state; ppid is 4, utime 14, stime 15
-        found[int(entry.name)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / _TICK)
+        # fields[0] is field 3 of proc(5), the state; ppid is 4, utime 14, stime 15, cutime 16
+        # and cstime 17
+        cpu = sum(int(tick) for tick in fields[11:15]) / _TICK
+        found[int(entry.name)] = (int(fields[1]), name, cpu)
     return found
 
 

@@ -52,26 +52,23 @@ def request_email(
     existing = session.scalar(select(Email).where(Email.cause == cause))
     if existing is not None:
         return existing
-    email = Email(
-        id=new_id("eml"),
-        template=template,
-        cause=cause,
-        team_id=team_id,
-        to_address=to.email,
-        to_name=to.name,
-        context={**context, "reason": reason, "recipient_name": to.name},
-        status=EmailStatus.QUEUED,
-        attempts=0,
-        last_error=None,
-        created_at=utcnow(),
-        sent_at=None,
-    )
-    connection = session.connection()
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    columns = {column.key: getattr(email, column.key) for column in Email.__table__.columns}
-    inserted = connection.execute(
+    row: dict[str, Any] = {
+        "id": new_id("eml"),
+        "template": template,
+        "cause": cause,
+        "team_id": team_id,
+        "to_address": to.email,
+        "to_name": to.name,
+        "context": {**context, "reason": reason, "recipient_name": to.name},
+        "status": EmailStatus.QUEUED,
+        "attempts": 0,
+        "created_at": utcnow(),
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = session.execute(
         insert(Email)
-        .values(columns)
+        .values(row)
         .on_conflict_do_nothing(index_elements=["cause"])
         .returning(Email.id)
     ).scalar_one_or_none()
@@ -80,7 +77,8 @@ def request_email(
         found = session.scalar(select(Email).where(Email.cause == cause))
         assert found is not None
         return found
-    # The row is in; the object becomes the session's copy of it, with no second INSERT.
+    # The row is in; an object of it joins the session as its copy, with no second INSERT.
+    email = Email(**row, last_error=None, sent_at=None)
     make_transient_to_detached(email)
     session.add(email)
     if send_by_job:

@@ -304,7 +304,9 @@ def prepare_invitation_email(
 
     The inviter must still be an owner (else the invitation ``failed``) and the invitation
     unexpired (else ``expired``)."""
-    # The invitation (locked), its team, its inviter and the inviter's role there, at once.
+    # The invitation (locked), its team, its inviter and the inviter's role there, at once. (On
+    # PostgreSQL a role changed while this waited for the invitation's lock is read as it was;
+    # accepting re-checks the inviter, so a demoted inviter's link still admits no one.)
     row = session.execute(
         select(Invitation, Team, Account, Membership.role)
         .outerjoin(Team, Team.id == Invitation.team_id)

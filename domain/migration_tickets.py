@@ -379,7 +379,7 @@ def prepare_consent_email(session: Session, ticket_id: str, secret: bytes) -> Co
         fail_consent(session, ticket_id, "The requester is no longer an owner of the team.")
         return None
     assert account is not None
-    cause = f"migration_consent:{ticket.id}"
+    cause = consent_email_cause(ticket.id)
     earlier = session.scalar(select(Email).where(Email.cause == cause))
     if earlier is not None and earlier.status == EmailStatus.SENT:
         # Sent by an attempt that died before recording it: its link is the live one.
@@ -412,6 +412,10 @@ def prepare_consent_email(session: Session, ticket_id: str, secret: bytes) -> Co
         f"account into {team.name}. If you did not expect it, decline or ignore this email.",
     )
     return ConsentToSend(email=email, token=token)
+
+
+def consent_email_cause(ticket_id: str) -> str:
+    return f"migration_consent:{ticket_id}"
 
 
 def mark_consent_sent(session: Session, ticket_id: str) -> None:

@@ -13,7 +13,7 @@ from domain.clock import utcnow
 from domain.jobs import JobName, enqueue_jobs
 from domain.models import ScheduledRun
 from teamkeys.db import Database
-from workers.runner import WorkerContext
+from workers.runner import JobRun, WorkerContext
 
 log = logging.getLogger("teamkeys.billing")
 
@@ -67,12 +67,13 @@ def schedule_invoices(db: Database, now: datetime | None = None) -> list[str]:
     return scheduled
 
 
-def generate_invoice(ctx: WorkerContext, team_id: str, period: str) -> None:
+def generate_invoice(ctx: WorkerContext, run: JobRun, team_id: str, period: str) -> None:
     """The per-team job; running it again changes nothing."""
     with ctx.db.unit_of_work() as uow:
         result = generate_invoices(
             uow.session, Period.parse(period), ctx.settings.prices, [team_id]
         )
+        run.finish(uow.session)
         uow.commit()
     for invoice in result.created:
         log.info(
@@ -85,10 +86,11 @@ def generate_invoice(ctx: WorkerContext, team_id: str, period: str) -> None:
         )
 
 
-def notify_invoice_owners(ctx: WorkerContext, invoice_id: str) -> None:
+def notify_invoice_owners(ctx: WorkerContext, run: JobRun, invoice_id: str) -> None:
     """Queue the invoice's ``invoice_ready`` emails, one per owner the team has now; each goes
     out as a ``send_email`` job of its own, so one owner's mail server refusing for a while
     delays only that owner's email. Running it again queues nothing new."""
     with ctx.db.unit_of_work() as uow:
         invoice_emails(uow.session, invoice_id)
+        run.finish(uow.session)
         uow.commit()

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 
 from domain.api_keys import generate_api_key as generate
-from workers.runner import WorkerContext
+from workers.runner import JobRun, WorkerContext
 
 log = logging.getLogger("teamkeys.api_keys")
 
 
-def generate_api_key(ctx: WorkerContext, api_key_id: str) -> None:
+def generate_api_key(ctx: WorkerContext, run: JobRun, api_key_id: str) -> None:
     with ctx.db.unit_of_work() as uow:
         key = generate(uow.session, ctx.secret_box, api_key_id)
+        run.finish(uow.session)
         uow.commit()
     if key is not None:
         log.info(

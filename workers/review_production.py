@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 
 from domain.production import ReviewPolicy, review_application
-from workers.runner import WorkerContext
+from workers.runner import JobRun, WorkerContext
 
 log = logging.getLogger("teamkeys.production")
 
 
-def review_production(ctx: WorkerContext, application_id: str) -> None:
+def review_production(ctx: WorkerContext, run: JobRun, application_id: str) -> None:
     policy = ReviewPolicy(manual_review_above=ctx.settings.production_manual_review_above)
     with ctx.db.unit_of_work() as uow:
         application = review_application(uow.session, application_id, policy)
+        run.finish(uow.session)
         uow.commit()
     if application is not None:
         log.info(

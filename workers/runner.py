@@ -11,10 +11,10 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from dramatiq.middleware import Interrupt
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
@@ -64,34 +64,62 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=capped * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not crypto
 
 
+@dataclass
+class JobRun:
+    """One claimed run of a job, as its handler sees it.
+
+    A handler calls :meth:`finish` in the transaction it commits last, so the job is marked
+    done together with what it did: a worker dying between the two cannot leave the work
+    done and the job pending. A handler that does not is finished by the runner on return.
+    """
+
+    job_id: str
+    attempt: int
+    #: When this run claimed the job: only this run may end it (not a stale one).
+    started_at: datetime
+    finished: bool = False
+
+    def finish(self, session: Session) -> None:
+        session.execute(
+            update(Job)
+            .where(*self._still_ours())
+            .values(status=JobStatus.DONE, finished_at=utcnow(), lease_until=None, last_error=None)
+        )
+        self.finished = True
+
+    def _still_ours(self) -> tuple[ColumnElement[bool], ...]:
+        return (
+            Job.id == self.job_id,
+            Job.status == JobStatus.PENDING,
+            Job.started_at == self.started_at,
+        )
+
+
 def run_job(ctx: WorkerContext, spec: JobSpec, job_id: str) -> None:
     """Run ``job_id`` once, whatever number of times the broker delivers it."""
     claimed = _claim(ctx, job_id)
     if claimed is None:
         return
-    job_args, attempt = claimed
+    run, job_args = claimed
     try:
-        spec.handler(ctx, **job_args)
+        spec.handler(ctx, run, **job_args)
+        if not run.finished:
+            with ctx.db.unit_of_work() as uow:
+                run.finish(uow.session)
+                uow.commit()
     except (PermanentJobError, PermanentMailError) as exc:
         # e.g. a template that does not render: retrying cannot help
-        _finish_failed(ctx, spec, job_id, exc, permanent=True)
+        _finish_failed(ctx, spec, run, exc, permanent=True)
     except (Exception, Interrupt) as exc:
-        _finish_failed(ctx, spec, job_id, exc, permanent=False)
+        _finish_failed(ctx, spec, run, exc, permanent=False)
     else:
-        done = (
-            update(Job)
-            .where(Job.id == job_id)
-            .values(status=JobStatus.DONE, finished_at=utcnow(), lease_until=None, last_error=None)
-        )
-        with ctx.db.engine.begin() as conn:
-            conn.execute(done)
-        log.info("job %s %s done (attempt %d)", spec.name, job_id, attempt)
+        log.info("job %s %s done (attempt %d)", spec.name, job_id, run.attempt)
 
 
-def _claim(ctx: WorkerContext, job_id: str) -> tuple[dict[str, str], int] | None:
-    """Mark the job started and leased to this worker, and give its arguments and attempt
-    number; ``None`` if it is not ours to run: done or dead already, an early duplicate (the
-    relay sends it again when it is due), or running elsewhere right now.
+def _claim(ctx: WorkerContext, job_id: str) -> tuple[JobRun, dict[str, str]] | None:
+    """Mark the job started and leased to this worker; ``None`` if it is not ours to run: done
+    or dead already, an early duplicate (the relay sends it again when it is due), or running
+    elsewhere right now.
 
     One conditional UPDATE: of two workers handed the same job at once, the second finds the
     row changed under its lock and claims nothing."""
@@ -116,21 +144,25 @@ def _claim(ctx: WorkerContext, job_id: str) -> tuple[dict[str, str], int] | None
     if row is None:
         log.debug("job %s: not ours to run now", job_id)
         return None
-    return dict(row.args), int(row.attempts)
+    return JobRun(job_id, int(row.attempts), now), dict(row.args)
 
 
 def _finish_failed(
     ctx: WorkerContext,
     spec: JobSpec,
-    job_id: str,
+    run: JobRun,
     exc: BaseException,
     *,
     permanent: bool,
 ) -> None:
     reason = f"{type(exc).__name__}: {exc}"
     with ctx.db.unit_of_work() as uow:
-        job = uow.session.get(Job, job_id, with_for_update=True)
-        assert job is not None
+        job = uow.session.scalar(select(Job).where(*run._still_ours()).with_for_update())
+        if job is None:
+            # Finished by this run before the failure, or no longer ours (its lease ran out and
+            # another run has it): that run records its own outcome.
+            log.warning("job %s %s: failed after it ended: %s", spec.name, run.job_id, reason)
+            return
         job.last_error = reason
         job.started_at, job.lease_until = None, None
         if permanent or job.attempts >= ctx.settings.job_max_attempts:
@@ -138,7 +170,11 @@ def _finish_failed(
             if spec.on_dead is not None:
                 spec.on_dead(uow.session, job, reason)
             log.error(
-                "job %s %s dead after %d attempt(s): %s", spec.name, job_id, job.attempts, reason
+                "job %s %s dead after %d attempt(s): %s",
+                spec.name,
+                run.job_id,
+                job.attempts,
+                reason,
             )
         else:
             delay = backoff(ctx.settings, job.attempts)
@@ -146,7 +182,7 @@ def _finish_failed(
             log.warning(
                 "job %s %s failed (attempt %d), retrying in %.0f s: %s",
                 spec.name,
-                job_id,
+                run.job_id,
                 job.attempts,
                 delay.total_seconds(),
                 reason,

@@ -2,8 +2,8 @@
 
 One email costs two transactions around the SMTP conversation, never one held open across it:
 the first chooses the email (a job re-checking its cause may write it then) and renders it; the
-second records the server's answer on the email and, through the caller's ``record``, on
-whatever caused it (an invitation, a migration ticket).
+second records the server's answer on the email, through the caller's ``record`` on whatever
+caused it (an invitation, a migration ticket), and ends the job.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from domain.clock import utcnow
 from domain.models import Email, EmailStatus, Job
 from workers.mail.errors import PermanentMailError, TransientMailError
 from workers.mail.message import build_message, message_id_for
-from workers.runner import WorkerContext
+from workers.runner import JobRun, WorkerContext
 
 log = logging.getLogger("teamkeys.email")
 
@@ -41,19 +41,29 @@ Choose = Callable[[Session], Chosen | None]
 Record = Callable[[Session, EmailStatus], None]
 
 
-def deliver(ctx: WorkerContext, choose: Choose, record: Record | None = None) -> EmailStatus | None:
+def deliver(
+    ctx: WorkerContext, run: JobRun, choose: Choose, record: Record | None = None
+) -> EmailStatus | None:
     """Send the email ``choose`` picks, at most once, and return its new status; ``None`` if
     nothing was sent now (nothing chosen, or it left the queue earlier: a cause never sends
-    twice). ``record`` runs whenever an email was chosen, with its status as recorded.
+    twice). The job ends (``run``) in the transaction that records the outcome.
 
-    A 5xx answer marks the email ``failed`` for good; a transient error is recorded on the
-    email and raised, so the runner retries the job with backoff.
+    ``record`` carries the email's status over to its cause: after a send that got an answer,
+    or at once if the email had left the queue already. A 5xx answer marks the email
+    ``failed`` for good; a transient error is recorded on the email and raised, so the runner
+    retries the job with backoff.
     """
     with ctx.db.unit_of_work() as uow:
         chosen = choose(uow.session)
-        if chosen is None or chosen.email.status != EmailStatus.QUEUED:
-            if chosen is not None and record is not None:
+        if chosen is None:
+            run.finish(uow.session)
+            uow.commit()
+            return None
+        if chosen.email.status != EmailStatus.QUEUED:
+            # Sent (or refused) by an earlier attempt that died before recording it on its cause.
+            if record is not None:
                 record(uow.session, EmailStatus(chosen.email.status))
+            run.finish(uow.session)
             uow.commit()
             return None
         email_id, template = chosen.email.id, chosen.email.template
@@ -67,9 +77,7 @@ def deliver(ctx: WorkerContext, choose: Choose, record: Record | None = None) ->
     try:
         ctx.transport.send(message)
     except TransientMailError as exc:
-        with ctx.db.unit_of_work() as uow:
-            _record_attempt(uow.session, email_id, EmailStatus.QUEUED, str(exc))
-            uow.commit()
+        _record_attempt_alone(ctx, email_id, EmailStatus.QUEUED, str(exc))
         raise
     except PermanentMailError as exc:
         status, error = EmailStatus.FAILED, str(exc)
@@ -77,22 +85,29 @@ def deliver(ctx: WorkerContext, choose: Choose, record: Record | None = None) ->
     else:
         status = EmailStatus.SENT
         log.info("email %s (%s) sent, Message-ID %s", email_id, template, message["Message-ID"])
-    with ctx.db.unit_of_work() as uow:
-        _record_attempt(uow.session, email_id, status, error)
-        if record is not None:
-            record(uow.session, status)
-        uow.commit()
+    try:
+        with ctx.db.unit_of_work() as uow:
+            _record_attempt(uow.session, email_id, status, error)
+            if record is not None:
+                record(uow.session, status)
+            run.finish(uow.session)
+            uow.commit()
+    except Exception:
+        # Whatever failed with the cause, the server's answer must stand, or a retry would
+        # send the email again; the retry then only records it on the cause.
+        _record_attempt_alone(ctx, email_id, status, error)
+        raise
     return status
 
 
-def send_email(ctx: WorkerContext, email_id: str) -> None:
+def send_email(ctx: WorkerContext, run: JobRun, email_id: str) -> None:
     """The ``send_email`` job: an email whose content is all in its row."""
 
     def the_email(session: Session) -> Chosen | None:
         email = session.get(Email, email_id)
         return Chosen(email) if email is not None else None
 
-    deliver(ctx, the_email)
+    deliver(ctx, run, the_email)
 
 
 def _render(ctx: WorkerContext, chosen: Chosen) -> EmailMessage:
@@ -115,10 +130,11 @@ def _render(ctx: WorkerContext, chosen: Chosen) -> EmailMessage:
 def _record_attempt(
     session: Session, email_id: str, status: EmailStatus, error: str | None
 ) -> None:
-    """One attempt at ``email_id`` and its outcome, in one UPDATE."""
+    """One attempt at ``email_id`` and its outcome, in one UPDATE, if it is still queued (a
+    stale run, whose lease ran out while another took over, changes nothing)."""
     session.execute(
         update(Email)
-        .where(Email.id == email_id)
+        .where(Email.id == email_id, Email.status == EmailStatus.QUEUED)
         .values(
             attempts=Email.attempts + 1,
             status=status,
@@ -126,6 +142,14 @@ def _record_attempt(
             **({"sent_at": utcnow()} if status is EmailStatus.SENT else {}),
         )
     )
+
+
+def _record_attempt_alone(
+    ctx: WorkerContext, email_id: str, status: EmailStatus, error: str | None
+) -> None:
+    with ctx.db.unit_of_work() as uow:
+        _record_attempt(uow.session, email_id, status, error)
+        uow.commit()
 
 
 def mark_email_dead(session: Session, email_id: str, reason: str) -> None:

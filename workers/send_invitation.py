@@ -12,7 +12,7 @@ from domain.invitations import (
     record_delivery,
 )
 from domain.models import Email, EmailStatus, Job
-from workers.runner import WorkerContext
+from workers.runner import JobRun, WorkerContext
 from workers.send_email import Chosen, deliver, mark_email_dead
 
 
@@ -21,7 +21,7 @@ def accept_url(ctx: WorkerContext, token: str) -> str:
     return f"{ctx.settings.public_url.rstrip('/')}/invitations/{token}"
 
 
-def send_invitation(ctx: WorkerContext, invitation_id: str, rotation: str) -> None:
+def send_invitation(ctx: WorkerContext, run: JobRun, invitation_id: str, rotation: str) -> None:
     """Idempotent: a retry, or a second delivery of the message, sends the round's email at
     most once (its cause is the round) and, if it went already, only records that."""
     round_ = int(rotation)
@@ -35,7 +35,7 @@ def send_invitation(ctx: WorkerContext, invitation_id: str, rotation: str) -> No
     def on_the_invitation(session: Session, _status: EmailStatus) -> None:
         record_delivery(session, invitation_id, round_)
 
-    deliver(ctx, this_round, on_the_invitation)
+    deliver(ctx, run, this_round, on_the_invitation)
 
 
 def send_invitation_died(session: Session, job: Job, reason: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Mapping
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -16,7 +17,10 @@ from domain.clock import utcnow
 from domain.invitations import InvitationPolicy
 from domain.models import Invitation
 from tests.conftest import System
+from tests.e2e.conftest import AddSupportAgent
 from tests.support import html_body, text_body, to, wait_until
+from workers.mail.errors import UnknownTemplate
+from workers.mail.render import RenderedEmail
 from workers.scheduler import sweep_invitations
 
 LINK = re.compile(r"https://app\.teamkeys\.test/invitations/(inv_[A-Za-z0-9_\-]+)")
@@ -405,3 +409,61 @@ def test_the_access_log_names_the_route_never_the_token_in_the_path(
     assert any(line.startswith("GET /v1/invitations/{token} -> 410") for line in lines), lines
     assert any(line.startswith("POST /v1/teams/{team_id}/invitations -> 202") for line in lines)
     assert any(line.startswith("GET (no route) -> 404") for line in lines), lines
+
+
+def test_an_invitation_email_that_cannot_be_rendered_is_dead_where_support_sees_it(
+    system: System, add_support_agent: AddSupportAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A template that does not render (a bug) ends the job at once: the invitation is
+    ``failed`` and its email, made before rendering, is ``dead`` with the reason."""
+    renderer = system.runtime.worker_context.renderer
+    render = renderer.render
+
+    def broken(template: str, context: Mapping[str, Any]) -> RenderedEmail:
+        if template == "invitation":
+            raise UnknownTemplate("invitation: no such template (a broken deployment)")
+        return render(template, context)
+
+    monkeypatch.setattr(renderer, "render", broken)
+    owner = system.sign_up("Olive")
+    invitation = invite(system, owner, "bob@example.com").json()
+    wait_until(
+        lambda: status_of(system, owner, invitation["id"]) == "failed",
+        what="the invitation marked failed",
+    )
+
+    agent = add_support_agent()
+    dead = system.http.get(
+        "/v1/support/emails", params={"status": "dead"}, headers=agent["headers"]
+    ).json()["items"]
+    [item] = [i for i in dead if i["template"] == "invitation"]
+    assert item["to_address"] == "bob@example.com"
+    assert "broken deployment" in item["last_error"]
+    assert not received_invitations(system, "bob@example.com")
+
+
+def test_a_failure_recording_the_delivery_does_not_send_the_invitation_again(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server took the email, then recording it on the invitation failed (a deadlock, say):
+    the email's ``sent`` stands, so the retry only records it, and Bob gets one email."""
+    from workers import send_invitation
+
+    record_delivery = send_invitation.record_delivery
+    failures: list[str] = []
+
+    def fails_once(session: Any, invitation_id: str, rotation: int) -> None:
+        if not failures:
+            failures.append(invitation_id)
+            raise RuntimeError("deadlock detected")
+        record_delivery(session, invitation_id, rotation)
+
+    monkeypatch.setattr(send_invitation, "record_delivery", fails_once)
+    owner = system.sign_up("Olive")
+    invitation = invite(system, owner, "bob@example.com").json()
+    wait_until(
+        lambda: status_of(system, owner, invitation["id"]) == "sent",
+        what="the invitation recorded as sent by the retry",
+    )
+    assert failures == [invitation["id"]]
+    assert len(received_invitations(system, "bob@example.com")) == 1

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from domain.models import Account, Membership, MigrationTicket
 from tests.conftest import System
@@ -230,9 +231,9 @@ def test_two_transactions_asking_for_one_email_at_once_queue_it_once(system: Sys
 
     cause = "test:one-cause"
 
-    def ask() -> str:
+    def ask(session: Session) -> str:
         email = request_email(
-            uow.session if threading.current_thread() is main else second.session,
+            session,
             template="welcome",
             cause=cause,
             to=Address("ann@example.com", "Ann"),
@@ -241,15 +242,14 @@ def test_two_transactions_asking_for_one_email_at_once_queue_it_once(system: Sys
         )
         return email.id
 
-    main = threading.current_thread()
     with system.runtime.db.unit_of_work() as uow:
-        first_id = ask()
+        first_id = ask(uow.session)
         second = system.runtime.db.unit_of_work()
         answers: list[str] = []
 
         def in_second() -> None:
             with second:
-                answers.append(ask())
+                answers.append(ask(second.session))
                 second.commit()
 
         thread = threading.Thread(target=in_second)

@@ -8,7 +8,7 @@ import time
 from domain.jobs import JobName, enqueue_job
 from domain.models import Job, JobStatus
 from tests.conftest import System
-from workers.runner import JobSpec, WorkerContext, run_job
+from workers.runner import JobRun, JobSpec, WorkerContext, run_job
 
 ROUNDS = 5
 
@@ -17,7 +17,7 @@ def test_a_job_handed_to_two_workers_at_once_runs_once(system: System) -> None:
     ctx = system.runtime.worker_context
     runs: list[str] = []
 
-    def handler(_ctx: WorkerContext, email_id: str) -> None:
+    def handler(_ctx: WorkerContext, _run: JobRun, email_id: str) -> None:
         runs.append(email_id)
         time.sleep(0.05)  # still running when the other worker tries
 
@@ -25,7 +25,8 @@ def test_a_job_handed_to_two_workers_at_once_runs_once(system: System) -> None:
     for round_ in range(ROUNDS):
         with ctx.db.unit_of_work() as uow:
             job_id = enqueue_job(uow.session, JobName.SEND_EMAIL, email_id=f"round-{round_}").id
-            # Committed but not handed to the broker; its dispatch lease keeps the relay away.
+            # session.commit(), not uow.commit(): the job is not handed to the broker, and its
+            # dispatch lease keeps the relay away, so only the two workers below see it.
             uow.session.commit()
         barrier = threading.Barrier(2)
 
