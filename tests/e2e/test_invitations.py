@@ -447,9 +447,9 @@ def test_a_failure_recording_the_delivery_does_not_send_the_invitation_again(
 ) -> None:
     """The server took the email, then recording it on the invitation failed (a deadlock, say):
     the email's ``sent`` stands, so the retry only records it, and Bob gets one email."""
+    from domain.invitations import record_delivery
     from workers import send_invitation
 
-    record_delivery = send_invitation.record_delivery
     failures: list[str] = []
 
     def fails_once(session: Any, invitation_id: str, rotation: int) -> None:
