@@ -80,14 +80,16 @@ class JobRun:
     finished: bool = False
 
     def finish(self, session: Session) -> None:
+        """Mark the job done in ``session``'s transaction, if this run still holds it."""
         session.execute(
             update(Job)
-            .where(*self._still_ours())
+            .where(*self.still_ours())
             .values(status=JobStatus.DONE, finished_at=utcnow(), lease_until=None, last_error=None)
         )
         self.finished = True
 
-    def _still_ours(self) -> tuple[ColumnElement[bool], ...]:
+    def still_ours(self) -> tuple[ColumnElement[bool], ...]:
+        """Matches the job's row only while this run holds it: pending, claimed by this run."""
         return (
             Job.id == self.job_id,
             Job.status == JobStatus.PENDING,
@@ -157,7 +159,7 @@ def _finish_failed(
 ) -> None:
     reason = f"{type(exc).__name__}: {exc}"
     with ctx.db.unit_of_work() as uow:
-        job = uow.session.scalar(select(Job).where(*run._still_ours()).with_for_update())
+        job = uow.session.scalar(select(Job).where(*run.still_ours()).with_for_update())
         if job is None:
             # Finished by this run before the failure, or no longer ours (its lease ran out and
             # another run has it): that run records its own outcome.
