@@ -25,6 +25,17 @@ AGENT_PASSWORD = "support desk passphrase"
 AddSupportAgent = Callable[..., dict[str, Any]]
 
 
+def dead_emails(system: System, add_support_agent: AddSupportAgent) -> list[dict[str, Any]]:
+    """The dead emails as a support agent sees them at ``/v1/support/emails?status=dead``."""
+    agent = add_support_agent()
+    response = system.http.get(
+        "/v1/support/emails", params={"status": "dead"}, headers=agent["headers"]
+    )
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
 def settings_as_environment(settings: Settings) -> dict[str, str | None]:
     """The environment that makes ``Settings()`` equal ``settings`` (``None``: leave unset)."""
     prefix = settings.model_config.get("env_prefix", "")

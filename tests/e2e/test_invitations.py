@@ -17,7 +17,7 @@ from domain.clock import utcnow
 from domain.invitations import InvitationPolicy
 from domain.models import Invitation
 from tests.conftest import System
-from tests.e2e.conftest import AddSupportAgent
+from tests.e2e.conftest import AddSupportAgent, dead_emails
 from tests.support import html_body, text_body, to, wait_until
 from workers.mail.errors import UnknownTemplate
 from workers.mail.render import RenderedEmail
@@ -58,6 +58,17 @@ def accept(system: System, token: str, name: str = "Bob") -> httpx.Response:
     return system.http.post(
         "/v1/invitations/accept", json={"token": token, "name": name, "password": PASSWORD}
     )
+
+
+def invite_bob_until(system: System, status: str) -> dict[str, Any]:
+    """Olive signs up and invites Bob; the invitation once it reached ``status``."""
+    owner = system.sign_up("Olive")
+    invitation: dict[str, Any] = invite(system, owner, "bob@example.com").json()
+    wait_until(
+        lambda: status_of(system, owner, invitation["id"]) == status,
+        what=f"the invitation {status}",
+    )
+    return invitation
 
 
 def status_of(system: System, owner: dict[str, Any], invitation_id: str) -> str:
@@ -425,18 +436,9 @@ def test_an_invitation_email_that_cannot_be_rendered_is_dead_where_support_sees_
         return render(template, context)
 
     monkeypatch.setattr(renderer, "render", broken)
-    owner = system.sign_up("Olive")
-    invitation = invite(system, owner, "bob@example.com").json()
-    wait_until(
-        lambda: status_of(system, owner, invitation["id"]) == "failed",
-        what="the invitation marked failed",
-    )
+    invite_bob_until(system, "failed")
 
-    agent = add_support_agent()
-    dead = system.http.get(
-        "/v1/support/emails", params={"status": "dead"}, headers=agent["headers"]
-    ).json()["items"]
-    [item] = [i for i in dead if i["template"] == "invitation"]
+    [item] = [i for i in dead_emails(system, add_support_agent) if i["template"] == "invitation"]
     assert item["to_address"] == "bob@example.com"
     assert "broken deployment" in item["last_error"]
     assert not received_invitations(system, "bob@example.com")
@@ -459,11 +461,6 @@ def test_a_failure_recording_the_delivery_does_not_send_the_invitation_again(
         record_delivery(session, invitation_id, rotation)
 
     monkeypatch.setattr(send_invitation, "record_delivery", fails_once)
-    owner = system.sign_up("Olive")
-    invitation = invite(system, owner, "bob@example.com").json()
-    wait_until(
-        lambda: status_of(system, owner, invitation["id"]) == "sent",
-        what="the invitation recorded as sent by the retry",
-    )
+    invitation = invite_bob_until(system, "sent")
     assert failures == [invitation["id"]]
     assert len(received_invitations(system, "bob@example.com")) == 1

@@ -19,7 +19,7 @@ from domain.models import Email, Invoice, Job, ScheduledRun
 from teamkeys import cli
 from teamkeys.settings import get_settings
 from tests.conftest import System
-from tests.e2e.conftest import AddSupportAgent, settings_as_environment
+from tests.e2e.conftest import AddSupportAgent, dead_emails, settings_as_environment
 from tests.support import text_body, to, wait_until
 from workers.billing import schedule_invoices
 
@@ -336,9 +336,5 @@ def test_an_invoice_email_that_never_gets_through_goes_dead_where_support_sees_i
         timeout=30,
         what="the email to go dead",
     )
-    agent = add_support_agent()
-    dead = system.http.get(
-        "/v1/support/emails", params={"status": "dead"}, headers=agent["headers"]
-    ).json()["items"]
-    [item] = [i for i in dead if i["template"] == "invoice_ready"]
+    [item] = [i for i in dead_emails(system, add_support_agent) if i["template"] == "invoice_ready"]
     assert item["to_address"] == olive and "421" in item["last_error"]

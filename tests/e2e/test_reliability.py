@@ -15,7 +15,7 @@ from teamkeys.mailsink import MailSink
 from teamkeys.runtime import Runtime
 from teamkeys.settings import Settings
 from tests.conftest import System
-from tests.e2e.conftest import AddSupportAgent
+from tests.e2e.conftest import AddSupportAgent, dead_emails
 from tests.faults import Deployment, TcpProxy, WorkerProcess
 from tests.support import REDIS_URL, to, wait_until
 
@@ -111,14 +111,8 @@ def test_an_email_that_never_gets_through_goes_dead_where_support_sees_it(
     assert emails_to(system, "never@example.com")[0].status == "dead"
 
     # A support agent sees it, with the reason.
-    agent = add_support_agent()
-    dead = system.http.get(
-        "/v1/support/emails",
-        params={"status": "dead"},
-        headers=agent["headers"],
-    )
-    assert dead.status_code == 200
-    [item] = [i for i in dead.json()["items"] if i["to_address"] == "never@example.com"]
+    dead = dead_emails(system, add_support_agent)
+    [item] = [i for i in dead if i["to_address"] == "never@example.com"]
     assert item["template"] == "welcome" and "421" in item["last_error"]
 
 
