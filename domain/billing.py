@@ -16,7 +16,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
@@ -32,6 +31,7 @@ from domain.models import (
     KeyKind,
     Team,
     UsageRecord,
+    insert_unless_present,
 )
 from domain.permissions import Permission
 from domain.teams import authorize, team_owners
@@ -367,12 +367,11 @@ def _generate_in_python(
         for team_id, team_lines in lines.items()
     ]
     connection = session.connection()
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     if rows:
         # One statement, many parameter sets (the driver pipelines them). A concurrent run or
         # a re-run inserts nothing for a team that has its invoice: it is never changed.
         connection.execute(
-            insert(Invoice).on_conflict_do_nothing(index_elements=["team_id", "period"]),
+            insert_unless_present(session, Invoice, unique=["team_id", "period"]),
             rows,
         )
     created_ids = {

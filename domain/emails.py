@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from domain.clock import utcnow
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
-from domain.models import Email, EmailStatus
+from domain.models import Email, EmailStatus, insert_unless_present
 
 
 class Addressee(Protocol):
@@ -64,13 +63,8 @@ def request_email(
         "attempts": 0,
         "created_at": utcnow(),
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     inserted = session.execute(
-        insert(Email)
-        .values(row)
-        .on_conflict_do_nothing(index_elements=["cause"])
-        .returning(Email.id)
+        insert_unless_present(session, Email, unique=["cause"]).values(row).returning(Email.id)
     ).scalar_one_or_none()
     if inserted is None:
         # Another transaction asked for the same cause at the same moment: theirs stands.

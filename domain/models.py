@@ -22,8 +22,10 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.sql.dml import Insert
 
 from domain.clock import utcnow
 from domain.ids import new_id
@@ -55,6 +57,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def insert_unless_present(session: Session, model: type[Base], *, unique: list[str]) -> Insert:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING`` into ``model``'s table, in the dialect of
+    ``session``'s database (PostgreSQL or SQLite): a row that is there already is left as it
+    is, also when another transaction inserts it at the same moment."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(model).on_conflict_do_nothing(index_elements=unique)
 
 
 class Base(DeclarativeBase):

@@ -45,3 +45,53 @@ def test_a_job_handed_to_two_workers_at_once_runs_once(system: System) -> None:
             assert job is not None
             assert (job.status, job.attempts) == (JobStatus.DONE, 1)
     assert runs == [f"round-{n}" for n in range(ROUNDS)]
+
+
+def test_a_run_whose_lease_ran_out_changes_nothing_once_another_run_has_the_job(
+    system: System,
+) -> None:
+    """Run A stalls past its lease; the relay's re-delivery starts run B. A failing while B
+    still runs must neither record a failure nor take the job from B, and B ends it."""
+    ctx = system.runtime.worker_context
+    a_started, a_may_fail = threading.Event(), threading.Event()
+    b_started, b_may_end = threading.Event(), threading.Event()
+
+    def handler(_ctx: WorkerContext, run: JobRun, email_id: str) -> None:
+        if run.attempt == 1:
+            a_started.set()
+            assert a_may_fail.wait(timeout=10)
+            raise RuntimeError("run A woke up after its lease ran out")
+        b_started.set()
+        assert b_may_end.wait(timeout=10)
+
+    spec = JobSpec("test_job", "tests", handler)
+    with ctx.db.unit_of_work() as uow:
+        job_id = enqueue_job(uow.session, JobName.SEND_EMAIL, email_id="stale").id
+        uow.session.commit()  # not handed to the broker (see above)
+
+    run_a = threading.Thread(target=run_job, args=(ctx, spec, job_id))
+    run_a.start()
+    assert a_started.wait(timeout=10)
+    with ctx.db.unit_of_work() as uow:  # A's lease runs out
+        job = uow.session.get(Job, job_id)
+        assert job is not None and job.lease_until is not None
+        job.lease_until = job.started_at
+        uow.commit()
+    run_b = threading.Thread(target=run_job, args=(ctx, spec, job_id))
+    run_b.start()
+    assert b_started.wait(timeout=10)
+
+    a_may_fail.set()
+    run_a.join(timeout=30)
+    with ctx.db.unit_of_work() as uow:  # still B's, as B left it
+        job = uow.session.get(Job, job_id)
+        assert job is not None
+        assert (job.status, job.last_error) == (JobStatus.PENDING, None)
+        assert job.started_at is not None and job.lease_until is not None
+    b_may_end.set()
+    run_b.join(timeout=30)
+
+    with ctx.db.unit_of_work() as uow:
+        job = uow.session.get(Job, job_id)
+        assert job is not None
+        assert (job.status, job.attempts, job.last_error) == (JobStatus.DONE, 2, None)
