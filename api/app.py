@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from api.access_log import AccessLog
@@ -19,11 +22,20 @@ from api.routes import (
     teams,
     usage,
 )
-from teamkeys.runtime import Runtime
+from teamkeys.logs import configure_logging
+from teamkeys.runtime import Runtime, build_runtime
+from teamkeys.settings import get_settings
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            on_shutdown()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="teamkeys",
         version="1",
         description="Teams and Roles: teams, members, invitations, API keys, production review, "
@@ -50,3 +62,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     ):
         app.include_router(module.router)
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app as ``teamkeys web`` serves it, made by uvicorn in each of its worker processes
+    (``--workers N``): settings from the environment, a runtime of the process's own (database
+    pool, broker connection), closed when the server shuts down."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    runtime = build_runtime(settings)
+    return create_app(runtime, on_shutdown=runtime.close)

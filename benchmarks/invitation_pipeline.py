@@ -1,7 +1,7 @@
 """Invitations end to end, side by side with a bare Dramatiq actor sending the same email.
 
     python -m benchmarks.invitation_pipeline [--invitations 500] [--processes 2] [--threads 8]
-        [--concurrency 8]
+        [--concurrency 8] [--web-workers 1]
 
 teamkeys: `teamkeys web`, `teamkeys scheduler` and `teamkeys worker` as their own processes on
 a fresh PostgreSQL database and Redis; this process posts N invitations over HTTP (HTTP ->
@@ -165,7 +165,11 @@ def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, 
         env = teamkeys_env(url, namespace, sink.port)
         port = free_port()
         procs = [
-            spawn(["teamkeys.cli", "web", "--port", str(port)], env, logs / "web.log"),
+            spawn(
+                ["teamkeys.cli", "web", "--port", str(port), "--workers", str(args.web_workers)],
+                env,
+                logs / "web.log",
+            ),
             spawn(["teamkeys.cli", "scheduler"], env, logs / "scheduler.log"),
             spawn(
                 [
@@ -295,11 +299,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=8, help="HTTP clients at once")
+    parser.add_argument("--web-workers", type=int, default=1, help="teamkeys web --workers")
     args = parser.parse_args(argv)
     logs = Path(tempfile.mkdtemp(prefix="teamkeys-bench-"))
     n: int = args.invitations
     print(
-        f"{n} invitations, workers --processes {args.processes} --threads {args.threads}, "
+        f"{n} invitations, web --workers {args.web_workers}, "
+        f"workers --processes {args.processes} --threads {args.threads}, "
         f"{args.concurrency} HTTP clients; logs in {logs}"
     )
     sink = Sink()

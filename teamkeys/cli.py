@@ -56,22 +56,19 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     require_broker(settings, "web")
-
-    from api.app import create_app
-    from teamkeys.runtime import build_runtime
-
-    runtime = build_runtime(settings)
-    try:
-        uvicorn.run(
-            create_app(runtime),
-            host=args.host,
-            port=args.port,
-            log_level="info",
-            proxy_headers=True,
-            access_log=False,  # teamkeys.access logs route templates, never token paths
-        )
-    finally:
-        runtime.close()
+    if args.workers < 1:
+        raise SystemExit("teamkeys web: --workers must be 1 or more")
+    # Each uvicorn worker process makes the app and its own runtime (api.app.create_served_app).
+    uvicorn.run(
+        "api.app:create_served_app",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        proxy_headers=True,
+        access_log=False,  # teamkeys.access logs route templates, never token paths
+    )
     return 0
 
 
@@ -389,6 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
     web = commands.add_parser("web", help="run the HTTP API")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    web.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
+        help="processes serving the API (default: $WEB_CONCURRENCY or 1); one per core",
+    )
     web.set_defaults(run=cmd_web)
 
     worker = commands.add_parser("worker", help="run Dramatiq workers against Redis")
