@@ -49,8 +49,8 @@ def invitation_context(to_address: str) -> dict[str, object]:
     }
 
 
-@dramatiq.actor(queue_name=QUEUE, max_retries=0)
-async def send_invitation_email(to_address: str) -> None:
+async def send_email(to_address: str) -> None:
+    """Render the invitation for ``to_address`` and send it on this process's connection."""
     global _smtp, _lock
     rendered = _renderer.render("invitation", invitation_context(to_address))
     message = build_message(
@@ -71,3 +71,8 @@ async def send_invitation_email(to_address: str) -> None:
             )
             await _smtp.connect()
         await _smtp.send_message(message)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+async def send_invitation_email(to_address: str) -> None:
+    await send_email(to_address)

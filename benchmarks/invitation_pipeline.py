@@ -155,6 +155,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def post_invitations(
+    http: httpx.Client, path: str, headers: dict[str, str], n: int, concurrency: int
+) -> None:
+    """N invitations posted by ``concurrency`` clients at once, each answered 202."""
+
+    def invite(i: int) -> None:
+        response = http.post(
+            path, json={"email": f"invitee{i}@example.com", "role": "user"}, headers=headers
+        )
+        assert response.status_code == 202, response.text
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(invite, range(n)))
+
+
+def web_up(base: str) -> Callable[[], bool]:
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return up
+
+
 def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, Any]:
     from teamkeys.migrate import upgrade
 
@@ -191,14 +216,7 @@ def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, 
         )
         try:
             base = f"http://127.0.0.1:{port}"
-
-            def web_up() -> bool:
-                try:
-                    return bool(httpx.get(f"{base}/healthz", timeout=1).status_code == 200)
-                except httpx.HTTPError:
-                    return False
-
-            wait_for(web_up, 30, "teamkeys web")
+            wait_for(web_up(base), 30, "teamkeys web")
             with httpx.Client(base_url=base, timeout=30) as http:
                 emails_before = sink.count()
                 owner = http.post(
@@ -211,18 +229,11 @@ def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, 
                 time.sleep(2.0)  # the worker processes are up and idle
                 emails_before = sink.count()
 
-                def invite(i: int) -> None:
-                    response = http.post(
-                        f"/v1/teams/{team_id}/invitations",
-                        json={"email": f"invitee{i}@example.com", "role": "user"},
-                        headers=headers,
-                    )
-                    assert response.status_code == 202, response.text
-
                 cpu_before = meter.read()
                 started = time.perf_counter()
-                with ThreadPoolExecutor(args.concurrency) as pool:
-                    list(pool.map(invite, range(n)))
+                post_invitations(
+                    http, f"/v1/teams/{team_id}/invitations", headers, n, args.concurrency
+                )
                 requested = time.perf_counter() - started
 
                 def all_sent() -> bool:
@@ -249,6 +260,90 @@ def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, 
         "max_attempts": float(max_attempts),
         "cpu": cpu,
     }
+
+
+def run_floor(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, Any]:
+    """benchmarks._floor: the same path with nothing on it but one INSERT and one UPDATE."""
+    n: int = args.invitations
+    namespace = f"teamkeys-bench-floor-{uuid.uuid4().hex[:8]}"
+    with fresh_database() as url:
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "CREATE TABLE floor_invitations (id text PRIMARY KEY, email text, status text)"
+                )
+            )
+        env = dict(os.environ)
+        env.update(
+            BENCH_DATABASE_URL=url,
+            BENCH_REDIS_URL=REDIS_URL,
+            BENCH_NAMESPACE=namespace,
+            BENCH_SMTP_PORT=str(sink.port),
+        )
+        port = free_port()
+        procs = [
+            spawn(
+                [
+                    "uvicorn",
+                    "--factory",
+                    "benchmarks._floor:create_app",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--workers",
+                    str(args.web_workers),
+                ],
+                env,
+                logs / "floor-web.log",
+            ),
+            spawn(
+                [
+                    "dramatiq",
+                    "benchmarks._floor",
+                    "--processes",
+                    str(args.processes),
+                    "--threads",
+                    str(args.threads),
+                ],
+                env,
+                logs / "floor-worker.log",
+            ),
+        ]
+        meter = CpuMeter(
+            {"web": procs[0].pid, "workers": procs[1].pid, "sink": sink.process.pid},
+            {"postgres": "postgres", "redis": "redis-server"},
+        )
+
+        def sent() -> int:
+            with engine.connect() as conn:
+                return int(
+                    conn.execute(
+                        text("SELECT count(*) FROM floor_invitations WHERE status = 'sent'")
+                    ).scalar_one()
+                )
+
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(web_up(base), 30, "the floor's web")
+            path = "/v1/teams/team_floor/invitations"
+            with httpx.Client(base_url=base, timeout=30) as http:
+                post_invitations(http, path, {}, 1, 1)  # warm-up
+                wait_for(lambda: sent() == 1, 30, "the floor's warm-up email")
+                time.sleep(2.0)
+                cpu_before = meter.read()
+                started = time.perf_counter()
+                post_invitations(http, path, {}, n, args.concurrency)
+                wait_for(lambda: sent() >= n + 1, 600, "every floor invitation sent")
+                elapsed = time.perf_counter() - started
+                cpu = per_unit_ms(cpu_before, meter.read(), n)
+        finally:
+            for process in procs:
+                stop(process)
+            engine.dispose()
+            flush_namespace(namespace)
+    return {"elapsed": elapsed, "cpu": cpu}
 
 
 def run_bare(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, Any]:
@@ -311,18 +406,27 @@ def main(argv: list[str] | None = None) -> None:
     sink = Sink()
     try:
         ours = run_teamkeys(args, sink, logs)
+        floor = run_floor(args, sink, logs)
         bare = run_bare(args, sink, logs)
     finally:
         sink.stop()
     ours_rate, bare_rate = n / ours["elapsed"], n / bare["elapsed"]
+    floor_rate = n / floor["elapsed"]
     print(
         f"teamkeys end to end : {ours_rate:7.1f} invitations/s "
         f"({ours['elapsed']:.2f} s; HTTP requests took {ours['requested']:.2f} s; "
         f"most attempts of a job {ours['max_attempts']:.0f})"
     )
+    print(
+        f"floor (same path, one INSERT and one UPDATE): {floor_rate:7.1f} invitations/s "
+        f"({floor['elapsed']:.2f} s)"
+    )
     print(f"bare Dramatiq actor : {bare_rate:7.1f} emails/s ({bare['elapsed']:.2f} s)")
     print(f"ratio               : {ours_rate / bare_rate:7.2f} (target >= 0.6)")
+    print(f"floor / bare        : {floor_rate / bare_rate:7.2f} (the most any design could reach)")
+    print(f"teamkeys / floor    : {ours_rate / floor_rate:7.2f}")
     print(f"CPU per invitation, teamkeys : {ours['cpu']}")
+    print(f"CPU per invitation, floor    : {floor['cpu']}")
     print(f"CPU per email, bare actor    : {bare['cpu']}")
 
 
