@@ -1,13 +1,21 @@
-"""The job runner's claim: a job handed to several workers at once runs once."""
+"""The job runner's claim: a job handed to several workers at once runs once, and a run whose
+lease ran out changes nothing once another run has the job."""
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
+from email.message import EmailMessage
 
-from domain.jobs import JobName, enqueue_job
-from domain.models import Job, JobStatus
+from domain.emails import Address, request_email
+from domain.jobs import NEW_JOBS_KEY, JobName, enqueue_job
+from domain.models import Email, EmailStatus, Job, JobStatus
 from tests.conftest import System
+from tests.support import wait_until
+from workers.mail.errors import TransientMailError
+from workers.mail.transport import MailTransport
+from workers.registry import JOB_SPECS
 from workers.runner import JobRun, JobSpec, WorkerContext, run_job
 
 ROUNDS = 5
@@ -95,3 +103,76 @@ def test_a_run_whose_lease_ran_out_changes_nothing_once_another_run_has_the_job(
         job = uow.session.get(Job, job_id)
         assert job is not None
         assert (job.status, job.attempts, job.last_error) == (JobStatus.DONE, 2, None)
+
+
+def job_status(ctx: WorkerContext, job_id: str) -> str | None:
+    with ctx.db.unit_of_work() as uow:
+        job = uow.session.get(Job, job_id)
+        return job.status if job is not None else None
+
+
+class StallingTransport:
+    """The first send stalls until released, then fails as a dropped connection would; every
+    later send goes through ``inner``."""
+
+    def __init__(self, inner: MailTransport) -> None:
+        self.inner = inner
+        self.stalled, self.release = threading.Event(), threading.Event()
+        self.sends = 0
+
+    def send(self, message: EmailMessage) -> None:
+        self.sends += 1
+        if self.sends == 1:
+            self.stalled.set()
+            assert self.release.wait(timeout=10)
+            raise TransientMailError("connection dropped after a long wait")
+        self.inner.send(message)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_stale_runs_late_smtp_answer_leaves_the_email_as_the_run_that_sent_it_left_it(
+    system: System,
+) -> None:
+    """Run A's SMTP conversation outlasts its lease; run B takes the job over and sends the
+    email. A's late failure must not put the email back in the queue (it would be sent again)
+    nor count an attempt on it."""
+    transport = StallingTransport(system.runtime.worker_context.transport)
+    ctx = replace(system.runtime.worker_context, transport=transport)
+    spec = JOB_SPECS[JobName.SEND_EMAIL]
+    with ctx.db.unit_of_work() as uow:
+        email = request_email(
+            uow.session,
+            template="welcome",
+            cause="test:stale-email",
+            to=Address("stale@example.com", "Stale"),
+            context={"account_name": "Stale", "team_name": "Stale's Team"},
+            reason="A test sent this.",
+        )
+        email_id = email.id
+        [job_id] = [job for job, _name in uow.session.info[NEW_JOBS_KEY]]
+        uow.session.commit()  # not handed to the broker (see above)
+
+    a = threading.Thread(target=run_job, args=(ctx, spec, job_id))
+    a.start()
+    assert transport.stalled.wait(timeout=10)
+    with ctx.db.unit_of_work() as uow:  # A's lease runs out
+        job = uow.session.get(Job, job_id)
+        assert job is not None
+        job.lease_until = job.started_at
+        uow.commit()
+    run_job(ctx, spec, job_id)  # run B: sends and records
+    wait_until(lambda: job_status(ctx, job_id) == JobStatus.DONE, what="run B to end the job")
+    transport.release.set()
+    a.join(timeout=30)
+
+    assert not a.is_alive() and transport.sends == 2
+    assert system.sink.count(lambda message: message["To"] == "Stale <stale@example.com>") == 1
+    with ctx.db.unit_of_work() as uow:
+        sent = uow.session.get(Email, email_id)
+        assert sent is not None
+        assert (sent.status, sent.attempts, sent.last_error) == (EmailStatus.SENT, 1, None)
+        job = uow.session.get(Job, job_id)
+        assert job is not None
+        assert (job.status, job.attempts) == (JobStatus.DONE, 2)
