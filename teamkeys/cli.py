@@ -56,13 +56,17 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     require_broker(settings, "web")
-    if args.workers < 1:
-        raise SystemExit("teamkeys web: --workers must be 1 or more")
+    workers = args.workers if args.workers is not None else os.environ.get("WEB_CONCURRENCY", "1")
+    if not str(workers).isdigit() or int(workers) < 1:
+        raise SystemExit(
+            f"teamkeys web: --workers (or WEB_CONCURRENCY) must be a whole number, 1 or more; "
+            f"got {workers!r}"
+        )
     # Each uvicorn worker process makes the app and its own runtime (api.app.create_served_app).
     uvicorn.run(
         "api.app:create_served_app",
         factory=True,
-        workers=args.workers,
+        workers=int(workers),
         host=args.host,
         port=args.port,
         log_level="info",
@@ -389,8 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
-        help="processes serving the API (default: $WEB_CONCURRENCY or 1); one per core",
+        help="processes serving the API (default: $WEB_CONCURRENCY, else 1); one per core",
     )
     web.set_defaults(run=cmd_web)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -16,13 +17,10 @@ from tests import support
 from tests.faults import ROOT, settings_env
 from tests.support import free_port, wait_until
 
-pytestmark = [
-    pytest.mark.redis,
-    pytest.mark.skipif(
-        support.BACKEND != "services",
-        reason="`teamkeys web` needs PostgreSQL + Redis (TEAMKEYS_TEST_BACKEND=services)",
-    ),
-]
+needs_services = pytest.mark.skipif(
+    support.BACKEND != "services",
+    reason="`teamkeys web` needs PostgreSQL + Redis (TEAMKEYS_TEST_BACKEND=services)",
+)
 
 
 def server_processes(log_path: Path) -> list[int]:
@@ -31,6 +29,8 @@ def server_processes(log_path: Path) -> list[int]:
     ]
 
 
+@pytest.mark.redis
+@needs_services
 def test_web_with_two_workers_serves_one_api_and_stops_cleanly(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -85,3 +85,23 @@ def test_web_with_two_workers_serves_one_api_and_stops_cleanly(
     assert "Traceback" not in log_text
     # Each process ran the app's shutdown (its runtime closed) before the parent stopped.
     assert log_text.count("Application shutdown complete") == 2
+
+
+@pytest.mark.parametrize(
+    ("flag", "environment"), [(["--workers", "0"], {}), ([], {"WEB_CONCURRENCY": "two"})]
+)
+def test_a_web_process_count_that_is_not_a_whole_number_from_one_up_is_refused_clearly(
+    flag: list[str], environment: dict[str, str]
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEAMKEYS_")}
+    env |= {"TEAMKEYS_REDIS_URL": "redis://127.0.0.1:6379/0", **environment}
+    done = subprocess.run(
+        [sys.executable, "-m", "teamkeys.cli", "web", *flag],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert "must be a whole number, 1 or more" in done.stderr
