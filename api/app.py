@@ -30,9 +30,11 @@ from teamkeys.settings import get_settings
 def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if on_shutdown is not None:
-            on_shutdown()
+        try:
+            yield
+        finally:
+            if on_shutdown is not None:
+                on_shutdown()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -1,6 +1,6 @@
-"""The floor for benchmarks.invitation_pipeline: the least that any design with the same path
-(HTTP -> database -> Redis -> worker -> render -> SMTP -> recorded) can cost on this stack, to
-tell what the path itself costs from what teamkeys adds to it.
+"""The floor for benchmarks.invitation_pipeline: the same path (HTTP -> database -> Redis ->
+worker -> render -> SMTP -> recorded) on the same stack with next to nothing on it, to tell
+what the path itself costs from what teamkeys adds to it.
 
 An HTTP route (FastAPI under the same uvicorn) that validates the same body, inserts one row
 with one SQLAlchemy Core statement and, after commit, hands its id to a Dramatiq actor; the

@@ -423,7 +423,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"bare Dramatiq actor : {bare_rate:7.1f} emails/s ({bare['elapsed']:.2f} s)")
     print(f"ratio               : {ours_rate / bare_rate:7.2f} (target >= 0.6)")
-    print(f"floor / bare        : {floor_rate / bare_rate:7.2f} (the most any design could reach)")
+    print(
+        f"floor / bare        : {floor_rate / bare_rate:7.2f} (the path alone, with nothing on it)"
+    )
     print(f"teamkeys / floor    : {ours_rate / floor_rate:7.2f}")
     print(f"CPU per invitation, teamkeys : {ours['cpu']}")
     print(f"CPU per invitation, floor    : {floor['cpu']}")

@@ -55,18 +55,32 @@ def require_broker(settings: Settings, process: str) -> None:
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from teamkeys.runtime import build_runtime
+
     require_broker(settings, "web")
-    workers = args.workers if args.workers is not None else os.environ.get("WEB_CONCURRENCY", "1")
-    if not str(workers).isdigit() or int(workers) < 1:
+    asked = (
+        str(args.workers) if args.workers is not None else os.environ.get("WEB_CONCURRENCY", "1")
+    )
+    try:
+        workers = int(asked)
+    except ValueError:
+        workers = 0
+    if workers < 1:
         raise SystemExit(
-            f"teamkeys web: --workers (or WEB_CONCURRENCY) must be a whole number, 1 or more; "
-            f"got {workers!r}"
+            "teamkeys web: --workers (or WEB_CONCURRENCY) must be a whole number, 1 or more; "
+            f"got {asked!r}"
         )
-    # Each uvicorn worker process makes the app and its own runtime (api.app.create_served_app).
+    # Each server process makes its own runtime (api.app.create_served_app); one made here first
+    # stops a bad configuration with its message at once, where uvicorn's supervisor would
+    # restart processes that cannot start, forever.
+    try:
+        build_runtime(settings).close()
+    except RuntimeError as exc:
+        raise SystemExit(f"teamkeys web: {exc}") from exc
     uvicorn.run(
         "api.app:create_served_app",
         factory=True,
-        workers=int(workers),
+        workers=workers,
         host=args.host,
         port=args.port,
         log_level="info",

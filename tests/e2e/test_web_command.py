@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
 import pytest
 
+from api.app import create_app
 from teamkeys.settings import Settings
 from tests import support
+from tests.conftest import System
 from tests.faults import ROOT, settings_env
 from tests.support import free_port, wait_until
 
@@ -70,8 +74,8 @@ def test_web_with_two_workers_serves_one_api_and_stops_cleanly(
             )
             assert signed_up.status_code == 201, signed_up.text
             headers = {"Authorization": f"Bearer {signed_up.json()['token']}"}
-            # A new connection each time: the kernel spreads them over both processes, and a
-            # session made by one is good in the other (they share only the database).
+            # A new connection each time, so either process may answer: a session is good in
+            # whichever does (they share only the database).
             for _ in range(10):
                 me = httpx.get(f"http://127.0.0.1:{port}/v1/me", headers=headers, timeout=10)
                 assert me.status_code == 200
@@ -79,24 +83,50 @@ def test_web_with_two_workers_serves_one_api_and_stops_cleanly(
         assert all(Path(f"/proc/{pid}").exists() for pid in servers)  # neither has died
     finally:
         process.send_signal(signal.SIGTERM)
-        returncode = process.wait(timeout=30)
+        try:
+            returncode = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
     log_text = log_path.read_text()
     assert returncode == 0, log_text
     assert "Traceback" not in log_text
-    # Each process ran the app's shutdown (its runtime closed) before the parent stopped.
     assert log_text.count("Application shutdown complete") == 2
 
 
+def test_the_served_app_closes_its_runtime_when_the_server_shuts_down(system: System) -> None:
+    closed = threading.Event()
+    app = create_app(system.runtime, on_shutdown=closed.set)
+
+    async def start_and_stop() -> None:
+        async with app.router.lifespan_context(app):  # what uvicorn runs around serving
+            assert not closed.is_set()
+
+    asyncio.run(start_and_stop())
+    assert closed.is_set()
+
+
 @pytest.mark.parametrize(
-    ("flag", "environment"), [(["--workers", "0"], {}), ([], {"WEB_CONCURRENCY": "two"})]
+    ("flags", "environment", "message"),
+    [
+        (["--workers", "0"], {}, "must be a whole number, 1 or more; got '0'"),
+        ([], {"WEB_CONCURRENCY": "two"}, "must be a whole number, 1 or more; got 'two'"),
+        # A configuration its server processes could not start with stops the command at once
+        # (uvicorn's supervisor would restart them for ever).
+        (
+            ["--workers", "2"],
+            {"TEAMKEYS_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
+            "TEAMKEYS_ENCRYPTION_KEY is not set",
+        ),
+    ],
 )
-def test_a_web_process_count_that_is_not_a_whole_number_from_one_up_is_refused_clearly(
-    flag: list[str], environment: dict[str, str]
+def test_a_web_command_that_cannot_serve_says_why_and_exits(
+    flags: list[str], environment: dict[str, str], message: str
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEAMKEYS_")}
     env |= {"TEAMKEYS_REDIS_URL": "redis://127.0.0.1:6379/0", **environment}
     done = subprocess.run(
-        [sys.executable, "-m", "teamkeys.cli", "web", *flag],
+        [sys.executable, "-m", "teamkeys.cli", "web", "--port", str(free_port()), *flags],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -104,4 +134,5 @@ def test_a_web_process_count_that_is_not_a_whole_number_from_one_up_is_refused_c
         timeout=30,
     )
     assert done.returncode == 1
-    assert "must be a whole number, 1 or more" in done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
