@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
@@ -198,3 +199,15 @@ def html_body(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("html",))
     assert part is not None
     return str(part.get_content())
+
+
+def wait_until_ready(http: httpx.Client, what: str, timeout: float = 30.0) -> None:
+    """Wait until a server started as its own process answers ``/readyz`` with 200."""
+
+    def ready() -> bool:
+        try:
+            return http.get("/readyz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(ready, timeout=timeout, what=f"{what} to answer")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import free_port, wait_until
+from tests.support import free_port, wait_until, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,14 +33,7 @@ def test_teamkeys_dev_runs_everything_and_keeps_the_welcome_email_as_a_file(
         )
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-
-                def ready() -> bool:
-                    try:
-                        return http.get("/readyz").status_code == 200
-                    except httpx.TransportError:
-                        return False
-
-                wait_until(ready, timeout=30, what="teamkeys dev to answer")
+                wait_until_ready(http, "teamkeys dev")
                 response = http.post(
                     "/v1/signup",
                     json={

@@ -19,7 +19,7 @@ from teamkeys.settings import Settings
 from tests import support
 from tests.conftest import System
 from tests.faults import ROOT, settings_env
-from tests.support import free_port, wait_until
+from tests.support import free_port, wait_until, wait_until_ready
 
 needs_services = pytest.mark.skipif(
     support.BACKEND != "services",
@@ -51,14 +51,7 @@ def test_web_with_two_workers_serves_one_api_and_stops_cleanly(
         )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-
-            def ready() -> bool:
-                try:
-                    return http.get("/readyz").status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            wait_until(ready, timeout=30, what="teamkeys web to answer")
+            wait_until_ready(http, "teamkeys web")
             servers = wait_until(
                 lambda: len(server_processes(log_path)) == 2 and server_processes(log_path),
                 timeout=30,
