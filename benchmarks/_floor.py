@@ -14,6 +14,7 @@ measure. The benchmark makes its table: ``floor_invitations (id, email, status)`
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 
@@ -24,14 +25,10 @@ from sqlalchemy import Engine, create_engine, text
 
 from benchmarks._bare_actor import broker, send_email
 
-_engine: Engine | None = None
 
-
+@functools.cache
 def engine() -> Engine:
-    global _engine
-    if _engine is None:
-        _engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=10)
-    return _engine
+    return create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=10)
 
 
 @dramatiq.actor(queue_name="floor_invitations", max_retries=0, broker=broker)

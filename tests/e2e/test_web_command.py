@@ -8,16 +8,15 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import httpx
 import pytest
 
-from api.app import create_app
+from api.app import create_served_app
+from teamkeys.runtime import Runtime
 from teamkeys.settings import Settings
 from tests import support
-from tests.conftest import System
 from tests.faults import ROOT, settings_env
 from tests.support import free_port, wait_until, wait_until_ready
 
@@ -87,16 +86,26 @@ def test_web_with_two_workers_serves_one_api_and_stops_cleanly(
     assert log_text.count("Application shutdown complete") == 2
 
 
-def test_the_served_app_closes_its_runtime_when_the_server_shuts_down(system: System) -> None:
-    closed = threading.Event()
-    app = create_app(system.runtime, on_shutdown=closed.set)
+def test_the_served_app_closes_its_runtime_when_the_server_shuts_down(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What each server process of ``teamkeys web`` runs: the app made from the environment,
+    whose runtime (database pool, broker connection) is closed when the server stops."""
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+    closed: list[Runtime] = []
+    close = Runtime.close
+    monkeypatch.setattr(Runtime, "close", lambda runtime: closed.append(runtime))
+    app = create_served_app()
 
     async def start_and_stop() -> None:
         async with app.router.lifespan_context(app):  # what uvicorn runs around serving
-            assert not closed.is_set()
+            assert not closed
 
     asyncio.run(start_and_stop())
-    assert closed.is_set()
+    assert closed == [app.state.runtime]
+    assert app.state.runtime.settings.database_url == settings.database_url
+    close(app.state.runtime)
 
 
 @pytest.mark.parametrize(
