@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.access_log import AccessLog
+from api.body_limit import BodyLimit
 from api.errors import install_error_handlers
 from api.routes import (
     accounts,
@@ -36,6 +38,7 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
             if on_shutdown is not None:
                 on_shutdown()
 
+    settings = runtime.settings
     app = FastAPI(
         lifespan=lifespan,
         title="teamkeys",
@@ -47,7 +50,19 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
     app.state.runtime = runtime
     install_error_handlers(app)
 
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        per_path={"/v1/usage": settings.usage_max_body_bytes},
+    )
     app.add_middleware(AccessLog)
+    if settings.trusted_proxies:
+        # Behind these proxies the client's address is the one they forward; anyone else's
+        # X-Forwarded-For is ignored (it would let a client pick its own address).
+        app.add_middleware(
+            ProxyHeadersMiddleware,
+            trusted_hosts=[host.strip() for host in settings.trusted_proxies.split(",")],
+        )
 
     for module in (
         health,

@@ -1,4 +1,5 @@
-"""Request dependencies: the runtime, one unit of work per request, the signed-in account."""
+"""Request dependencies: the runtime, one unit of work per request, who is asking and from
+where."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from domain.accounts import authenticate
+from domain.accounts import Client, SignedIn, authenticate, require_verified
+from domain.clock import utcnow
 from domain.errors import Unauthenticated
 from domain.models import Account
 from domain.teams import require_support
@@ -35,6 +37,18 @@ UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+def client_of(request: Request) -> Client:
+    """The client's address is the socket's; behind a proxy listed in
+    ``TEAMKEYS_TRUSTED_PROXIES`` it is the one the proxy forwarded (``api.app``)."""
+    return Client(
+        ip=request.client.host if request.client else "",
+        agent=request.headers.get("user-agent", ""),
+    )
+
+
+ClientDep = Annotated[Client, Depends(client_of)]
+
+
 def bearer_token(credentials: BearerDep) -> str:
     if credentials is None or not credentials.credentials:
         raise Unauthenticated("Sign in first: send 'Authorization: Bearer <session token>'.")
@@ -44,11 +58,38 @@ def bearer_token(credentials: BearerDep) -> str:
 TokenDep = Annotated[str, Depends(bearer_token)]
 
 
-def current_account(uow: UowDep, token: TokenDep) -> Account:
-    return authenticate(uow.session, token)
+def signed_in(uow: UowDep, token: TokenDep, runtime: RuntimeDep) -> SignedIn:
+    """The session behind the token, verified email or not; its last use is noted."""
+    who = authenticate(uow.session, token)
+    runtime.sessions_last_used.touch(who.session_id, utcnow())
+    return who
+
+
+SignedInDep = Annotated[SignedIn, Depends(signed_in)]
+
+
+def any_account(who: SignedInDep) -> Account:
+    """For the few routes an unverified account may use: who am I, a new link, sign out."""
+    return who.account
+
+
+AnyAccount = Annotated[Account, Depends(any_account)]
+
+
+def current_account(who: SignedInDep) -> Account:
+    """The signed-in account, which must have proven its email (403 ``email_not_verified``)."""
+    return require_verified(who.account)
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]
+
+
+def verified_session(who: SignedInDep) -> SignedIn:
+    require_verified(who.account)
+    return who
+
+
+VerifiedSession = Annotated[SignedIn, Depends(verified_session)]
 
 
 def support_agent(account: CurrentAccount) -> Account:

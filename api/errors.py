@@ -43,7 +43,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
-    413: "too_large",
+    413: "body_too_large",
     415: "unsupported_media_type",
 }
 
@@ -106,6 +106,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if exc.status_code == 413:
+            message = "The request body is larger than this server accepts."
         # Starlette's headers carry what HTTP requires, e.g. ``Allow`` on a 405.
         return error_response(exc.status_code, code, message, headers=exc.headers)
 
@@ -115,9 +117,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal_error", "Something went wrong on our side.")
 
 
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
+}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses a route can answer, all with :class:`ErrorBody`."""
-    return {status: {"model": ErrorBody} for status in statuses}
+    """OpenAPI entries for the error statuses a route can answer, all with :class:`ErrorBody`;
+    a 429 says it carries ``Retry-After``."""
+    return {
+        status: {"model": ErrorBody, **({"headers": RETRY_AFTER} if status in (429, 503) else {})}
+        for status in statuses
+    }
 
 
 def _document_validation_errors(app: FastAPI) -> None:
@@ -132,6 +146,16 @@ def _document_validation_errors(app: FastAPI) -> None:
         if fresh and "ErrorBody" in schemas:
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
+                    if "requestBody" in operation:
+                        operation["responses"].setdefault(
+                            "413",
+                            {
+                                "description": "The body is larger than the server accepts",
+                                "content": {
+                                    "application/json": {"schema": {"$ref": _REF + "ErrorBody"}}
+                                },
+                            },
+                        )
                     for response in operation.get("responses", {}).values():
                         content = response.get("content", {}).get("application/json", {})
                         if content.get("schema") == {"$ref": _REF + "HTTPValidationError"}:

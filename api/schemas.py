@@ -56,6 +56,41 @@ class AccountOut(BaseModel):
     id: str
     email: str
     name: str
+    email_verified: bool = Field(
+        description="false until the holder opens the emailed link; until then only GET "
+        "/v1/me, POST /v1/email-verifications and DELETE /v1/sessions/current are allowed"
+    )
+
+
+class EmailVerificationConfirm(Request):
+    token: str = Field(min_length=1, max_length=200, description="the token from the emailed link")
+
+
+class PasswordChange(Request):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordResetRequest(Request):
+    email: str = Field(min_length=1, max_length=320)
+
+
+class PasswordResetConfirm(Request):
+    token: str = Field(min_length=1, max_length=200, description="the token from the emailed link")
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionItem(BaseModel):
+    id: str
+    created_at: datetime
+    last_used_at: datetime | None
+    client: str = Field(description="the User-Agent the session signed in with")
+    ip: str
+    current: bool = Field(description="whether this is the session making the request")
+
+
+class SessionList(BaseModel):
+    items: list[SessionItem]
 
 
 class TeamRef(BaseModel):

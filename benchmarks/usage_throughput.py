@@ -67,12 +67,14 @@ def serve(database_url: str, port: int) -> None:
 
 def seed(database_url: str) -> tuple[str, str]:
     """A team with an active trial key; returns (team id, key secret)."""
-    from domain.accounts import SessionPolicy, sign_up
+    from domain.accounts import AccountPolicy, Client, sign_up
     from domain.api_keys import generate_api_key, request_api_key
+    from domain.clock import utcnow
     from domain.models import KeyKind
     from domain.secrets import PasswordPolicy, Passwords, SecretBox
     from teamkeys.db import Database, make_engine
     from teamkeys.migrate import upgrade
+    from teamkeys.ratelimits import Limiter
 
     upgrade(database_url)
     db = Database(make_engine(database_url))
@@ -82,11 +84,14 @@ def seed(database_url: str) -> tuple[str, str]:
         issued, team = sign_up(
             uow.session,
             passwords,
-            SessionPolicy(),
+            Limiter.from_settings({}, "", ""),
+            AccountPolicy(),
             email="bench@example.com",
             name="Bench",
             password="bench password",
+            client=Client("127.0.0.1"),
         )
+        issued.account.email_verified_at = utcnow()
         key = request_api_key(
             uow.session, issued.account, team.id, name="bench", kind=KeyKind.TRIAL
         )

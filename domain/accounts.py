@@ -1,22 +1,49 @@
-"""Accounts and sessions: sign-up, sign-in with throttling, sign-out, support agents."""
+"""Accounts and sessions: sign-up and email verification, sign-in, passwords and their reset,
+the person's own sessions, support agents (DESIGN "Sign-up", "Passwords and sessions").
+
+Password hashing is slow on purpose, and never runs while the database holds a lock for us (on
+SQLite every transaction holds the write lock): a use case hashes before its first statement,
+or ends the transaction that only read (:func:`end_reads`) and starts a fresh one after.
+"""
 
 from __future__ import annotations
 
-import math
+import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from domain.account_links import find_link, issue_link, use_link
 from domain.audit import record_event
 from domain.clock import utcnow
 from domain.emails import request_email
-from domain.errors import EmailTaken, InvalidInput, Throttled, Unauthenticated
+from domain.errors import (
+    Conflict,
+    EmailNotVerified,
+    EmailTaken,
+    Gone,
+    InvalidCredentials,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from domain.ids import new_id
-from domain.models import Account, AuthSession, Membership, Role, SignInThrottle, Team
+from domain.limits import Limit, RateLimits
+from domain.models import (
+    Account,
+    AccountLink,
+    AuthSession,
+    Event,
+    LinkPurpose,
+    Membership,
+    Role,
+    Team,
+)
 from domain.secrets import Passwords, new_token, token_digest
 
 MIN_PASSWORD_LENGTH = 10
@@ -25,12 +52,23 @@ MAX_NAME_LENGTH = 200
 
 
 @dataclass(frozen=True)
-class SessionPolicy:
-    """How long sessions live and how hard repeated failed sign-ins are throttled."""
+class AccountPolicy:
+    """How long sessions and emailed links live, and how long an unverified account waits."""
 
-    ttl: timedelta = timedelta(days=14)
-    max_failures: int = 5
-    lockout: timedelta = timedelta(minutes=15)
+    session_ttl: timedelta = timedelta(days=14)
+    verification_ttl: timedelta = timedelta(hours=24)
+    reset_ttl: timedelta = timedelta(hours=1)
+    #: Unverified accounts older than this are deleted by the sweep.
+    unverified_ttl: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request comes from: its address (for abuse limits and the session list) and its
+    ``User-Agent``."""
+
+    ip: str
+    agent: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,13 +80,33 @@ class IssuedSession:
     account: Account
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    """The account behind a request's session token, and which session it is."""
+
+    account: Account
+    session_id: str
+
+
+# --- names, emails, passwords -------------------------------------------------------------
+
+#: A URL scheme (``https://``, ``mailto:``), ``www.``, or a host with a path
+#: (``evil.example/login``): names go into emails, where a link would lend it our voice.
+_LINK = re.compile(
+    r"[a-z][a-z0-9+.\-]*://|\b(?:mailto|javascript|data):|\bwww\.|"
+    r"\b[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z][a-z0-9\-]*/",
+    re.IGNORECASE,
+)
+
+
 def normalize_email(raw: str) -> str:
     """Emails compare case-insensitively after trimming (invariant 1)."""
     return raw.strip().lower()
 
 
 def clean_name(raw: str) -> str:
-    """A display name, trimmed; control characters are refused so no header can be injected."""
+    """A name a person chose (account, team, key, custom model), trimmed. Control characters
+    are refused (no header can be injected) and so are links (names go into emails)."""
     name = raw.strip()
     if not name:
         raise InvalidInput("Name must not be empty.", code="invalid_name")
@@ -58,6 +116,11 @@ def clean_name(raw: str) -> str:
         )
     if any(unicodedata.category(ch).startswith("C") for ch in name):
         raise InvalidInput("Name must not contain control characters.", code="invalid_name")
+    if _LINK.search(name):
+        raise InvalidInput(
+            "Name must not contain a link or web address: names are shown in emails.",
+            code="name_has_link",
+        )
     return name
 
 
@@ -71,35 +134,140 @@ def check_password_strength(password: str) -> None:
         raise InvalidInput("Password is too long.", code="invalid_password")
 
 
+def hash_new_password(session: Session, passwords: Passwords, password: str) -> str:
+    """Check a new password and hash it, before ``session`` has begun a transaction."""
+    check_password_strength(password)
+    _outside_transaction(session)
+    return passwords.hash(password)
+
+
+def _outside_transaction(session: Session) -> None:
+    if session.in_transaction():
+        raise RuntimeError("a password must not be hashed while a database transaction is open")
+
+
+def end_reads(session: Session) -> None:
+    """End the transaction so far, which only read, so that the slow work that follows (a
+    password hash) holds no database lock; the next statement begins a new transaction. What
+    was read must be kept as plain values: loaded objects are expired."""
+    session.rollback()
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def verified_account(session: Session, email: str) -> Account | None:
+    """The verified account with ``email``, if there is one (there is at most one)."""
+    return session.scalar(
+        select(Account).where(
+            Account.email == normalize_email(email), Account.email_verified_at.is_not(None)
+        )
+    )
+
+
 def create_account(
     session: Session,
-    passwords: Passwords,
     *,
     email: str,
     name: str,
-    password: str,
+    password_hash: str,
+    verified: bool = False,
     is_support: bool = False,
 ) -> Account:
-    """Insert an account; a taken email (in any letter case) is :class:`EmailTaken`."""
+    """Insert an account. An email that has a verified account is :class:`EmailTaken`; a
+    verified new account takes the email from any unverified ones (:func:`claim_email`)."""
     email = normalize_email(email)
     name = clean_name(name)
-    check_password_strength(password)
-    if session.scalar(select(Account.id).where(Account.email == email)) is not None:
-        raise EmailTaken("An account with this email already exists.")
+    now = utcnow()
     account = Account(
         id=new_id("acc"),
         email=email,
         name=name,
-        password_hash=passwords.hash(password),
+        password_hash=password_hash,
         is_support=is_support,
-        created_at=utcnow(),
+        created_at=now,
+        email_verified_at=None,
     )
+    if verified:
+        claim_email(session, email, keep=None)
+        account.email_verified_at = now
+    elif verified_account(session, email) is not None:
+        raise _taken()
     try:
         with session.begin_nested():
             session.add(account)
-    except IntegrityError as exc:
-        raise EmailTaken("An account with this email already exists.") from exc
+    except IntegrityError as exc:  # proven by another account at this very moment
+        raise _taken() from exc
     return account
+
+
+def claim_email(session: Session, email: str, *, keep: Account | None) -> None:
+    """Make way for ``email`` to be proven by ``keep`` (or a new account): refuse if another
+    account proved it already, and delete every other unverified account with it, their
+    sessions and teams with them. The accounts are locked in id order first, so two people
+    proving one address at once are served one after the other."""
+    holders = session.scalars(
+        select(Account)
+        .where(Account.email == normalize_email(email))
+        .order_by(Account.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    others = [a for a in holders if keep is None or a.id != keep.id]
+    if any(a.email_verified for a in others):
+        raise _taken()
+    remove_unverified_accounts(
+        session, [a.id for a in others], reason="another account proved the email"
+    )
+
+
+def remove_unverified_accounts(
+    session: Session, account_ids: Sequence[str], *, reason: str
+) -> None:
+    """Delete unverified accounts with their links, sessions and teams. An unverified owner can
+    bring nobody into its team nor make anything in it, so the team holds only its events."""
+    ids = list(account_ids)
+    if not ids:
+        return
+    rows = session.execute(
+        select(Account.id, Account.email, Membership.team_id)
+        .outerjoin(Membership, Membership.account_id == Account.id)
+        .where(Account.id.in_(ids), Account.email_verified_at.is_(None))
+    ).all()
+    ids = [row.id for row in rows]
+    teams = [row.team_id for row in rows if row.team_id is not None]
+    for statement in (
+        delete(AccountLink).where(AccountLink.account_id.in_(ids)),
+        delete(AuthSession).where(AuthSession.account_id.in_(ids)),
+        delete(Membership).where(Membership.account_id.in_(ids)),
+        delete(Event).where(Event.team_id.in_(teams)),
+        delete(Team).where(Team.id.in_(teams)),
+        delete(Account).where(Account.id.in_(ids)),
+    ):
+        session.execute(statement.execution_options(synchronize_session="fetch"))
+    for row in rows:
+        record_event(
+            session,
+            team_id=None,
+            actor_id=None,
+            action="account.unverified_removed",
+            target=row.id,
+            details={"email": row.email, "team_id": row.team_id, "reason": reason},
+        )
+
+
+def remove_stale_unverified(session: Session, policy: AccountPolicy, *, limit: int = 500) -> int:
+    """The sweep: unverified accounts older than ``policy.unverified_ttl`` are deleted."""
+    stale = session.scalars(
+        select(Account.id)
+        .where(
+            Account.email_verified_at.is_(None),
+            Account.created_at <= utcnow() - policy.unverified_ttl,
+        )
+        .limit(limit)
+    ).all()
+    remove_unverified_accounts(session, stale, reason="never verified")
+    return len(stale)
 
 
 def found_personal_team(session: Session, account: Account) -> Team:
@@ -123,14 +291,24 @@ def found_personal_team(session: Session, account: Account) -> Team:
 def sign_up(
     session: Session,
     passwords: Passwords,
-    policy: SessionPolicy,
+    limits: RateLimits,
+    policy: AccountPolicy,
     *,
     email: str,
     name: str,
     password: str,
+    client: Client,
 ) -> tuple[IssuedSession, Team]:
-    """A new account owning a new team, a welcome email, and a first session."""
-    account = create_account(session, passwords, email=email, name=name, password=password)
+    """A new, unverified account owning a new team, a first session, and the verification
+    email. An email with a verified account is :class:`EmailTaken`; one with only unverified
+    accounts goes ahead (typing an address proves nothing)."""
+    email = normalize_email(email)
+    name = clean_name(name)
+    check_password_strength(password)
+    limits.hit(Limit.SIGN_UP_PER_IP, client.ip)
+    limits.hit(Limit.SIGN_UP_PER_EMAIL, email)
+    password_hash = hash_new_password(session, passwords, password)
+    account = create_account(session, email=email, name=name, password_hash=password_hash)
     team = found_personal_team(session, account)
     record_event(
         session,
@@ -140,27 +318,95 @@ def sign_up(
         target=account.id,
         details={"email": account.email},
     )
-    request_email(
+    issue_link(session, account, LinkPurpose.EMAIL_VERIFICATION, policy.verification_ttl)
+    return start_session(session, account, policy, client), team
+
+
+def require_verified(account: Account) -> Account:
+    """An unverified account may only read itself, ask for a new link, and sign out."""
+    if not account.email_verified:
+        raise EmailNotVerified(
+            "Confirm your email first: open the link in the email we sent you (POST "
+            "/v1/email-verifications sends a new one)."
+        )
+    return account
+
+
+def request_verification(
+    session: Session,
+    limits: RateLimits,
+    policy: AccountPolicy,
+    account: Account,
+    client: Client,
+) -> None:
+    """A new verification link by email; the older one dies."""
+    if account.email_verified:
+        raise Conflict("This email is confirmed already.", code="already_verified")
+    limits.hit(Limit.VERIFICATION_PER_IP, client.ip)
+    limits.hit(Limit.VERIFICATION_PER_EMAIL, account.email)
+    issue_link(session, account, LinkPurpose.EMAIL_VERIFICATION, policy.verification_ttl)
+
+
+def confirm_verification(session: Session, token: str) -> Account:
+    """The verification link's holder proves the email: the account is verified, any other
+    unverified account with the address is deleted, and the welcome email goes out."""
+    found = find_link(session, token, LinkPurpose.EMAIL_VERIFICATION)
+    account = session.get(Account, found.account_id)
+    if account is None:
+        raise _link_gone()
+    claim_email(session, account.email, keep=account)  # locks the accounts before the link
+    link = use_link(session, found.id, LinkPurpose.EMAIL_VERIFICATION)
+    account = session.get(Account, link.account_id, populate_existing=True)
+    if account is None:
+        raise _link_gone()
+    _mark_verified(session, account, how="link")
+    return account
+
+
+def _mark_verified(session: Session, account: Account, *, how: str) -> None:
+    if account.email_verified:
+        return
+    account.email_verified_at = utcnow()
+    team = account.membership.team if account.membership is not None else None
+    record_event(
         session,
-        template="welcome",
-        cause=f"welcome:{account.id}",
-        to=account,
-        team_id=team.id,
-        context={"team_name": team.name, "account_name": account.name},
-        reason="you signed up for teamkeys with this address.",
+        team_id=team.id if team is not None else None,
+        actor_id=account.id,
+        action="account.email_verified",
+        target=account.id,
+        details={"email": account.email, "how": how},
     )
-    return start_session(session, account, policy), team
+    if team is not None and not account.is_support:
+        request_email(
+            session,
+            template="welcome",
+            cause=f"welcome:{account.id}",
+            to=account,
+            team_id=team.id,
+            context={"team_name": team.name, "account_name": account.name},
+            reason="you signed up for teamkeys with this address.",
+        )
 
 
-def start_session(session: Session, account: Account, policy: SessionPolicy) -> IssuedSession:
+# --- sessions -------------------------------------------------------------------------------
+
+
+def start_session(
+    session: Session, account: Account, policy: AccountPolicy, client: Client
+) -> IssuedSession:
     token = new_token("tks")
-    expires_at = utcnow() + policy.ttl
+    now = utcnow()
+    expires_at = now + policy.session_ttl
     session.add(
         AuthSession(
             id=new_id("ses"),
             account_id=account.id,
             token_digest=token_digest(token),
+            created_at=now,
             expires_at=expires_at,
+            last_used_at=now,
+            client=_printable(client.agent)[:200],
+            ip=client.ip[:45],
         )
     )
     return IssuedSession(token=token, expires_at=expires_at, account=account)
@@ -169,72 +415,58 @@ def start_session(session: Session, account: Account, policy: SessionPolicy) -> 
 def sign_in(
     session: Session,
     passwords: Passwords,
-    policy: SessionPolicy,
+    limits: RateLimits,
+    policy: AccountPolicy,
     *,
     email: str,
     password: str,
+    client: Client,
 ) -> IssuedSession | None:
-    """A session for the right password, ``None`` for a wrong one (the failure is counted).
+    """A session for the right password, ``None`` for a wrong one.
 
-    Past ``policy.max_failures`` failures within ``policy.lockout`` the email is locked for the
-    rest of that window and even a right password gets :class:`Throttled`: guessing stops paying.
-    The caller commits in both cases, so the count survives the refusal.
+    Failures are counted per email and address, and per address: a guesser is slowed down,
+    but the person whose email is attacked still signs in from their own address. If an
+    email has a verified account only that one can sign in; otherwise each unverified account
+    with the email is tried (their holders have not proven the address yet).
     """
     email = normalize_email(email)
-    now = utcnow()
-    throttle = session.get(SignInThrottle, email, with_for_update=True)
-    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
-        wait = math.ceil((throttle.locked_until - now).total_seconds())
-        raise Throttled(
-            f"Too many failed sign-ins for this email; try again in {wait} s.",
-            retry_after=wait,
-            code="too_many_attempts",
-        )
-    account = session.scalar(select(Account).where(Account.email == email))
-    if passwords.verify(account.password_hash if account else None, password) and account:
-        if throttle is not None:
-            session.delete(throttle)
-        if passwords.needs_rehash(account.password_hash):
-            account.password_hash = passwords.hash(password)
-        return start_session(session, account, policy)
-    _count_failure(session, throttle, email, now, policy)
-    return None
+    limits.check(Limit.SIGN_IN_PER_EMAIL_IP, email, client.ip)
+    limits.check(Limit.SIGN_IN_PER_IP, client.ip)
+    candidates = session.execute(
+        select(Account.id, Account.password_hash, Account.email_verified_at)
+        .where(Account.email == email)
+        .order_by(Account.email_verified_at.is_(None), Account.created_at.desc())
+        .limit(5)
+    ).all()
+    if candidates and candidates[0].email_verified_at is not None:
+        candidates = candidates[:1]
+    end_reads(session)
+    matched = next((c for c in candidates if passwords.verify(c.password_hash, password)), None)
+    if matched is None:
+        if not candidates:
+            passwords.verify(None, password)  # as slow as a wrong password: no enumeration
+        limits.hit(Limit.SIGN_IN_PER_EMAIL_IP, email, client.ip)
+        limits.hit(Limit.SIGN_IN_PER_IP, client.ip)
+        return None
+    rehashed = passwords.hash(password) if passwords.needs_rehash(matched.password_hash) else None
+    account = session.get(Account, matched.id)
+    if account is None or account.password_hash != matched.password_hash:
+        return None  # deleted, or its password changed, while we checked
+    if rehashed is not None:
+        account.password_hash = rehashed
+    return start_session(session, account, policy, client)
 
 
-def _count_failure(
-    session: Session,
-    throttle: SignInThrottle | None,
-    email: str,
-    now: datetime,
-    policy: SessionPolicy,
-) -> None:
-    if throttle is None:
-        throttle = SignInThrottle(email=email, failures=0, window_started_at=now)
-        try:
-            with session.begin_nested():
-                session.add(throttle)
-        except IntegrityError:
-            found = session.get(SignInThrottle, email, with_for_update=True)
-            assert found is not None
-            throttle = found
-    if now - throttle.window_started_at > policy.lockout:
-        throttle.failures, throttle.window_started_at, throttle.locked_until = 0, now, None
-    throttle.failures += 1
-    if throttle.failures >= policy.max_failures:
-        throttle.locked_until = now + policy.lockout
-
-
-def authenticate(session: Session, token: str) -> Account:
-    """The account behind a session token, if the session exists and has not expired."""
+def authenticate(session: Session, token: str) -> SignedIn:
+    """The account and session behind a session token, if it exists and has not expired."""
     row = session.execute(
-        select(Account, AuthSession.expires_at)
+        select(Account, AuthSession.id, AuthSession.expires_at)
         .join(AuthSession, AuthSession.account_id == Account.id)
         .where(AuthSession.token_digest == token_digest(token))
     ).first()
     if row is None or row.expires_at <= utcnow():
         raise Unauthenticated("Sign in first: the session token is missing, unknown or expired.")
-    account: Account = row.Account
-    return account
+    return SignedIn(account=row.Account, session_id=row.id)
 
 
 def sign_out(session: Session, token: str) -> None:
@@ -246,6 +478,154 @@ def purge_expired_sessions(session: Session) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def list_sessions(session: Session, signed_in: SignedIn) -> list[AuthSession]:
+    """The person's own live sessions, most recently used first."""
+    return list(
+        session.scalars(
+            select(AuthSession)
+            .where(
+                AuthSession.account_id == signed_in.account.id,
+                AuthSession.expires_at > utcnow(),
+            )
+            .order_by(AuthSession.last_used_at.desc(), AuthSession.created_at.desc())
+        )
+    )
+
+
+def end_session(session: Session, signed_in: SignedIn, session_id: str) -> None:
+    """End one of the person's own sessions (another's is 404, as if it did not exist)."""
+    ended = session.execute(
+        delete(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.account_id == signed_in.account.id)
+        .returning(AuthSession.id)
+    ).first()
+    if ended is None:
+        raise NotFound("You have no such session.", code="no_such_session")
+
+
+def end_other_sessions(session: Session, signed_in: SignedIn) -> int:
+    """Sign out everywhere but here."""
+    ended = session.execute(
+        delete(AuthSession)
+        .where(
+            AuthSession.account_id == signed_in.account.id,
+            AuthSession.id != signed_in.session_id,
+        )
+        .returning(AuthSession.id)
+    ).all()
+    return len(ended)
+
+
+# --- passwords ------------------------------------------------------------------------------
+
+
+def change_password(
+    session: Session,
+    passwords: Passwords,
+    limits: RateLimits,
+    signed_in: SignedIn,
+    *,
+    current_password: str,
+    new_password: str,
+    client: Client,
+) -> None:
+    """Set a new password given the current one; every other session of the account ends. A
+    wrong current password counts as a failed sign-in."""
+    check_password_strength(new_password)
+    account_id, email = signed_in.account.id, signed_in.account.email
+    stored = signed_in.account.password_hash
+    limits.check(Limit.SIGN_IN_PER_EMAIL_IP, email, client.ip)
+    end_reads(session)
+    if not passwords.verify(stored, current_password):
+        limits.hit(Limit.SIGN_IN_PER_EMAIL_IP, email, client.ip)
+        limits.hit(Limit.SIGN_IN_PER_IP, client.ip)
+        raise InvalidCredentials("The current password is wrong.", code="wrong_password")
+    new_hash = passwords.hash(new_password)
+    changed = session.execute(
+        update(Account)
+        .where(Account.id == account_id, Account.password_hash == stored)
+        .values(password_hash=new_hash)
+        .returning(Account.id)
+    ).first()
+    if changed is None:
+        raise Conflict(
+            "The password was changed meanwhile; sign in again.", code="password_changed"
+        )
+    session.execute(
+        delete(AuthSession).where(
+            AuthSession.account_id == account_id, AuthSession.id != signed_in.session_id
+        )
+    )
+    record_event(
+        session,
+        team_id=_team_of(session, account_id),
+        actor_id=account_id,
+        action="account.password_changed",
+        target=account_id,
+        details={"ip": client.ip},
+    )
+
+
+def request_password_reset(
+    session: Session,
+    limits: RateLimits,
+    policy: AccountPolicy,
+    *,
+    email: str,
+    client: Client,
+) -> None:
+    """Email a reset link to the account with ``email``, if there is one; the caller answers
+    the same either way. Without a verified account, the newest unverified one gets it (the
+    link proves the address, as verification does)."""
+    email = normalize_email(email)
+    limits.hit(Limit.PASSWORD_RESET_PER_IP, client.ip)
+    limits.hit(Limit.PASSWORD_RESET_PER_EMAIL, email)
+    account = session.scalar(
+        select(Account)
+        .where(Account.email == email)
+        .order_by(Account.email_verified_at.is_(None), Account.created_at.desc())
+        .limit(1)
+    )
+    if account is not None:
+        issue_link(session, account, LinkPurpose.PASSWORD_RESET, policy.reset_ttl)
+
+
+def reset_password(
+    session: Session, passwords: Passwords, *, token: str, new_password: str
+) -> None:
+    """The reset link's holder sets a new password: the email counts as proven, and every
+    session of the account ends."""
+    check_password_strength(new_password)
+    link_id = find_link(session, token, LinkPurpose.PASSWORD_RESET).id  # no hashing for nothing
+    end_reads(session)
+    new_hash = hash_new_password(session, passwords, new_password)
+    found = find_link(session, token, LinkPurpose.PASSWORD_RESET)
+    if found.id != link_id:
+        raise _link_gone()
+    account = session.get(Account, found.account_id)
+    if account is None:
+        raise _link_gone()
+    claim_email(session, account.email, keep=account)
+    link = use_link(session, found.id, LinkPurpose.PASSWORD_RESET)
+    account = session.get(Account, link.account_id, populate_existing=True)
+    if account is None:
+        raise _link_gone()
+    account.password_hash = new_hash
+    session.execute(delete(AuthSession).where(AuthSession.account_id == account.id))
+    _mark_verified(session, account, how="password reset")
+    record_event(
+        session,
+        team_id=_team_of(session, account.id),
+        actor_id=account.id,
+        action="account.password_reset",
+        target=account.id,
+        details={},
+    )
+
+
+# --- support agents -------------------------------------------------------------------------
+
+
 def add_support_agent(
     session: Session,
     passwords: Passwords,
@@ -254,9 +634,15 @@ def add_support_agent(
     name: str,
     password: str,
 ) -> Account:
-    """A support agent: an account that belongs to no team."""
+    """A support agent: a verified account that belongs to no team."""
+    password_hash = hash_new_password(session, passwords, password)
     agent = create_account(
-        session, passwords, email=email, name=name, password=password, is_support=True
+        session,
+        email=email,
+        name=name,
+        password_hash=password_hash,
+        verified=True,
+        is_support=True,
     )
     record_event(
         session,
@@ -267,3 +653,19 @@ def add_support_agent(
         details={"email": agent.email},
     )
     return agent
+
+
+def _team_of(session: Session, account_id: str) -> str | None:
+    return session.scalar(select(Membership.team_id).where(Membership.account_id == account_id))
+
+
+def _printable(text: str) -> str:
+    return "".join(ch for ch in text if not unicodedata.category(ch).startswith("C"))
+
+
+def _taken() -> EmailTaken:
+    return EmailTaken("An account with this email already exists.")
+
+
+def _link_gone() -> Gone:
+    return Gone("The account this link was for no longer exists.", code="link_unusable")

@@ -45,6 +45,13 @@ class NotAllowed(DomainError):
     code = "not_allowed"
 
 
+class EmailNotVerified(NotAllowed):
+    """An unverified account's session may only read ``/v1/me``, ask for a new verification
+    link and sign out (403)."""
+
+    code = "email_not_verified"
+
+
 class Conflict(DomainError):
     """The action clashes with the current state (409)."""
 

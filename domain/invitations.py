@@ -14,7 +14,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from domain.accounts import IssuedSession, SessionPolicy, create_account, start_session
+from domain.accounts import (
+    AccountPolicy,
+    Client,
+    IssuedSession,
+    clean_name,
+    create_account,
+    end_reads,
+    hash_new_password,
+    start_session,
+    verified_account,
+)
 from domain.audit import record_event
 from domain.clock import utcnow
 from domain.emails import Address, request_email
@@ -198,22 +208,30 @@ def preview_invitation(session: Session, token: str) -> Preview:
 def accept_invitation(
     session: Session,
     passwords: Passwords,
-    sessions: SessionPolicy,
+    policy: AccountPolicy,
     *,
     token: str,
     name: str,
     password: str,
+    client: Client,
 ) -> tuple[IssuedSession, Team, Role]:
     """Create the account and its membership in one transaction; the link is used up.
 
+    The link proves the email, so the account is verified, and any unverified accounts with
+    the address (someone who typed it at sign-up) are deleted with their sessions and teams.
     Locks the team (as every change to a team's members does, so the inviter's role cannot
     change meanwhile), then the invitation (so two accepts of one token make one account),
-    and only then checks that the link is usable.
+    and only then checks that the link is usable. The password is hashed in between, once
+    the link is known to be good, outside any transaction.
     """
+    name = clean_name(name)
+    _usable(session, token, lock=False)
+    end_reads(session)
+    password_hash = hash_new_password(session, passwords, password)
     found = _usable(session, token, lock=False)
     team = lock_team(session, found.team_id)
     invitation = _usable(session, token, lock=True)
-    if session.scalar(select(Account.id).where(Account.email == invitation.email)):
+    if verified_account(session, invitation.email) is not None:
         raise Conflict(
             "An account with this email exists already; sign in instead, and ask "
             "the team's owner to open a migration ticket.",
@@ -221,7 +239,11 @@ def accept_invitation(
         )
     try:
         account = create_account(
-            session, passwords, email=invitation.email, name=name, password=password
+            session,
+            email=invitation.email,
+            name=name,
+            password_hash=password_hash,
+            verified=True,
         )
     except EmailTaken:
         raise Conflict(
@@ -259,7 +281,7 @@ def accept_invitation(
             },
             reason=f"you invited {account.email} to {team.name} on teamkeys.",
         )
-    return start_session(session, account, sessions), team, role
+    return start_session(session, account, policy, client), team, role
 
 
 def expire_invitations(session: Session, *, limit: int = 500) -> int:
@@ -442,7 +464,9 @@ def _rotate(invitation: Invitation, now: datetime, policy: InvitationPolicy) -> 
 
 
 def _refuse_existing_account(session: Session, team_id: str, email: str) -> None:
-    account = session.scalar(select(Account).where(Account.email == email))
+    """A verified account with the email cannot be invited; an unverified one does not count
+    (typing an address at sign-up proves nothing, and must not block its holder)."""
+    account = verified_account(session, email)
     if account is None:
         return
     if account.membership is not None and account.membership.team_id == team_id:

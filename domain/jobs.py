@@ -30,6 +30,7 @@ class JobName(enum.StrEnum):
 
     SEND_EMAIL = "send_email"
     SEND_INVITATION = "send_invitation"
+    SEND_ACCOUNT_LINK = "send_account_link"
     GENERATE_API_KEY = "generate_api_key"
     REVIEW_PRODUCTION = "review_production"
     GENERATE_INVOICE = "generate_invoice"

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from domain.accounts import normalize_email
+from domain.accounts import normalize_email, verified_account
 from domain.api_keys import delete_team_keys
 from domain.audit import record_event
 from domain.clock import utcnow
@@ -24,6 +24,7 @@ from domain.emails import request_email
 from domain.errors import Conflict, Gone, InvalidInput, NotFound
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
+from domain.limits import Limit, RateLimits
 from domain.models import (
     OPEN_TICKET_STATUSES,
     Account,
@@ -78,19 +79,21 @@ def open_ticket(
     role: Role,
     note: str,
     policy: MigrationPolicy,
+    limits: RateLimits,
 ) -> MigrationTicket:
     """Ask support to move the account with ``email`` into the team; its holder is asked first.
 
-    No account is 404 ``no_such_account`` (invite the email instead); a member already is 409
-    ``already_member``; an account with an open ticket (any team's) is 409
-    ``ticket_already_open``.
+    No verified account is 404 ``no_such_account`` (invite the email instead); a member
+    already is 409 ``already_member``; an account with an open ticket (any team's) is 409
+    ``ticket_already_open``. Each ticket emails its account's holder, so tickets are limited
+    per team and per account (429).
     """
     email = normalize_email(email)
     authorize(session, actor, team_id, Permission.TEAM_VIEW)
     lock_team(session, team_id)
     authorize(session, actor, team_id, Permission.MIGRATION_REQUEST)
     note = _clean_text(note, what="Note", required=False)
-    account = session.scalar(select(Account).where(Account.email == email))
+    account = verified_account(session, email)
     if account is None or account.is_support:
         raise NotFound(
             "No teamkeys account has this email. To bring in someone new, invite them instead: "
@@ -103,6 +106,10 @@ def open_ticket(
         select(MigrationTicket.id).where(MigrationTicket.open_account_id == account.id)
     ):
         raise _already_open()
+    limits.check(Limit.MIGRATION_TICKETS_PER_TEAM, team_id)
+    limits.check(Limit.MIGRATION_TICKETS_PER_EMAIL, account.email)
+    limits.hit(Limit.MIGRATION_TICKETS_PER_TEAM, team_id)
+    limits.hit(Limit.MIGRATION_TICKETS_PER_EMAIL, account.email)
     now = utcnow()
     ticket = MigrationTicket(
         id=new_id("mig"),

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
@@ -86,17 +87,38 @@ class ProductionStatus(enum.StrEnum):
 
 
 class Account(Base):
+    """A person who signs in. Until its holder proves the email (the verification link, an
+    accepted invitation, a password reset) the account is *unverified*: it may share its
+    address with other unverified accounts and can do nothing but ask for a new link."""
+
     __tablename__ = "accounts"
+    __table_args__ = (
+        # Invariant 1: emails are unique among verified accounts only, so typing someone
+        # else's address never blocks its real holder.
+        Index(
+            "uq_accounts_verified_email",
+            "email",
+            unique=True,
+            postgresql_where=text("email_verified_at IS NOT NULL"),
+            sqlite_where=text("email_verified_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("acc"))
     #: Trimmed and lower-cased, so uniqueness is case-insensitive (invariant 1).
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(200))
     is_support: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the holder proved the email; ``None`` while the account is unverified.
+    email_verified_at: Mapped[datetime | None] = mapped_column(default=None)
 
     membership: Mapped[Membership | None] = relationship(back_populates="account", uselist=False)
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class Team(Base):
@@ -136,17 +158,47 @@ class AuthSession(Base):
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    #: Written coalesced (every few seconds), not on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The client's ``User-Agent`` at sign-in, shortened; for the person's list of sessions.
+    client: Mapped[str] = mapped_column(String(200), default="")
+    #: The client's address at sign-in (the socket's, or a trusted proxy's ``X-Forwarded-For``).
+    ip: Mapped[str] = mapped_column(String(45), default="")
 
 
-class SignInThrottle(Base):
-    """Failed sign-ins per email inside the current window; past the limit, sign-in waits."""
+class LinkPurpose(enum.StrEnum):
+    """What an emailed account link proves or allows."""
 
-    __tablename__ = "sign_in_throttles"
+    EMAIL_VERIFICATION = "email_verification"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a name, not a secret
 
-    email: Mapped[str] = mapped_column(String(320), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+
+class LinkStatus(enum.StrEnum):
+    LIVE = "live"
+    USED = "used"
+    #: A newer link of the same purpose was asked for: only the newest works.
+    REPLACED = "replaced"
+    #: Its email could not be delivered.
+    FAILED = "failed"
+
+
+class AccountLink(Base):
+    """A single-use link emailed to an account's address (email verification, password
+    reset). Its token exists in plain only in the email: the job that sends it makes it, and
+    only its digest is kept."""
+
+    __tablename__ = "account_links"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("lnk"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(10), default=LinkStatus.LIVE)
+    #: SHA-256 of the link's token; ``None`` until the email is sent.
+    token_digest: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Event(Base):

@@ -15,8 +15,9 @@ from domain.permissions import Permission
 from domain.teams import authorize, lock_team
 
 BRANDS = ("visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay")
-#: Something that looks like a card number (13 to 19 digits, maybe spaced or dashed).
-_CARD_NUMBER = re.compile(r"(?:\d[ -]?){13,19}")
+#: A run of digits, whatever separates them (spaces, dashes, dots, slashes, underscores...):
+#: letters end a run, anything else between two digits does not.
+_DIGIT_RUN = re.compile(r"\d(?:[^0-9A-Za-z]*\d)*")
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,18 @@ def set_payment_method(
 ) -> PaymentMethod:
     authorize(session, actor, team_id, Permission.PAYMENT_MANAGE)
     lock_team(session, team_id)  # two first PUTs at once: one inserts, the other updates
-    if _CARD_NUMBER.search(card.provider_token):
-        raise InvalidInput(
-            "provider_token looks like a card number. Send the payment "
-            "provider's token; teamkeys never accepts card numbers.",
-            code="card_number_refused",
-        )
+    for field, value in (
+        ("billing_email", card.billing_email),
+        ("provider_token", card.provider_token),
+        ("brand", card.brand),
+        ("last4", card.last4),
+    ):
+        if holds_card_number(value):
+            raise InvalidInput(
+                f"{field} looks like a card number. Send the payment provider's token; "
+                "teamkeys never accepts card numbers.",
+                code="card_number_refused",
+            )
     now = utcnow()
     if (card.exp_year, card.exp_month) < (now.year, now.month):
         raise InvalidInput(
@@ -64,6 +71,34 @@ def set_payment_method(
         details={"brand": card.brand, "last4": card.last4},
     )
     return method
+
+
+def holds_card_number(text: str) -> bool:
+    """Whether ``text`` holds a run of 12 to 19 digits that passes the Luhn check, whatever
+    separates the digits (``4242 4242…``, ``4242.4242…``, ``4242/4242…``)."""
+    for run in _DIGIT_RUN.finditer(text):
+        # A card number may sit among other numbers in a run ("4242 4242 4242 4242 12/30"):
+        # try each stretch of whole digit groups that is long enough to be one.
+        groups = re.findall(r"\d+", run.group())
+        for first in range(len(groups)):
+            digits = ""
+            for group in groups[first:]:
+                digits += group
+                if len(digits) > 19:
+                    break
+                if len(digits) >= 12 and luhn_valid([int(d) for d in digits]):
+                    return True
+    return False
+
+
+def luhn_valid(digits: list[int]) -> bool:
+    """The Luhn checksum every payment card number carries."""
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        if position % 2 == 1:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
 
 
 def get_payment_method(session: Session, actor: Account, team_id: str) -> PaymentMethod:

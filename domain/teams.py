@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.accounts import found_personal_team, normalize_email
+from domain.accounts import found_personal_team, require_verified, verified_account
 from domain.audit import record_event
 from domain.emails import request_email
 from domain.errors import InvalidInput, LastOwner, NotAllowed, NotFound
@@ -29,13 +29,16 @@ def actor_in(session: Session, account: Account, team_id: str) -> Actor | None:
 
 
 def authorize(session: Session, account: Account, team_id: str, permission: Permission) -> Actor:
-    """Ask the permission matrix about ``account`` in ``team_id``; raise 404/403 on refusal."""
+    """Ask the permission matrix about ``account`` in ``team_id``; raise 404/403 on refusal.
+    An account that has not proven its email may do nothing to any team (403)."""
+    require_verified(account)
     return require(actor_in(session, account, team_id), permission)
 
 
 def authorize_member(session: Session, account: Account, team_id: str) -> Actor:
     """For what API.md gives a team's members but the matrix does not give support (its
     invitations, its production application): strangers 404, support agents 403."""
+    require_verified(account)
     actor = actor_in(session, account, team_id)
     if actor is Actor.SUPPORT:
         raise NotAllowed("Support agents do not see this part of a team.")
@@ -54,6 +57,7 @@ def team_owners(session: Session, team_id: str) -> list[Account]:
 
 def require_support(account: Account) -> Account:
     """Support work (settling tickets) asks the matrix too; customers of any role get 403."""
+    require_verified(account)
     if account.is_support:
         actor = Actor.SUPPORT
     else:
@@ -64,7 +68,7 @@ def require_support(account: Account) -> Account:
 
 def support_agent_by_email(session: Session, email: str) -> Account:
     """The agent acting from a terminal (``teamkeys support tickets``), named by email."""
-    account = session.scalar(select(Account).where(Account.email == normalize_email(email)))
+    account = verified_account(session, email)
     if account is None:
         raise NotFound("No account has this email.", code="no_such_agent")
     return require_support(account)

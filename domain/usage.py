@@ -76,7 +76,13 @@ def record_usage(session: Session, raw_key: str, call: Call, policy: UsagePolicy
             "occurred_at needs a time zone (use UTC, e.g. 2026-11-28T10:00:00Z).",
             code="invalid_occurred_at",
         )
-    occurred_at = occurred_at.astimezone(UTC)  # days and months are UTC ones
+    try:
+        occurred_at = occurred_at.astimezone(UTC)  # days and months are UTC ones
+    except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00:00+14:00 is before year 1
+        raise InvalidInput(
+            "occurred_at is not a time that can be; send the call's UTC time.",
+            code="invalid_occurred_at",
+        ) from None
     if occurred_at > now + CLOCK_SKEW:
         raise InvalidInput("occurred_at is in the future.", code="invalid_occurred_at")
     if occurred_at < now - MAX_AGE:

@@ -35,7 +35,13 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     runtime = embedded.start()
     try:
         log.info("teamkeys is running: API on http://%s:%d (docs at /docs)", args.host, args.port)
-        uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(
+            create_app(runtime),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            proxy_headers=False,  # TEAMKEYS_TRUSTED_PROXIES decides (api.app)
+        )
     finally:
         embedded.stop()
     return 0
@@ -84,7 +90,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         log_level="info",
-        proxy_headers=True,
+        proxy_headers=False,  # TEAMKEYS_TRUSTED_PROXIES decides (api.app)
         access_log=False,  # teamkeys.access logs route templates, never token paths
     )
     return 0

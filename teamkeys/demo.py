@@ -35,6 +35,7 @@ T = TypeVar("T")
 PASSWORD = "correct horse battery"  # noqa: S105 - the demo's made-up people
 AGENT_PASSWORD = "a long support password"  # noqa: S105
 INVITATION_TOKEN = re.compile(r"/invitations/(inv_[A-Za-z0-9_\-]+)")
+VERIFICATION_TOKEN = re.compile(r"/verify-email/(vfy_[A-Za-z0-9_\-]+)")
 CONSENT_TOKEN = re.compile(r"/migration-consents/(mct_[A-Za-z0-9_\-]+)")
 FORM = {
     "company_name": "Carol's Robots Ltd",
@@ -160,7 +161,12 @@ class Server:
         self.socket.bind(("127.0.0.1", 0))
         self.port: int = self.socket.getsockname()[1]
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            proxy_headers=False,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
@@ -284,10 +290,21 @@ class Story:
             json={"email": carol, "name": "Carol", "password": PASSWORD},
         )
         owner, team_id, team_name = signup["token"], signup["team"]["id"], signup["team"]["name"]
-        self.mail.wait_for(carol, "Welcome")
+        path, message = self.mail.wait_for(carol, "Confirm your email")
         self.done(
             f'Carol <{carol}> signed up and owns "{team_name}" '
-            f"(account {signup['account']['id']}, team {team_id}); welcome email sent"
+            f"(account {signup['account']['id']}, team {team_id}); until she confirms her email "
+            f"her session may do nothing else, and a verification link is on its way"
+        )
+
+        self.begin("Verification")
+        refused = self.json("GET", f"/v1/teams/{team_id}", 403, owner)
+        self.verify(carol, message)
+        self.mail.wait_for(carol, "Welcome")
+        self.done(
+            f"before confirming, her team's page answered 403 {refused['error']['code']}; she "
+            f"opened the link from {path.name}, her email is verified and the welcome email "
+            "followed"
         )
 
         self.begin("Invitation")
@@ -419,10 +436,13 @@ class Story:
             201,
             json={"email": dave, "name": "Dave", "password": PASSWORD},
         )
+        _, message = self.mail.wait_for(dave, "Confirm your email")
+        self.verify(dave, message)
         self.mail.wait_for(dave, "Welcome")
         self.done(
-            f'Dave <{dave}> signed up on his own and owns "{second["team"]["name"]}" '
-            f"(account {second['account']['id']}, team {second['team']['id']})"
+            f"Dave <{dave}> signed up on his own, confirmed his email from the link, and owns "
+            f'"{second["team"]["name"]}" (account {second["account"]["id"]}, team '
+            f"{second['team']['id']})"
         )
 
         self.begin("Migration ticket")
@@ -552,6 +572,17 @@ class Story:
             f"{_money(invoice['total_cents'], invoice['currency'])} ({lines}); PDF saved as "
             f"{pdf_path}"
         )
+
+    def verify(self, address: str, message: EmailMessage) -> None:
+        """Open the verification link in ``message``, as its reader would."""
+        confirmed = self.json(
+            "POST",
+            "/v1/email-verifications/confirm",
+            200,
+            json={"token": link_token(message, VERIFICATION_TOKEN)},
+        )
+        if not confirmed["account"]["email_verified"]:
+            raise DemoFailed(f"{address} is not verified after opening the link")
 
     # --- the two steps that are not HTTP in production either -------------------------------
 

@@ -1,5 +1,6 @@
-"""Keys' last-used times, coalesced: each call only notes the time in memory, and a flush
-writes one UPDATE per key that was used, every few seconds, instead of one write per call."""
+"""Last-used times (of API keys, of sessions), coalesced: each use only notes the time in
+memory, and a flush writes one UPDATE per row that was used, every few seconds, instead of one
+write per request."""
 
 from __future__ import annotations
 
@@ -9,25 +10,28 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, or_, update
 
-from domain.models import ApiKey
+from domain.models import ApiKey, AuthSession
 from teamkeys.db import Database
 
 log = logging.getLogger("teamkeys.last_used")
 
 
 class LastUsedTracker:
-    def __init__(self, db: Database, interval: float) -> None:
+    def __init__(
+        self, db: Database, interval: float, model: type[ApiKey] | type[AuthSession] = ApiKey
+    ) -> None:
         self.db = db
         self.interval = interval
+        self.model = model
         self._pending: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def touch(self, key_id: str, when: datetime) -> None:
+    def touch(self, row_id: str, when: datetime) -> None:
         with self._lock:
-            if when > self._pending.get(key_id, when.min.replace(tzinfo=when.tzinfo)):
-                self._pending[key_id] = when
+            if when > self._pending.get(row_id, when.min.replace(tzinfo=when.tzinfo)):
+                self._pending[row_id] = when
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="last-used-flush", daemon=True
@@ -40,18 +44,19 @@ class LastUsedTracker:
             pending, self._pending = self._pending, {}
         if not pending:
             return 0
+        model = self.model
         statement = (
-            update(ApiKey)
+            update(model)
             .where(
-                ApiKey.id == bindparam("key_id"),
-                or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < bindparam("used")),
+                model.id == bindparam("row_id"),
+                or_(model.last_used_at.is_(None), model.last_used_at < bindparam("used")),
             )
             .values(last_used_at=bindparam("used"))
             .execution_options(synchronize_session=False)
         )
         with self.db.unit_of_work() as uow:
             uow.session.connection().execute(
-                statement, [{"key_id": k, "used": t} for k, t in pending.items()]
+                statement, [{"row_id": k, "used": t} for k, t in pending.items()]
             )
             uow.commit()
         return len(pending)

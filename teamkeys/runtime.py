@@ -9,14 +9,16 @@ from datetime import timedelta
 
 import dramatiq
 
-from domain.accounts import SessionPolicy
+from domain.accounts import AccountPolicy
 from domain.api_keys import KeyPolicy
 from domain.invitations import InvitationPolicy
 from domain.migration_tickets import MigrationPolicy
+from domain.models import AuthSession
 from domain.secrets import PasswordPolicy, Passwords, SecretBox, derive_key
 from domain.usage import UsagePolicy
 from teamkeys.db import Database, make_engine
 from teamkeys.last_used import LastUsedTracker
+from teamkeys.ratelimits import Limiter
 from teamkeys.settings import Settings
 from workers.broker import build_broker
 from workers.mail.render import EmailRenderer, templates_root
@@ -37,16 +39,19 @@ class Runtime:
     relay: Relay
     worker_context: WorkerContext
     passwords: Passwords
-    session_policy: SessionPolicy
+    account_policy: AccountPolicy
+    limiter: Limiter
     invitation_policy: InvitationPolicy
     migration_policy: MigrationPolicy
     key_policy: KeyPolicy
     usage_policy: UsagePolicy
     secret_box: SecretBox
     last_used: LastUsedTracker
+    sessions_last_used: LastUsedTracker
 
     def close(self) -> None:
         self.last_used.close()
+        self.sessions_last_used.close()
         self.worker_context.transport.close()
         self.broker.close()
         self.db.dispose()
@@ -125,11 +130,13 @@ def build_runtime(
                 settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
             )
         ),
-        session_policy=SessionPolicy(
-            ttl=timedelta(hours=settings.session_ttl_hours),
-            max_failures=settings.signin_max_failures,
-            lockout=timedelta(minutes=settings.signin_lockout_minutes),
+        account_policy=AccountPolicy(
+            session_ttl=timedelta(hours=settings.session_ttl_hours),
+            verification_ttl=timedelta(hours=settings.verification_link_ttl_hours),
+            reset_ttl=timedelta(minutes=settings.password_reset_ttl_minutes),
+            unverified_ttl=timedelta(days=settings.unverified_account_ttl_days),
         ),
+        limiter=Limiter.from_settings(settings.rates, settings.redis_url, settings.redis_namespace),
         invitation_policy=InvitationPolicy(
             ttl=timedelta(days=settings.invitation_ttl_days),
             daily_limit=settings.invitation_daily_limit,
@@ -141,4 +148,5 @@ def build_runtime(
         usage_policy=UsagePolicy(trial_monthly_calls=settings.trial_monthly_calls),
         secret_box=secret_box,
         last_used=LastUsedTracker(db, settings.last_used_flush_seconds),
+        sessions_last_used=LastUsedTracker(db, settings.last_used_flush_seconds, AuthSession),
     )

@@ -5,9 +5,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.billing import DEFAULT_PRICES, PriceTable
+from domain.limits import Limit
+from teamkeys.ratelimits import parse_rate
 
 
 class Settings(BaseSettings):
@@ -41,8 +44,14 @@ class Settings(BaseSettings):
 
     # Accounts and sessions
     session_ttl_hours: int = 24 * 14
-    signin_max_failures: int = 5
-    signin_lockout_minutes: int = 15
+    #: How long an email verification link works.
+    verification_link_ttl_hours: int = 24
+    #: How long a password reset link works.
+    password_reset_ttl_minutes: int = 60
+    #: Unverified accounts older than this are deleted (their holder never proved the email).
+    unverified_account_ttl_days: int = 7
+    #: How often the scheduler deletes unverified accounts past their time.
+    unverified_sweep_interval_seconds: float = 600.0
     #: argon2id cost. The defaults are argon2-cffi's (RFC 9106 low-memory profile).
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
@@ -100,7 +109,44 @@ class Settings(BaseSettings):
     #: Threads per in-process (embedded) worker.
     worker_threads: int = 4
 
+    # Abuse limits: "<count>/<period>" in the notation of the `limits` library, e.g.
+    # "5/15 minutes", "20/hour", "3/7 days". Counters live in Redis when TEAMKEYS_REDIS_URL is
+    # set, in process memory otherwise.
+    #: Failed sign-ins for one email from one address.
+    limit_sign_in_per_email_ip: str = "5/15 minutes"
+    #: Failed sign-ins from one address, whatever the email (password spraying).
+    limit_sign_in_per_ip: str = "20/15 minutes"
+    limit_sign_up_per_ip: str = "10/hour"
+    limit_sign_up_per_email: str = "3/hour"
+    #: Verification emails asked for again.
+    limit_verification_per_ip: str = "10/hour"
+    limit_verification_per_email: str = "3/hour"
+    limit_password_reset_per_ip: str = "10/hour"  # noqa: S105 - a rate, not a secret
+    limit_password_reset_per_email: str = "3/hour"  # noqa: S105 - a rate
+    #: Migration tickets one team may open.
+    limit_migration_tickets_per_team: str = "20/day"
+    #: Migration tickets naming one account (each emails its holder).
+    limit_migration_tickets_per_email: str = "3/7 days"
+    #: Request bodies larger than this are refused (413) before they are read.
+    max_body_bytes: int = 64 * 1024
+    #: The same for the gateway's usage calls.
+    usage_max_body_bytes: int = 64 * 1024
+    #: Proxies (IP addresses or networks, comma-separated) whose X-Forwarded-For is believed
+    #: for the client's address; empty: the socket's address is the client's.
+    trusted_proxies: str = ""
+
     log_level: str = "INFO"
+
+    @field_validator(*(limit.setting for limit in Limit))
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @property
+    def rates(self) -> dict[Limit, str]:
+        """Every abuse limit's rate, by limit."""
+        return {limit: getattr(self, limit.setting) for limit in Limit}
 
     @property
     def effective_database_url(self) -> str:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from domain import accounts
 from domain.clock import utcnow
 from domain.models import Membership, ProductionStatus, Team
 from teamkeys.embedded import Embedded
@@ -45,6 +46,8 @@ def settings(backend: Backend, sink: MailSink, tmp_path: Path) -> Settings:
 
 
 _emails = itertools.count(1)
+#: Every test person's password.
+PASSWORD = "correct horse battery"
 
 
 @dataclass
@@ -57,15 +60,37 @@ class System:
     embedded: Embedded
 
     def sign_up(self, name: str = "Ada", email: str | None = None) -> dict[str, Any]:
-        """Sign someone up; returns the body with ``headers`` for their session added."""
+        """Quick set-up: a verified account owning a new team, and a session for it, as signing
+        up and opening the emailed link make them (both driven over HTTP in
+        tests/e2e/test_accounts.py). Returns what ``POST /v1/signup`` answers, with ``headers``
+        for the session added."""
         email = email or f"{name.lower().replace(' ', '.')}.{next(_emails)}@example.com"
-        response = self.http.post(
-            "/v1/signup", json={"email": email, "name": name, "password": "correct horse battery"}
-        )
-        assert response.status_code == 201, response.text
-        body: dict[str, Any] = response.json()
-        body["headers"] = {"Authorization": f"Bearer {body['token']}"}
-        return body
+        with self.runtime.db.unit_of_work() as uow:
+            password_hash = accounts.hash_new_password(
+                uow.session, self.runtime.passwords, PASSWORD
+            )
+            account = accounts.create_account(
+                uow.session, email=email, name=name, password_hash=password_hash, verified=True
+            )
+            team = accounts.found_personal_team(uow.session, account)
+            issued = accounts.start_session(
+                uow.session,
+                account,
+                self.runtime.account_policy,
+                accounts.Client("127.0.0.1", "tests"),
+            )
+            uow.commit()
+        return {
+            "account": {
+                "id": account.id,
+                "email": account.email,
+                "name": account.name,
+                "email_verified": True,
+            },
+            "team": {"id": team.id, "name": team.name, "production_status": "none"},
+            "token": issued.token,
+            "headers": {"Authorization": f"Bearer {issued.token}"},
+        }
 
     def join(self, team_id: str, name: str, role: str = "user") -> dict[str, Any]:
         """Quick set-up: sign someone up, then seat them in ``team_id`` instead of their own new

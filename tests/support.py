@@ -20,6 +20,7 @@ import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from domain.limits import Limit
 from domain.models import Base
 from teamkeys.settings import Settings
 
@@ -101,9 +102,16 @@ def _flush_redis_namespace(namespace: str) -> None:
     client.close()
 
 
+#: Abuse limits no test meets unless it sets its own: a suite signs up many people from one
+#: address.
+UNLIMITED = {limit.setting: "100000/minute" for limit in Limit}
+
+
 def test_settings(backend: Backend, data_dir: Path, **overrides: Any) -> Settings:
-    """Settings for a test: cheap password hashing, fast relay and short backoff."""
+    """Settings for a test: cheap password hashing, fast relay and short backoff, no abuse
+    limits in the way."""
     values: dict[str, Any] = {
+        **UNLIMITED,
         "database_url": backend.database_url,
         "redis_url": backend.redis_url,
         "redis_namespace": backend.redis_namespace,
@@ -151,7 +159,12 @@ class LiveServer:
     def __init__(self, app: Any) -> None:
         self.port = free_port()
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            proxy_headers=False,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)

@@ -12,6 +12,7 @@ from workers.generate_api_key import generate_api_key
 from workers.migrate_account import migrate_account
 from workers.review_production import review_production
 from workers.runner import JobSpec, WorkerContext, run_job
+from workers.send_account_link import send_account_link, send_account_link_died
 from workers.send_email import send_email, send_email_died
 from workers.send_invitation import send_invitation, send_invitation_died
 from workers.send_migration_consent import send_migration_consent, send_migration_consent_died
@@ -22,6 +23,9 @@ JOB_SPECS: dict[str, JobSpec] = {
         JobSpec(JobName.SEND_EMAIL, "email", send_email, on_dead=send_email_died),
         JobSpec(
             JobName.SEND_INVITATION, "invitations", send_invitation, on_dead=send_invitation_died
+        ),
+        JobSpec(
+            JobName.SEND_ACCOUNT_LINK, "email", send_account_link, on_dead=send_account_link_died
         ),
         JobSpec(JobName.GENERATE_API_KEY, "api_keys", generate_api_key),
         JobSpec(JobName.REVIEW_PRODUCTION, "production", review_production),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from domain.accounts import purge_expired_sessions
+from domain.accounts import purge_expired_sessions, remove_stale_unverified
 from domain.api_keys import wipe_unrevealed_secrets
 from domain.invitations import expire_invitations
 from domain.migration_tickets import expire_tickets
@@ -58,6 +58,14 @@ def purge_sessions(runtime: Runtime) -> int:
     return sweep(runtime, purge_expired_sessions, "expired sessions purged")
 
 
+def sweep_unverified_accounts(runtime: Runtime) -> int:
+    return sweep(
+        runtime,
+        lambda session: remove_stale_unverified(session, runtime.account_policy),
+        "unverified accounts deleted, never verified",
+    )
+
+
 def periodic_tasks(runtime: Runtime) -> list[Periodic]:
     settings = runtime.settings
     return [
@@ -79,6 +87,11 @@ def periodic_tasks(runtime: Runtime) -> list[Periodic]:
         ),
         Periodic("wipe unrevealed production secrets", 60.0, lambda: wipe_secrets(runtime)),
         Periodic("purge expired sessions", 3600.0, lambda: purge_sessions(runtime)),
+        Periodic(
+            "delete unverified accounts",
+            settings.unverified_sweep_interval_seconds,
+            lambda: sweep_unverified_accounts(runtime),
+        ),
     ]
 
 

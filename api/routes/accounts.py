@@ -1,14 +1,28 @@
-"""Accounts and sessions (API.md): sign-up, sign-in, sign-out, who am I."""
+"""Accounts and sessions (API.md): sign-up and email verification, sign-in and sign-out,
+passwords and their reset, the person's own sessions, who am I."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import CurrentAccount, RuntimeDep, TokenDep, UowDep
+from api.deps import (
+    AnyAccount,
+    ClientDep,
+    RuntimeDep,
+    TokenDep,
+    UowDep,
+    VerifiedSession,
+)
 from api.errors import error_responses
 from api.schemas import (
     AccountOut,
+    EmailVerificationConfirm,
     MeOut,
+    PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    SessionItem,
+    SessionList,
     SessionOut,
     SignInRequest,
     SignUpRequest,
@@ -24,7 +38,12 @@ router = APIRouter(prefix="/v1", tags=["accounts"])
 
 
 def account_out(account: Account) -> AccountOut:
-    return AccountOut(id=account.id, email=account.email, name=account.name)
+    return AccountOut(
+        id=account.id,
+        email=account.email,
+        name=account.name,
+        email_verified=account.email_verified,
+    )
 
 
 def team_out(team: Team) -> TeamOut:
@@ -40,17 +59,22 @@ def team_out(team: Team) -> TeamOut:
     "/signup",
     status_code=201,
     response_model=SignUpResponse,
-    responses=error_responses(400, 409, 422),
+    responses=error_responses(400, 409, 422, 429),
 )
-def sign_up(body: SignUpRequest, uow: UowDep, runtime: RuntimeDep) -> SignUpResponse:
-    """Create an account that owns a new team; a welcome email follows."""
+def sign_up(
+    body: SignUpRequest, uow: UowDep, runtime: RuntimeDep, client: ClientDep
+) -> SignUpResponse:
+    """Create an account that owns a new team. The account is unverified until the link in
+    the verification email is opened; the welcome email follows then."""
     issued, team = accounts.sign_up(
         uow.session,
         runtime.passwords,
-        runtime.session_policy,
+        runtime.limiter,
+        runtime.account_policy,
         email=body.email,
         name=body.name,
         password=body.password,
+        client=client,
     )
     uow.commit()
     return SignUpResponse(
@@ -62,37 +86,77 @@ def sign_up(body: SignUpRequest, uow: UowDep, runtime: RuntimeDep) -> SignUpResp
 
 
 @router.post(
+    "/email-verifications",
+    status_code=202,
+    response_class=Response,
+    responses=error_responses(401, 409, 429),
+)
+def resend_verification(
+    uow: UowDep, account: AnyAccount, runtime: RuntimeDep, client: ClientDep
+) -> Response:
+    """Email a new verification link; the previous one stops working. 409 if the email is
+    confirmed already."""
+    accounts.request_verification(
+        uow.session, runtime.limiter, runtime.account_policy, account, client
+    )
+    uow.commit()
+    return Response(status_code=202)
+
+
+@router.post(
+    "/email-verifications/confirm",
+    response_model=MeOut,
+    responses=error_responses(400, 410, 422),
+)
+def confirm_verification(body: EmailVerificationConfirm, uow: UowDep) -> MeOut:
+    """The emailed link's token proves the address: the account is verified (any other
+    unverified account with it is deleted) and the welcome email is sent. 410 if the link
+    was used, replaced by a newer one, or has expired."""
+    account = accounts.confirm_verification(uow.session, body.token)
+    uow.commit()
+    return me_out(account)
+
+
+@router.post(
     "/sessions",
     status_code=201,
     response_model=SessionOut,
     responses=error_responses(400, 401, 422, 429),
 )
-def sign_in(body: SignInRequest, uow: UowDep, runtime: RuntimeDep) -> SessionOut:
-    """Exchange email and password for a session token."""
+def sign_in(body: SignInRequest, uow: UowDep, runtime: RuntimeDep, client: ClientDep) -> SessionOut:
+    """Exchange email and password for a session token. Failed attempts are limited per email
+    and address, and per address (429 with Retry-After)."""
     issued = accounts.sign_in(
         uow.session,
         runtime.passwords,
-        runtime.session_policy,
+        runtime.limiter,
+        runtime.account_policy,
         email=body.email,
         password=body.password,
+        client=client,
     )
-    uow.commit()  # a failure is counted even though the answer is 401
     if issued is None:
         raise InvalidCredentials("Email or password is wrong.")
+    uow.commit()
     return SessionOut(token=issued.token, expires_at=issued.expires_at)
 
 
 @router.delete(
     "/sessions/current", status_code=204, response_class=Response, responses=error_responses(401)
 )
-def sign_out(uow: UowDep, token: TokenDep, _account: CurrentAccount) -> Response:
+def sign_out(uow: UowDep, token: TokenDep, _account: AnyAccount) -> Response:
     accounts.sign_out(uow.session, token)
     uow.commit()
     return Response(status_code=204)
 
 
 @router.get("/me", response_model=MeOut, responses=error_responses(401))
-def me(account: CurrentAccount) -> MeOut:
+def me(account: AnyAccount) -> MeOut:
+    """Who is signed in, and whether the email is confirmed yet."""
+    return me_out(account)
+
+
+def me_out(account: Account) -> MeOut:
     membership = account.membership
     if membership is None:
         return MeOut(account=account_out(account), team=None, role=None)
@@ -101,3 +165,106 @@ def me(account: CurrentAccount) -> MeOut:
         team=TeamRef(id=membership.team.id, name=membership.team.name),
         role=Role(membership.role),
     )
+
+
+@router.put(
+    "/me/password",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(400, 401, 403, 409, 422, 429),
+)
+def change_password(
+    body: PasswordChange,
+    uow: UowDep,
+    who: VerifiedSession,
+    runtime: RuntimeDep,
+    client: ClientDep,
+) -> Response:
+    """Set a new password with the current one; every other session ends. A wrong current
+    password is 401 ``wrong_password`` and counts as a failed sign-in."""
+    accounts.change_password(
+        uow.session,
+        runtime.passwords,
+        runtime.limiter,
+        who,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        client=client,
+    )
+    uow.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/password-resets",
+    status_code=202,
+    response_class=Response,
+    responses=error_responses(400, 422, 429),
+)
+def request_password_reset(
+    body: PasswordResetRequest, uow: UowDep, runtime: RuntimeDep, client: ClientDep
+) -> Response:
+    """Email a reset link (valid one hour, once) if an account has this email. The answer is
+    202 either way, so it tells nobody whether the email has an account."""
+    accounts.request_password_reset(
+        uow.session, runtime.limiter, runtime.account_policy, email=body.email, client=client
+    )
+    uow.commit()
+    return Response(status_code=202)
+
+
+@router.post(
+    "/password-resets/confirm",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(400, 410, 422),
+)
+def reset_password(body: PasswordResetConfirm, uow: UowDep, runtime: RuntimeDep) -> Response:
+    """Set a new password with the emailed link's token: the email counts as confirmed, and
+    every session of the account ends. 410 if the link was used, replaced or has expired."""
+    accounts.reset_password(
+        uow.session, runtime.passwords, token=body.token, new_password=body.new_password
+    )
+    uow.commit()
+    return Response(status_code=204)
+
+
+@router.get("/me/sessions", response_model=SessionList, responses=error_responses(401, 403))
+def list_sessions(uow: UowDep, who: VerifiedSession) -> SessionList:
+    """The person's own sessions, most recently used first; ``current`` marks this one."""
+    return SessionList(
+        items=[
+            SessionItem(
+                id=row.id,
+                created_at=row.created_at,
+                last_used_at=row.last_used_at,
+                client=row.client,
+                ip=row.ip,
+                current=row.id == who.session_id,
+            )
+            for row in accounts.list_sessions(uow.session, who)
+        ]
+    )
+
+
+@router.delete(
+    "/me/sessions", status_code=204, response_class=Response, responses=error_responses(401, 403)
+)
+def end_other_sessions(uow: UowDep, who: VerifiedSession) -> Response:
+    """Sign out everywhere else: every session but this one ends."""
+    accounts.end_other_sessions(uow.session, who)
+    uow.commit()
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/me/sessions/{session_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 403, 404),
+)
+def end_session(session_id: str, uow: UowDep, who: VerifiedSession) -> Response:
+    """End one of your own sessions (this one too, if it is named)."""
+    accounts.end_session(uow.session, who, session_id)
+    uow.commit()
+    return Response(status_code=204)

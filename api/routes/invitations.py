@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import CurrentAccount, RuntimeDep, UowDep
+from api.deps import ClientDep, CurrentAccount, RuntimeDep, UowDep
 from api.errors import error_responses
 from api.routes.accounts import account_out, team_out
 from api.schemas import (
@@ -129,15 +129,19 @@ def preview(token: str, uow: UowDep) -> InvitationPreview:
     response_model=AcceptedInvitation,
     responses=error_responses(400, 409, 410, 422),
 )
-def accept(body: AcceptInvitation, uow: UowDep, runtime: RuntimeDep) -> AcceptedInvitation:
-    """Create the account and its membership; answers a session token for it."""
+def accept(
+    body: AcceptInvitation, uow: UowDep, runtime: RuntimeDep, client: ClientDep
+) -> AcceptedInvitation:
+    """Create the account and its membership; answers a session token for it. The link
+    proves the email, so the account is verified at once."""
     issued, team, role = invitations.accept_invitation(
         uow.session,
         runtime.passwords,
-        runtime.session_policy,
+        runtime.account_policy,
         token=body.token,
         name=body.name,
         password=body.password,
+        client=client,
     )
     uow.commit()
     return AcceptedInvitation(

@@ -39,7 +39,7 @@ def ticket_out(ticket: MigrationTicket) -> MigrationTicketOut:
     "/teams/{team_id}/migration-tickets",
     status_code=202,
     response_model=MigrationTicketOut,
-    responses=error_responses(400, 401, 403, 404, 409, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 422, 429),
 )
 def open_ticket(
     team_id: str,
@@ -59,6 +59,7 @@ def open_ticket(
         role=body.role,
         note=body.note,
         policy=runtime.migration_policy,
+        limits=runtime.limiter,
     )
     uow.commit()
     return ticket_out(ticket)

@@ -14,7 +14,7 @@ from tests.error_body import assert_error
 
 API_MD = Path(__file__).parents[2].parent / "shared" / "API.md"
 ROW = re.compile(r"^\| `(GET|POST|PUT|PATCH|DELETE) ([^`]+)` \| ([^|]+) \| (.*) \|$")
-PUBLIC = {"anyone", "token holder"}
+PUBLIC = {"anyone", "token holder", "link holder"}
 
 
 def test_malformed_json_is_400_malformed_json(system: System) -> None:

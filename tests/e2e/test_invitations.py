@@ -266,7 +266,6 @@ def test_an_invitation_whose_inviter_is_no_longer_owner_is_410(system: System) -
 def test_the_job_rechecks_the_inviter_and_records_failure(system: System) -> None:
     owner = system.sign_up("Carol")
     co_owner = system.join(owner["team"]["id"], "Dan", role="owner")
-    system.sink.wait_for(to(co_owner["account"]["email"]))  # Dan's welcome is out of the way
     system.sink.refuse_with = (451, "4.3.0 try again later")  # the first attempt fails
     invitation = invite(system, owner, "bob@example.com").json()
     wait_until(
@@ -382,7 +381,6 @@ def test_a_job_run_again_after_sending_keeps_the_same_working_link(system: Syste
 
 def test_an_invitation_the_mail_server_refuses_is_failed_with_the_reason(system: System) -> None:
     owner = system.sign_up("Carol")
-    system.sink.wait_for(to(owner["account"]["email"]))  # the welcome email is out of the way
     system.sink.refuse_with = (550, "5.1.1 no such mailbox")
     invitation = invite(system, owner, "nobody@example.com").json()
 
@@ -416,7 +414,7 @@ def test_the_access_log_names_the_route_never_the_token_in_the_path(
         return [r.getMessage() for r in caplog.records if r.name == "teamkeys.access"]
 
     # A request's line is written once its answer has gone out, so the client may be first.
-    wait_until(lambda: len(access_lines()) >= 5, what="the access log lines of five requests")
+    wait_until(lambda: len(access_lines()) >= 4, what="the access log lines of four requests")
     lines = access_lines()
     assert token not in caplog.text and "inv_not-a-real-token" not in caplog.text
     assert any(

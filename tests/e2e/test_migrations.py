@@ -4,7 +4,7 @@ the consent link read out of the email and every outcome email read back from SM
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -24,7 +24,9 @@ from domain.models import (
     MigrationTicket,
     Team,
 )
-from tests.conftest import System
+from teamkeys.mailsink import MailSink
+from teamkeys.settings import Settings
+from tests.conftest import System, running_system
 from tests.e2e.conftest import AddSupportAgent
 from tests.error_body import assert_error
 from tests.support import html_body, text_body, to, wait_until
@@ -616,4 +618,43 @@ def test_customers_get_403_on_support_ticket_routes(system: System, sam: Person)
         ),
         422,
         "invalid_request",
+    )
+
+
+@pytest.fixture
+def few_tickets(settings: Settings, sink: MailSink) -> Iterator[System]:
+    rates = {
+        "limit_migration_tickets_per_team": "3/day",
+        "limit_migration_tickets_per_email": "2/7 days",
+    }
+    with running_system(settings.model_copy(update=rates), sink) as running:
+        yield running
+
+
+def test_tickets_are_limited_per_person_asked_and_per_team(few_tickets: System) -> None:
+    """Each ticket emails its account's holder: opening and cancelling tickets over and over
+    must not flood them."""
+    system = few_tickets
+    carol = system.sign_up("Carol")
+    dave = system.sign_up("Dave")["account"]["email"]
+    for _ in range(2):
+        opened = open_ticket(system, carol, dave)
+        assert opened.status_code == 202, opened.text
+        cancelled = system.http.delete(
+            tickets_url(carol, opened.json()["id"]), headers=carol["headers"]
+        )
+        assert cancelled.status_code == 204
+    third = open_ticket(system, carol, dave)
+    assert_error(third, 429, "ticket_limit")
+    assert int(third.headers["Retry-After"]) > 6 * 24 * 3600  # the week's window
+
+    erin = system.sign_up("Erin")["account"]["email"]
+    assert open_ticket(system, carol, erin).status_code == 202  # the team's third today
+    frank = system.sign_up("Frank")["account"]["email"]
+    by_team = open_ticket(system, carol, frank)
+    assert_error(by_team, 429, "ticket_limit")
+    assert 0 < int(by_team.headers["Retry-After"]) <= 24 * 3600
+    wait_until(
+        lambda: len([m for m in system.sink.messages if consent_emails(system, dave)(m)]) == 2,
+        what="the two consent emails",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import System
+from tests.conftest import PASSWORD, System
 from tests.e2e.conftest import AddSupportAgent, run_add_agent
 from tests.error_body import assert_error
 from tests.support import to, wait_until
@@ -94,6 +94,15 @@ def test_customers_cannot_list_support_emails(system: System) -> None:
     assert_error(system.http.get("/v1/support/emails"), 401, "unauthenticated")
 
 
+def sign_up_over_http(system: System, email: str) -> dict[str, Any]:
+    response = system.http.post(
+        "/v1/signup", json={"email": email, "name": "Someone", "password": PASSWORD}
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def emails(system: System, agent: dict[str, Any], status: str | None = None) -> list[Any]:
     params = {"status": status} if status else {}
     response = system.http.get("/v1/support/emails", params=params, headers=agent["headers"])
@@ -106,16 +115,16 @@ def test_support_agent_lists_emails_by_status(
     system: System, add_support_agent: AddSupportAgent
 ) -> None:
     sam = add_support_agent()
-    ada = system.sign_up("Ada")
-    system.sink.wait_for(to(ada["account"]["email"]))
-    wait_until(lambda: emails(system, sam, "sent"), what="the welcome email marked sent")
+    ada = sign_up_over_http(system, "ada@example.com")
+    system.sink.wait_for(to("ada@example.com"))
+    wait_until(lambda: emails(system, sam, "sent"), what="the verification email marked sent")
     system.sink.refuse_with = (550, "5.1.1 mailbox unavailable")
-    bob = system.sign_up("Bob")
+    bob = sign_up_over_http(system, "bob@example.com")
 
     failed = wait_until(lambda: emails(system, sam, "failed"), what="a refused email")
 
-    assert [e["to_address"] for e in failed] == [bob["account"]["email"]]
-    assert failed[0]["template"] == "welcome"
+    assert [e["to_address"] for e in failed] == ["bob@example.com"]
+    assert failed[0]["template"] == "email_verification"
     assert failed[0]["team_id"] == bob["team"]["id"]
     assert "mailbox unavailable" in failed[0]["last_error"]
     assert failed[0]["sent_at"] is None

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 
 from teamkeys.migrate import alembic_config, upgrade
 from tests.support import Backend, make_backend
@@ -102,3 +103,54 @@ def test_the_migrations_build_exactly_the_schema_the_models_describe(fresh: Back
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_accounts_that_predate_verification_are_verified_and_emails_stay_one_per_person(
+    fresh: Backend,
+) -> None:
+    url = fresh.database_url
+    upgrade(url, "0007")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO accounts (id, email, name, password_hash, is_support, created_at) "
+                "VALUES ('acc_1', 'ada@example.com', 'Ada', 'h', false, '2026-10-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO teams (id, name, production_status, created_at) "
+                "VALUES ('team_1', 'Ada''s Team', 'none', '2026-10-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO memberships (account_id, team_id, role, joined_at) "
+                "VALUES ('acc_1', 'team_1', 'owner', '2026-10-01')"
+            )
+        )
+    engine.dispose()
+
+    upgrade(url, "0008")
+    [(verified,)] = rows(url, "SELECT email_verified_at FROM accounts WHERE id = 'acc_1'")
+    assert verified is not None
+    assert rows(url, "SELECT team_id FROM memberships") == [("team_1",)]  # the rebuild kept it
+    engine = create_engine(url)
+    with engine.begin() as conn:  # another unverified holder of the address may sign up...
+        conn.execute(
+            text(
+                "INSERT INTO accounts (id, email, name, password_hash, is_support, created_at) "
+                "VALUES ('acc_2', 'ada@example.com', 'Eve', 'h', false, '2026-11-01')"
+            )
+        )
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # ...but not prove it
+        conn.execute(
+            text("UPDATE accounts SET email_verified_at = '2026-11-02' WHERE id = 'acc_2'")
+        )
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM accounts WHERE id = 'acc_2'"))
+    engine.dispose()
+
+    command.downgrade(alembic_config(url), "0007")
+    assert rows(url, "SELECT id, email FROM accounts") == [("acc_1", "ada@example.com")]

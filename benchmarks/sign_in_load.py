@@ -1,0 +1,199 @@
+"""``GET /v1/me`` while people sign in: its median latency with the server idle, then with four
+loops of sign-ins running against the same server, side by side in one run, on SQLite (the
+embedded default) and on PostgreSQL.
+
+    python -m benchmarks.sign_in_load [--seconds 10] [--loops 4] [--backends sqlite,postgresql]
+
+Sign-in hashes the password with argon2id at the shipped cost (tens of milliseconds of CPU on
+purpose). Hashing inside a database transaction would hold SQLite's write lock meanwhile and
+stall every other request; teamkeys hashes outside any transaction, so what is left is the
+CPU the hashes take from a two-core machine. Target: p50 under load at most 3x idle on the
+embedded default. The server runs in its own process with the shipped argon2 settings and the
+abuse limits raised (every loop signs in from 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN = os.environ.get(
+    "TEAMKEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+KEY = "dGVhbWtleXMtdGVzdHMtb25seS0zMi1ieXRlcy1rZXk="
+EMAIL, PASSWORD = "bench@example.com", "bench password, long enough"
+
+
+def settings_for(database_url: str) -> object:
+    from domain.limits import Limit
+    from teamkeys.settings import Settings
+
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        encryption_key=KEY,
+        log_level="WARNING",
+        **{limit.setting: "1000000/minute" for limit in Limit},
+    )
+
+
+def serve(database_url: str, port: int) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from teamkeys.runtime import build_runtime
+    from teamkeys.settings import Settings
+
+    settings = settings_for(database_url)
+    assert isinstance(settings, Settings)
+    runtime = build_runtime(settings)
+    uvicorn.run(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+
+
+def seed(database_url: str) -> None:
+    """One verified account with the shipped password hashing."""
+    from domain import accounts
+    from teamkeys.migrate import upgrade
+    from teamkeys.runtime import build_runtime
+    from teamkeys.settings import Settings
+
+    upgrade(database_url)
+    settings = settings_for(database_url)
+    assert isinstance(settings, Settings)
+    runtime = build_runtime(settings)
+    with runtime.db.unit_of_work() as uow:
+        password_hash = accounts.hash_new_password(uow.session, runtime.passwords, PASSWORD)
+        account = accounts.create_account(
+            uow.session, email=EMAIL, name="Bench", password_hash=password_hash, verified=True
+        )
+        accounts.found_personal_team(uow.session, account)
+        uow.commit()
+    runtime.close()
+
+
+def me_latencies(base: str, token: str, seconds: float) -> list[float]:
+    """One client asking ``GET /v1/me`` back to back for ``seconds``; latencies in ms."""
+    latencies = []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            assert http.get("/v1/me").status_code == 200
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def sign_in_loop(base: str, stop: threading.Event, done: list[int]) -> None:
+    with httpx.Client(base_url=base, timeout=30) as http:
+        while not stop.is_set():
+            answer = http.post("/v1/sessions", json={"email": EMAIL, "password": PASSWORD})
+            assert answer.status_code == 201, answer.text
+            done.append(1)
+
+
+def run_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[str, float]:
+    seed(database_url)
+    port = 19000 + os.getpid() % 1000
+    server = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.sign_in_load", "--serve", database_url, "--port", str(port)],
+        cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            if server.poll() is not None:
+                raise SystemExit(f"the {name} server exited ({server.returncode})")
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        token = httpx.post(
+            f"{base}/v1/sessions", json={"email": EMAIL, "password": PASSWORD}
+        ).json()["token"]
+        print(f"\n[{name}] warming up, then {args.seconds:g} s idle …", flush=True)
+        me_latencies(base, token, 2)
+        idle = me_latencies(base, token, args.seconds)
+        print(f"[{name}] {args.seconds:g} s with {args.loops} sign-in loops …", flush=True)
+        stop, done = threading.Event(), []
+        loops = [
+            threading.Thread(target=sign_in_loop, args=(base, stop, done), daemon=True)
+            for _ in range(args.loops)
+        ]
+        for loop in loops:
+            loop.start()
+        time.sleep(1)  # let the loops get going
+        signed_in_before = len(done)
+        loaded = me_latencies(base, token, args.seconds)
+        signed_in = len(done) - signed_in_before
+        stop.set()
+        for loop in loops:
+            loop.join(timeout=30)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    idle_p50, loaded_p50 = statistics.median(idle), statistics.median(loaded)
+    return {
+        "idle p50": idle_p50,
+        "loaded p50": loaded_p50,
+        "loaded p90": statistics.quantiles(loaded, n=10)[-1],
+        "ratio": loaded_p50 / idle_p50,
+        "sign-ins/s": signed_in / args.seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--loops", type=int, default=4)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port)
+        return
+    results: dict[str, dict[str, float]] = {}
+    for backend in args.backends.split(","):
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as tmp:
+                results[backend] = run_backend(backend, f"sqlite:///{tmp}/bench.db", args)
+            continue
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        database = f"teamkeys_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{database}"'))
+        try:
+            url = PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
+            results[backend] = run_backend(backend, url, args)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE "{database}" WITH (FORCE)'))
+            admin.dispose()
+
+    print(f"\nGET /v1/me, one client, {args.seconds:g} s each; {args.loops} sign-in loops\n")
+    print(
+        f"{'backend':<11}{'idle p50':>10}{'loaded p50':>12}{'loaded p90':>12}"
+        f"{'ratio':>8}{'sign-ins/s':>12}"
+    )
+    for backend, r in results.items():
+        print(
+            f"{backend:<11}{r['idle p50']:>8.1f}ms{r['loaded p50']:>10.1f}ms"
+            f"{r['loaded p90']:>10.1f}ms{r['ratio']:>8.2f}{r['sign-ins/s']:>12.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

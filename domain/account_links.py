@@ -1,0 +1,188 @@
+"""Single-use links emailed to an account's address: email verification and password reset.
+
+As for invitations, the token exists in plain only in the email. The job that sends the
+email makes it from the link's id under a server key (so a retried job sends the same working
+link) and stores only its digest, which stays after the link dies so that a person opening a
+dead link is told why (used, replaced, expired). Asking for a new link of a purpose replaces
+the older one, which dies at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from domain.clock import utcnow
+from domain.emails import request_email
+from domain.errors import Gone
+from domain.ids import new_id
+from domain.jobs import JobName, enqueue_job
+from domain.models import (
+    Account,
+    AccountLink,
+    Email,
+    EmailStatus,
+    LinkPurpose,
+    LinkStatus,
+)
+from domain.secrets import link_token, token_digest
+
+
+@dataclass(frozen=True)
+class LinkKind:
+    """How one purpose's link looks and reads."""
+
+    #: The token's prefix, so a person (and a log scanner) can tell what it is.
+    prefix: str
+    #: The web console's page for it, under the public URL.
+    path: str
+    #: The email that carries it (``templates/email/<template>/``).
+    template: str
+
+
+KINDS: dict[LinkPurpose, LinkKind] = {
+    LinkPurpose.EMAIL_VERIFICATION: LinkKind("vfy", "verify-email", "email_verification"),
+    LinkPurpose.PASSWORD_RESET: LinkKind("rst", "reset-password", "password_reset"),
+}
+
+
+def issue_link(
+    session: Session, account: Account, purpose: LinkPurpose, ttl: timedelta
+) -> AccountLink:
+    """A new link of ``purpose`` for ``account``; any older live one of that purpose dies. The
+    job that emails it is written in this transaction."""
+    now = utcnow()
+    session.execute(
+        update(AccountLink)
+        .where(
+            AccountLink.account_id == account.id,
+            AccountLink.purpose == purpose,
+            AccountLink.status == LinkStatus.LIVE,
+        )
+        .values(status=LinkStatus.REPLACED)
+    )
+    link = AccountLink(
+        id=new_id("lnk"),
+        account_id=account.id,
+        purpose=purpose,
+        status=LinkStatus.LIVE,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(link)
+    enqueue_job(session, JobName.SEND_ACCOUNT_LINK, link_id=link.id)
+    return link
+
+
+def find_link(session: Session, token: str, purpose: LinkPurpose) -> AccountLink:
+    """The link behind ``token`` whatever its state (no lock); unknown tokens are :class:`Gone`."""
+    link = session.scalar(
+        select(AccountLink).where(
+            AccountLink.token_digest == token_digest(token), AccountLink.purpose == purpose
+        )
+    )
+    if link is None:
+        raise Gone(
+            "This link is not valid: it was replaced by a newer one, or it never existed. "
+            "Ask for a new one.",
+            code="link_unusable",
+        )
+    return link
+
+
+def use_link(session: Session, link_id: str, purpose: LinkPurpose) -> AccountLink:
+    """Lock the link and spend it, if it is still usable; else :class:`Gone` saying why."""
+    link = session.scalar(
+        select(AccountLink)
+        .where(AccountLink.id == link_id, AccountLink.purpose == purpose)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if link is None or link.status not in (LinkStatus.LIVE, LinkStatus.USED):
+        raise Gone(
+            "This link was replaced by a newer one; use the link in the latest email.",
+            code="link_replaced",
+        )
+    if link.status == LinkStatus.USED:
+        raise Gone("This link was used already; it works once.", code="link_used")
+    if link.expires_at <= utcnow():
+        raise Gone("This link has expired; ask for a new one.", code="link_expired")
+    link.status = LinkStatus.USED
+    link.used_at = utcnow()
+    return link
+
+
+# --- for the job that sends a link -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkToSend:
+    """The email to send and the link's token (never stored in plain)."""
+
+    email: Email
+    token: str
+    kind: LinkKind
+
+
+def link_email_cause(link_id: str) -> str:
+    return f"account_link:{link_id}"
+
+
+def prepare_link_email(session: Session, link_id: str, secret: bytes) -> LinkToSend | None:
+    """Re-check at run time and make the link's token; ``None`` when nothing should go out: the
+    link was replaced, used or has expired, its account is gone, or (for a verification link)
+    the email was proven meanwhile."""
+    row = session.execute(
+        select(AccountLink, Account)
+        .join(Account, Account.id == AccountLink.account_id)
+        .where(AccountLink.id == link_id)
+        .with_for_update(of=AccountLink)
+    ).first()
+    if row is None:
+        return None
+    link, account = row
+    if link.status != LinkStatus.LIVE or link.expires_at <= utcnow():
+        return None
+    purpose = LinkPurpose(link.purpose)
+    if purpose is LinkPurpose.EMAIL_VERIFICATION and account.email_verified:
+        return None
+    kind = KINDS[purpose]
+    token = link_token(secret, kind.prefix, purpose, link.id)
+    link.token_digest = token_digest(token)
+    email = request_email(
+        session,
+        template=kind.template,
+        cause=link_email_cause(link.id),
+        to=account,
+        team_id=account.membership.team_id if account.membership is not None else None,
+        send_by_job=False,
+        context={"account_email": account.email, "expires_at": human_time(link.expires_at)},
+        reason=_REASONS[purpose],
+    )
+    return LinkToSend(email=email, token=token, kind=kind)
+
+
+def record_link_delivery(session: Session, link_id: str, status: EmailStatus) -> None:
+    """The link's email went out, or could not: a link nobody received is ``failed``."""
+    link = session.get(AccountLink, link_id, with_for_update=True)
+    if link is None or link.status != LinkStatus.LIVE:
+        return
+    if status is EmailStatus.SENT:
+        link.sent_at = utcnow()
+    elif status in (EmailStatus.FAILED, EmailStatus.DEAD):
+        link.status, link.token_digest = LinkStatus.FAILED, None
+
+
+def human_time(moment: datetime) -> str:
+    return moment.strftime("%d %B %Y, %H:%M UTC")
+
+
+_REASONS = {
+    LinkPurpose.EMAIL_VERIFICATION: "someone signed up for teamkeys with this address. If it "
+    "was not you, ignore this email: the account is deleted unless the address is confirmed.",
+    LinkPurpose.PASSWORD_RESET: "someone asked to reset the password of the teamkeys account "
+    "with this address. If it was not you, ignore this email: your password stays as it is.",
+}
