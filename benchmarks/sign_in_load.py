@@ -107,7 +107,15 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[
     seed(database_url)
     port = 19000 + os.getpid() % 1000
     server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.sign_in_load", "--serve", database_url, "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.sign_in_load",
+            "--serve",
+            database_url,
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"

@@ -213,6 +213,8 @@ def claim_email(session: Session, email: str, *, keep: Account | None) -> None:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
+    if keep is not None and keep.id not in {a.id for a in holders}:
+        raise _link_gone()  # removed meanwhile: another holder proved the address first
     others = [a for a in holders if keep is None or a.id != keep.id]
     if any(a.email_verified for a in others):
         raise _taken()

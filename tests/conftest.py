@@ -128,6 +128,7 @@ def running_system(settings: Settings, sink: MailSink) -> Iterator[System]:
     """Migrations applied, workers, relay and scheduler started, the API served over HTTP."""
     embedded = Embedded(settings)
     runtime = embedded.start()
+    runtime.limiter.reset()  # abuse counts in Redis outlive a test; each starts from none
     server = LiveServer(create_app(runtime))
     server.start()
     try:

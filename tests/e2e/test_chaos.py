@@ -35,7 +35,7 @@ from teamkeys.settings import Settings
 from tests import support
 from tests.e2e.conftest import AGENT_PASSWORD, run_add_agent
 from tests.faults import Deployment, TcpProxy, WorkerProcess
-from tests.support import REDIS_URL, to, wait_until
+from tests.support import REDIS_URL, text_body, to, wait_until
 from workers.mail.message import message_id_for
 
 pytestmark = [
@@ -61,6 +61,17 @@ def sign_up(http: httpx.Client, name: str, email: str) -> Person:
     body: Person = response.json()
     body["headers"] = {"Authorization": f"Bearer {body['token']}"}
     return body
+
+
+def verified(http: httpx.Client, sink: MailSink, name: str, email: str) -> Person:
+    """Sign up, and open the link in the verification email (sent by the worker processes)."""
+    person = sign_up(http, name, email)
+    message = sink.wait_for(lambda m: to(email)(m) and "Confirm your email" in m["Subject"])
+    found = re.search(r"/verify-email/(vfy_[\w-]+)", text_body(message))
+    assert found is not None
+    confirmed = http.post("/v1/email-verifications/confirm", json={"token": found.group(1)})
+    assert confirmed.status_code == 200, confirmed.text
+    return person
 
 
 def add_agent(deployment: Deployment) -> Person:
@@ -220,10 +231,10 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
     with Deployment(redis_settings) as deployment:
         http = deployment.http
         workers.append(WorkerProcess(redis_settings, tmp_path / "worker-1.log"))
-        owner = sign_up(http, "Olive", "olive@example.com")
+        owner = verified(http, sink, "Olive", "olive@example.com")
         approve_for_production(deployment, owner["team"]["id"])
         agent = add_agent(deployment)
-        migrants = [sign_up(http, f"Mia {n}", f"mia{n}@example.com") for n in range(3)]
+        migrants = [verified(http, sink, f"Mia {n}", f"mia{n}@example.com") for n in range(3)]
         tickets = consented_tickets(deployment, sink, owner, migrants)
         wait_for_all_jobs_done(deployment, timeout=30)
 
@@ -286,7 +297,7 @@ def test_requests_made_while_redis_is_down_lose_and_double_nothing(
         with Deployment(via_proxy) as deployment:
             http = deployment.http
             workers.append(WorkerProcess(via_proxy, tmp_path / "worker.log"))
-            owner = sign_up(http, "Olive", "olive@example.com")
+            owner = verified(http, sink, "Olive", "olive@example.com")
             approve_for_production(deployment, owner["team"]["id"])
             wait_for_all_jobs_done(deployment, timeout=30)
 
@@ -328,7 +339,7 @@ def test_an_smtp_server_refusing_mail_for_a_minute_loses_and_doubles_nothing(
     with Deployment(patient) as deployment:
         http = deployment.http
         workers.append(WorkerProcess(patient, tmp_path / "worker.log"))
-        owner = sign_up(http, "Olive", "olive@example.com")
+        owner = verified(http, sink, "Olive", "olive@example.com")
         wait_for_all_jobs_done(deployment, timeout=30)
         before = len(sink.messages)
 
