@@ -24,9 +24,12 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
+
+from teamkeys.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get(
@@ -36,16 +39,18 @@ KEY = "dGVhbWtleXMtdGVzdHMtb25seS0zMi1ieXRlcy1rZXk="
 EMAIL, PASSWORD = "bench@example.com", "bench password, long enough"
 
 
-def settings_for(database_url: str) -> object:
+def settings_for(database_url: str) -> Settings:
+    """The shipped settings (argon2 cost included; the environment may change them) on
+    ``database_url``, with the abuse limits out of the way."""
     from domain.limits import Limit
-    from teamkeys.settings import Settings
 
+    unlimited: dict[str, Any] = {limit.setting: "1000000/minute" for limit in Limit}
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         encryption_key=KEY,
         log_level="WARNING",
-        **{limit.setting: "1000000/minute" for limit in Limit},
+        **unlimited,
     )
 
 
@@ -54,11 +59,8 @@ def serve(database_url: str, port: int) -> None:
 
     from api.app import create_app
     from teamkeys.runtime import build_runtime
-    from teamkeys.settings import Settings
 
-    settings = settings_for(database_url)
-    assert isinstance(settings, Settings)
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings_for(database_url))
     uvicorn.run(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
 
 
@@ -67,12 +69,9 @@ def seed(database_url: str) -> None:
     from domain import accounts
     from teamkeys.migrate import upgrade
     from teamkeys.runtime import build_runtime
-    from teamkeys.settings import Settings
 
     upgrade(database_url)
-    settings = settings_for(database_url)
-    assert isinstance(settings, Settings)
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings_for(database_url))
     with runtime.db.unit_of_work() as uow:
         password_hash = accounts.hash_new_password(uow.session, runtime.passwords, PASSWORD)
         account = accounts.create_account(
@@ -135,7 +134,7 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[
         me_latencies(base, token, 2)
         idle = me_latencies(base, token, args.seconds)
         print(f"[{name}] {args.seconds:g} s with {args.loops} sign-in loops …", flush=True)
-        stop, done = threading.Event(), []
+        stop, done = threading.Event(), list[int]()
         loops = [
             threading.Thread(target=sign_in_loop, args=(base, stop, done), daemon=True)
             for _ in range(args.loops)

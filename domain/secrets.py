@@ -6,10 +6,15 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+T = TypeVar("T")
 
 
 def token_digest(token: str) -> str:
@@ -36,25 +41,39 @@ class PasswordPolicy:
 
 
 class Passwords:
-    """Hashes and checks passwords with argon2id, and upgrades hashes whose cost changed."""
+    """Hashes and checks passwords with argon2id, and upgrades hashes whose cost changed.
 
-    def __init__(self, policy: PasswordPolicy) -> None:
+    Given a ``pool``, the hashing (tens of milliseconds of CPU and tens of MiB, on purpose)
+    runs on its threads: the pool bounds how many hashes run at once, and the process that
+    makes it may run them at a lower CPU priority than its requests (``teamkeys.runtime``).
+    """
+
+    def __init__(self, policy: PasswordPolicy, pool: Executor | None = None) -> None:
         self._hasher = PasswordHasher(
             time_cost=policy.time_cost,
             memory_cost=policy.memory_kib,
             parallelism=policy.parallelism,
         )
+        self._pool = pool
         # Checked against when an email is unknown, so both paths cost the same time.
         self._decoy = self._hasher.hash(secrets.token_hex(16))
 
     def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+        return self._run(self._hasher.hash, password)
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
+        return self._run(self._verify, stored_hash, password)
+
+    def _verify(self, stored_hash: str | None, password: str) -> bool:
         try:
             return self._hasher.verify(stored_hash or self._decoy, password) and bool(stored_hash)
         except (VerificationError, InvalidHashError):
             return False
+
+    def _run(self, work: Callable[..., T], *args: Any) -> T:
+        if self._pool is None:
+            return work(*args)
+        return self._pool.submit(work, *args).result()
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._hasher.check_needs_rehash(stored_hash)

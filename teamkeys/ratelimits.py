@@ -1,6 +1,8 @@
 """The abuse limits' counters, kept by the ``limits`` library: in Redis when teamkeys has one
-(every process shares them), in process memory otherwise (the embedded default). Either way
-each counter expires with its window, so throttle state never grows without bound."""
+(every process shares them), in process memory otherwise (the embedded default). Fixed
+windows, each starting at its key's first event: either way a counter expires with its window,
+so throttle state never grows without bound. (The library's moving window keeps, in memory, an
+empty entry for every key it ever saw.)"""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections.abc import Mapping
 
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, RedisStorage, Storage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter
 
 from domain.errors import Throttled
 from domain.limits import REFUSALS, Limit
@@ -39,7 +41,7 @@ class Limiter:
     def __init__(self, rates: Mapping[Limit, RateLimitItem], storage: Storage) -> None:
         self.rates = dict(rates)
         self.storage = storage
-        self._strategy = MovingWindowRateLimiter(storage)
+        self._strategy = FixedWindowRateLimiter(storage)
 
     @classmethod
     def from_settings(cls, rates: Mapping[Limit, str], redis_url: str, namespace: str) -> Limiter:

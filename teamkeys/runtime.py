@@ -4,6 +4,9 @@ and wires them together. Every process (web, worker, scheduler, dev) starts here
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -39,6 +42,7 @@ class Runtime:
     relay: Relay
     worker_context: WorkerContext
     passwords: Passwords
+    hashing: ThreadPoolExecutor
     account_policy: AccountPolicy
     limiter: Limiter
     invitation_policy: InvitationPolicy
@@ -50,11 +54,22 @@ class Runtime:
     sessions_last_used: LastUsedTracker
 
     def close(self) -> None:
+        self.hashing.shutdown(wait=True)
         self.last_used.close()
         self.sessions_last_used.close()
         self.worker_context.transport.close()
         self.broker.close()
         self.db.dispose()
+
+
+def lower_priority(nice: int) -> None:
+    """Run the calling thread (and the threads argon2 starts from it) at a lower CPU priority:
+    password hashing is slow on purpose, and must not slow down every other request. On Linux
+    a thread's nice value is its own; elsewhere this does nothing."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (AttributeError, OSError):
+        log.debug("could not lower the password hashing thread's priority")
 
 
 def smtp_transport(settings: Settings) -> SmtpTransport:
@@ -115,6 +130,12 @@ def build_runtime(
         link_secret=derive_key(master_key, "link tokens"),
     )
     actors = register_actors(broker, context)
+    hashing = ThreadPoolExecutor(
+        max_workers=settings.password_hashing_threads,
+        thread_name_prefix="password-hashing",
+        initializer=lower_priority,
+        initargs=(settings.password_hashing_nice,),
+    )
     relay = Relay(db, actors, dispatch_lease=settings.job_dispatch_lease_seconds)
     if settings.redis_url or with_workers:
         db.dispatch = relay.dispatch_new
@@ -128,8 +149,10 @@ def build_runtime(
         passwords=Passwords(
             PasswordPolicy(
                 settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
-            )
+            ),
+            hashing,
         ),
+        hashing=hashing,
         account_policy=AccountPolicy(
             session_ttl=timedelta(hours=settings.session_ttl_hours),
             verification_ttl=timedelta(hours=settings.verification_link_ttl_hours),

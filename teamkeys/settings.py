@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
+    #: Passwords hashed at once per process (each takes argon2_memory_kib of memory)...
+    password_hashing_threads: int = 2
+    #: ...at this nice value (Linux): hashing yields the CPU to every other request.
+    password_hashing_nice: int = 10
 
     # Invitations
     invitation_ttl_days: int = 7

@@ -3,6 +3,7 @@ sign-up and email verification, sign-in and its limits, passwords and their rese
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -596,3 +597,15 @@ def test_no_password_is_hashed_or_checked_inside_a_database_transaction(
     by_request = [inside for _, inside in calls]
     assert len(by_request) >= 8, calls
     assert not any(by_request), calls
+
+
+def test_passwords_are_hashed_on_their_own_threads_at_a_lower_priority(system: System) -> None:
+    settings = system.runtime.settings
+
+    def where() -> tuple[str, int]:
+        thread = threading.current_thread().name
+        return thread, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    name, nice = system.runtime.hashing.submit(where).result()
+    assert name.startswith("password-hashing")
+    assert nice == os.getpriority(os.PRIO_PROCESS, 0) + settings.password_hashing_nice
