@@ -1,4 +1,5 @@
-"""The FastAPI application, made by a function from a runtime (nothing built at import)."""
+"""The FastAPI application, made by a function from the shared services (nothing built at
+import)."""
 
 from __future__ import annotations
 
@@ -24,12 +25,10 @@ from api.routes import (
     teams,
     usage,
 )
-from teamkeys.logs import configure_logging
-from teamkeys.runtime import Runtime, build_runtime
-from teamkeys.settings import get_settings
+from infra.services import Services
 
 
-def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = None) -> FastAPI:
+def create_app(services: Services, *, on_shutdown: Callable[[], None] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
@@ -38,7 +37,7 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
             if on_shutdown is not None:
                 on_shutdown()
 
-    settings = runtime.settings
+    settings = services.settings
     app = FastAPI(
         lifespan=lifespan,
         title="teamkeys",
@@ -47,7 +46,7 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
         "account migrations, usage and invoices. Errors are "
         '`{"error": {"code": "...", "message": "..."}}`.',
     )
-    app.state.runtime = runtime
+    app.state.services = services
     install_error_handlers(app)
 
     app.add_middleware(
@@ -79,13 +78,3 @@ def create_app(runtime: Runtime, *, on_shutdown: Callable[[], None] | None = Non
     ):
         app.include_router(module.router)
     return app
-
-
-def create_served_app() -> FastAPI:
-    """The app as ``teamkeys web`` serves it, made by uvicorn in each of its worker processes
-    (``--workers N``): settings from the environment, a runtime of the process's own (database
-    pool, broker connection), closed when the server shuts down."""
-    settings = get_settings()
-    configure_logging(settings.log_level)
-    runtime = build_runtime(settings)
-    return create_app(runtime, on_shutdown=runtime.close)

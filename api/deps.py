@@ -1,4 +1,4 @@
-"""Request dependencies: the runtime, one unit of work per request, who is asking and from
+"""Request dependencies: the services, one unit of work per request, who is asking and from
 where."""
 
 from __future__ import annotations
@@ -14,22 +14,22 @@ from domain.clock import utcnow
 from domain.errors import Unauthenticated
 from domain.models import Account
 from domain.teams import require_support
-from teamkeys.db import UnitOfWork
-from teamkeys.runtime import Runtime
+from infra.db import UnitOfWork
+from infra.services import Services
 
 _bearer = HTTPBearer(auto_error=False, description="A session token from POST /v1/sessions")
 
 
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_uow(runtime: RuntimeDep) -> Iterator[UnitOfWork]:
-    with runtime.db.unit_of_work() as uow:
+def get_uow(services: ServicesDep) -> Iterator[UnitOfWork]:
+    with services.db.unit_of_work() as uow:
         yield uow
 
 
@@ -58,10 +58,10 @@ def bearer_token(credentials: BearerDep) -> str:
 TokenDep = Annotated[str, Depends(bearer_token)]
 
 
-def signed_in(uow: UowDep, token: TokenDep, runtime: RuntimeDep) -> SignedIn:
+def signed_in(uow: UowDep, token: TokenDep, services: ServicesDep) -> SignedIn:
     """The session behind the token, verified email or not; its last use is noted."""
     who = authenticate(uow.session, token)
-    runtime.sessions_last_used.touch(who.session_id, utcnow())
+    services.sessions_last_used.touch(who.session_id, utcnow())
     return who
 
 

@@ -16,8 +16,8 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware.asyncio import AsyncIO
 
-from workers.mail.message import build_message, message_id_for
-from workers.mail.render import EmailRenderer, templates_root
+from infra.mail.message import build_message, message_id_for
+from infra.mail.render import EmailRenderer, templates_root
 
 QUEUE = "bare_invitations"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from teamkeys.mailsink import MailSink
+from infra.mailsink import MailSink
 
 
 def main() -> None:

@@ -181,7 +181,7 @@ def web_up(base: str) -> Callable[[], bool]:
 
 
 def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, Any]:
-    from teamkeys.migrate import upgrade
+    from infra.migrate import upgrade
 
     n: int = args.invitations
     namespace = f"teamkeys-bench-{uuid.uuid4().hex[:8]}"

@@ -31,8 +31,8 @@ from sqlalchemy import create_engine, event, text
 
 from domain.billing import DEFAULT_PRICES, Period, generate_invoices
 from domain.clock import utcnow
-from teamkeys.db import Database, make_engine
-from teamkeys.migrate import upgrade
+from infra.db import Database, make_engine
+from infra.migrate import upgrade
 
 PG_ADMIN = os.environ.get(
     "TEAMKEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

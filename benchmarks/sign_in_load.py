@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 
-from teamkeys.settings import Settings
+from infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get(
@@ -67,7 +67,7 @@ def serve(database_url: str, port: int) -> None:
 def seed(database_url: str) -> None:
     """One verified account with the shipped password hashing."""
     from domain import accounts
-    from teamkeys.migrate import upgrade
+    from infra.migrate import upgrade
     from teamkeys.runtime import build_runtime
 
     upgrade(database_url)

@@ -44,8 +44,8 @@ def serve(database_url: str, port: int) -> None:
 
     from api.app import create_app
     from domain.models import Team
+    from infra.settings import Settings
     from teamkeys.runtime import build_runtime
-    from teamkeys.settings import Settings
 
     settings = Settings(
         _env_file=None,
@@ -72,9 +72,9 @@ def seed(database_url: str) -> tuple[str, str]:
     from domain.clock import utcnow
     from domain.models import KeyKind
     from domain.secrets import PasswordPolicy, Passwords, SecretBox
-    from teamkeys.db import Database, make_engine
-    from teamkeys.migrate import upgrade
-    from teamkeys.ratelimits import Limiter
+    from infra.db import Database, make_engine
+    from infra.migrate import upgrade
+    from infra.ratelimits import Limiter
 
     upgrade(database_url)
     db = Database(make_engine(database_url))

@@ -73,9 +73,9 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.threads}; logs in {logs}"
     )
 
-    from teamkeys.migrate import upgrade
+    from infra.migrate import upgrade
+    from infra.settings import Settings
     from teamkeys.runtime import build_runtime
-    from teamkeys.settings import Settings
 
     sink = Sink()
     namespace = f"teamkeys-bench-{uuid.uuid4().hex[:8]}"

@@ -1,5 +1,5 @@
 """Abuse limits (DESIGN "Abuse limits"): what is counted and per what. The counting itself
-is infrastructure's (``teamkeys.ratelimits``, a maintained rate-limiting library); use cases
+is infrastructure's (``infra.ratelimits``, a maintained rate-limiting library); use cases
 ask through :class:`RateLimits`, so the API and the pages refuse alike."""
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 from domain.models import Base
-from teamkeys.db import make_engine
-from teamkeys.settings import get_settings
+from infra.db import make_engine
+from infra.settings import get_settings
 
 config = context.config
 target_metadata = Base.metadata

@@ -8,19 +8,16 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from teamkeys.logs import configure_logging
-from teamkeys.settings import Settings, get_settings
+from infra.logs import configure_logging
+from infra.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from domain.billing import IssuedInvoice, Period, PriceTable
     from domain.migration_tickets import TicketView
-    from teamkeys.db import Database
+    from infra.db import Database
 
 log = logging.getLogger("teamkeys")
 
@@ -76,15 +73,15 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
             "teamkeys web: --workers (or WEB_CONCURRENCY) must be a whole number, 1 or more; "
             f"got {asked!r}"
         )
-    # Each server process makes its own runtime (api.app.create_served_app); one made here first
-    # stops a bad configuration with its message at once, where uvicorn's supervisor would
-    # restart processes that cannot start, forever.
+    # Each server process makes its own runtime (teamkeys.web.create_served_app); one made
+    # here first stops a bad configuration with its message at once, where uvicorn's
+    # supervisor would restart processes that cannot start, forever.
     try:
         build_runtime(settings).close()
     except RuntimeError as exc:
         raise SystemExit(f"teamkeys web: {exc}") from exc
     uvicorn.run(
-        "api.app:create_served_app",
+        "teamkeys.web:create_served_app",
         factory=True,
         workers=workers,
         host=args.host,
@@ -102,7 +99,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         sys.executable,
         "-m",
         "dramatiq",
-        "workers.entrypoint",
+        "teamkeys.entrypoint",
         "--processes",
         str(args.processes),
         "--threads",
@@ -123,7 +120,7 @@ def cmd_scheduler(_args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        run_scheduler(periodic_tasks(runtime), stop)
+        run_scheduler(periodic_tasks(runtime, runtime.relay), stop)
     except KeyboardInterrupt:
         pass
     finally:
@@ -132,7 +129,7 @@ def cmd_scheduler(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
-    from teamkeys.migrate import upgrade
+    from infra.migrate import upgrade
 
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -166,54 +163,13 @@ def cmd_add_agent(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@dataclass
-class IssuedInvoices:
-    """What one run of :func:`issue_invoices` did."""
-
-    teams: int = 0
-    created: list[IssuedInvoice] = field(default_factory=list)
-    existing: int = 0
-
-
-def issue_invoices(
-    db: Database,
-    prices: PriceTable,
-    period: Period,
-    *,
-    batch: int = 500,
-    progress: Callable[[str], None] | None = None,
-) -> IssuedInvoices:
-    """Issue ``period``'s invoices for every team with production usage, ``batch`` teams per
-    transaction: what `teamkeys invoices generate` (and `teamkeys demo`) run. Idempotent per
-    team and period; owners' emails go through the outbox."""
-    from domain.billing import generate_invoices, teams_with_production_usage
-
-    issued = IssuedInvoices()
-    with db.unit_of_work() as uow:
-        teams = teams_with_production_usage(uow.session, period)
-    issued.teams = len(teams)
-    if progress:
-        progress(f"{period}: {len(teams)} team(s) with production usage")
-    for start in range(0, len(teams), batch):
-        with db.unit_of_work() as uow:
-            result = generate_invoices(uow.session, period, prices, teams[start : start + batch])
-            uow.commit()
-        issued.created.extend(result.created)
-        issued.existing += result.existing
-        if progress:
-            progress(
-                f"  {min(start + batch, len(teams))}/{len(teams)} teams: "
-                f"{len(issued.created)} invoice(s) issued, {issued.existing} already existed"
-            )
-    return issued
-
-
 def cmd_invoices_generate(args: argparse.Namespace, settings: Settings) -> int:
     """The scheduled run, on demand: same function, same rules (idempotent per team and
     period), in batches with progress, emails queued through the outbox."""
     from domain.billing import Period, format_money
     from domain.errors import DomainError
     from teamkeys.runtime import build_runtime
+    from workers.billing import issue_invoices
 
     runtime = build_runtime(settings)
     try:
@@ -243,7 +199,7 @@ def cmd_invoices_generate(args: argparse.Namespace, settings: Settings) -> int:
 def _tickets_database(settings: Settings) -> Database:
     """The database alone: a job written here is left to the relay (in the scheduler
     process), which hands it to the broker the workers read; this command runs no broker."""
-    from teamkeys.db import Database, make_engine
+    from infra.db import Database, make_engine
 
     return Database(make_engine(settings.effective_database_url))
 

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
-from teamkeys.settings import Settings
+from infra.settings import Settings
 
 T = TypeVar("T")
 
@@ -600,7 +600,7 @@ class Story:
 
     def issue_invoices(self, moment: datetime) -> tuple[str, int]:
         from domain.billing import Period
-        from teamkeys.cli import issue_invoices
+        from workers.billing import issue_invoices
 
         runtime = self.embedded.runtime
         period = Period.of(moment)

@@ -9,10 +9,11 @@ from types import TracebackType
 
 import dramatiq
 
-from teamkeys.mailsink import MailSink
-from teamkeys.migrate import upgrade
-from teamkeys.runtime import Runtime, build_runtime, smtp_transport
-from teamkeys.settings import Settings
+from infra.mailsink import MailSink
+from infra.migrate import upgrade
+from infra.services import smtp_transport
+from infra.settings import Settings
+from teamkeys.runtime import Runtime, build_runtime
 from workers.scheduler import periodic_tasks, run_scheduler
 
 log = logging.getLogger("teamkeys.embedded")
@@ -56,7 +57,7 @@ class Embedded:
         self.worker.start()
         self._scheduler = threading.Thread(
             target=run_scheduler,
-            args=(periodic_tasks(runtime), self._stop),
+            args=(periodic_tasks(runtime, runtime.relay), self._stop),
             name="teamkeys-scheduler",
             daemon=True,
         )

@@ -18,11 +18,11 @@ from api.app import create_app
 from domain import accounts
 from domain.clock import utcnow
 from domain.models import Membership, ProductionStatus, Team
+from infra.mailsink import MailSink
+from infra.migrate import upgrade
+from infra.settings import Settings
 from teamkeys.embedded import Embedded
-from teamkeys.mailsink import MailSink
-from teamkeys.migrate import upgrade
 from teamkeys.runtime import Runtime
-from teamkeys.settings import Settings
 from tests.support import Backend, LiveServer, empty_database, make_backend, test_settings
 
 

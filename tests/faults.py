@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 
 from api.app import create_app
+from infra.settings import Settings
 from teamkeys.runtime import build_runtime
-from teamkeys.settings import Settings
 from tests.support import LiveServer
 from workers.scheduler import periodic_tasks, run_scheduler
 
@@ -149,7 +149,7 @@ class Deployment:
         self.stop_scheduler = threading.Event()
         self.scheduler = threading.Thread(
             target=run_scheduler,
-            args=(periodic_tasks(self.runtime), self.stop_scheduler),
+            args=(periodic_tasks(self.runtime, self.runtime.relay), self.stop_scheduler),
             daemon=True,
         )
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from domain.limits import Limit
 from domain.models import Base
-from teamkeys.settings import Settings
+from infra.settings import Settings
 
 #: A fixed Fernet key for tests (never used outside them).
 TEST_ENCRYPTION_KEY = "dGVhbWtleXMtdGVzdHMtb25seS0zMi1ieXRlcy1rZXk="

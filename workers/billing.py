@@ -4,15 +4,24 @@ that tells an invoice's owners."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 
 from sqlalchemy.exc import IntegrityError
 
-from domain.billing import Period, generate_invoices, invoice_emails, teams_with_production_usage
+from domain.billing import (
+    IssuedInvoice,
+    Period,
+    PriceTable,
+    generate_invoices,
+    invoice_emails,
+    teams_with_production_usage,
+)
 from domain.clock import utcnow
 from domain.jobs import JobName, enqueue_jobs
 from domain.models import ScheduledRun
-from teamkeys.db import Database
+from infra.db import Database
 from workers.runner import JobRun, WorkerContext
 
 log = logging.getLogger("teamkeys.billing")
@@ -94,3 +103,43 @@ def notify_invoice_owners(ctx: WorkerContext, run: JobRun, invoice_id: str) -> N
         invoice_emails(uow.session, invoice_id)
         run.finish(uow.session)
         uow.commit()
+
+
+@dataclass
+class IssuedInvoices:
+    """What one run of :func:`issue_invoices` did."""
+
+    teams: int = 0
+    created: list[IssuedInvoice] = field(default_factory=list)
+    existing: int = 0
+
+
+def issue_invoices(
+    db: Database,
+    prices: PriceTable,
+    period: Period,
+    *,
+    batch: int = 500,
+    progress: Callable[[str], None] | None = None,
+) -> IssuedInvoices:
+    """Issue ``period``'s invoices for every team with production usage, ``batch`` teams per
+    transaction: what `teamkeys invoices generate` (and `teamkeys demo`) run. Idempotent per
+    team and period; owners' emails go through the outbox."""
+    issued = IssuedInvoices()
+    with db.unit_of_work() as uow:
+        teams = teams_with_production_usage(uow.session, period)
+    issued.teams = len(teams)
+    if progress:
+        progress(f"{period}: {len(teams)} team(s) with production usage")
+    for start in range(0, len(teams), batch):
+        with db.unit_of_work() as uow:
+            result = generate_invoices(uow.session, period, prices, teams[start : start + batch])
+            uow.commit()
+        issued.created.extend(result.created)
+        issued.existing += result.existing
+        if progress:
+            progress(
+                f"  {min(start + batch, len(teams))}/{len(teams)} teams: "
+                f"{len(issued.created)} invoice(s) issued, {issued.existing} already existed"
+            )
+    return issued

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select, update
 
 from domain.clock import utcnow
 from domain.models import Job, JobStatus
-from teamkeys.db import Database
+from infra.db import Database
 
 log = logging.getLogger("teamkeys.relay")
 

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 from domain.clock import utcnow
 from domain.models import Job, JobStatus
 from domain.secrets import SecretBox
-from teamkeys.db import Database
-from teamkeys.settings import Settings
-from workers.mail.errors import PermanentMailError
-from workers.mail.render import EmailRenderer
-from workers.mail.transport import MailTransport
+from infra.db import Database
+from infra.mail.errors import PermanentMailError
+from infra.mail.render import EmailRenderer
+from infra.mail.transport import MailTransport
+from infra.settings import Settings
 
 log = logging.getLogger("teamkeys.jobs")
 

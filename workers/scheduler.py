@@ -14,8 +14,9 @@ from domain.accounts import purge_expired_sessions, remove_stale_unverified
 from domain.api_keys import wipe_unrevealed_secrets
 from domain.invitations import expire_invitations
 from domain.migration_tickets import expire_tickets
-from teamkeys.runtime import Runtime
+from infra.services import Services
 from workers.billing import schedule_invoices
+from workers.relay import Relay
 
 log = logging.getLogger("teamkeys.scheduler")
 
@@ -28,9 +29,9 @@ class Periodic:
     next_at: float = 0.0
 
 
-def sweep(runtime: Runtime, work: Callable[[Session], int], what: str) -> int:
+def sweep(services: Services, work: Callable[[Session], int], what: str) -> int:
     """Run one sweep in its own transaction; log how many rows it changed, if any."""
-    with runtime.db.unit_of_work() as uow:
+    with services.db.unit_of_work() as uow:
         changed = work(uow.session)
         uow.commit()
     if changed:
@@ -38,59 +39,59 @@ def sweep(runtime: Runtime, work: Callable[[Session], int], what: str) -> int:
     return changed
 
 
-def sweep_invitations(runtime: Runtime) -> int:
-    return sweep(runtime, expire_invitations, "invitations marked expired")
+def sweep_invitations(services: Services) -> int:
+    return sweep(services, expire_invitations, "invitations marked expired")
 
 
-def sweep_migration_tickets(runtime: Runtime) -> int:
-    return sweep(runtime, expire_tickets, "migration tickets marked expired")
+def sweep_migration_tickets(services: Services) -> int:
+    return sweep(services, expire_tickets, "migration tickets marked expired")
 
 
-def wipe_secrets(runtime: Runtime) -> int:
+def wipe_secrets(services: Services) -> int:
     return sweep(
-        runtime,
-        lambda session: wipe_unrevealed_secrets(session, runtime.key_policy),
+        services,
+        lambda session: wipe_unrevealed_secrets(session, services.key_policy),
         "production key secrets wiped, never revealed in their window",
     )
 
 
-def purge_sessions(runtime: Runtime) -> int:
-    return sweep(runtime, purge_expired_sessions, "expired sessions purged")
+def purge_sessions(services: Services) -> int:
+    return sweep(services, purge_expired_sessions, "expired sessions purged")
 
 
-def sweep_unverified_accounts(runtime: Runtime) -> int:
+def sweep_unverified_accounts(services: Services) -> int:
     return sweep(
-        runtime,
-        lambda session: remove_stale_unverified(session, runtime.account_policy),
+        services,
+        lambda session: remove_stale_unverified(session, services.account_policy),
         "unverified accounts deleted, never verified",
     )
 
 
-def periodic_tasks(runtime: Runtime) -> list[Periodic]:
-    settings = runtime.settings
+def periodic_tasks(services: Services, relay: Relay) -> list[Periodic]:
+    settings = services.settings
     return [
-        Periodic("outbox relay", settings.relay_interval_seconds, runtime.relay.run_once),
+        Periodic("outbox relay", settings.relay_interval_seconds, relay.run_once),
         Periodic(
             "expire invitations",
             settings.invitation_sweep_interval_seconds,
-            lambda: sweep_invitations(runtime),
+            lambda: sweep_invitations(services),
         ),
         Periodic(
             "monthly invoices",
             settings.invoice_check_interval_seconds,
-            lambda: schedule_invoices(runtime.db),
+            lambda: schedule_invoices(services.db),
         ),
         Periodic(
             "expire migration tickets",
             settings.migration_sweep_interval_seconds,
-            lambda: sweep_migration_tickets(runtime),
+            lambda: sweep_migration_tickets(services),
         ),
-        Periodic("wipe unrevealed production secrets", 60.0, lambda: wipe_secrets(runtime)),
-        Periodic("purge expired sessions", 3600.0, lambda: purge_sessions(runtime)),
+        Periodic("wipe unrevealed production secrets", 60.0, lambda: wipe_secrets(services)),
+        Periodic("purge expired sessions", 3600.0, lambda: purge_sessions(services)),
         Periodic(
             "delete unverified accounts",
             settings.unverified_sweep_interval_seconds,
-            lambda: sweep_unverified_accounts(runtime),
+            lambda: sweep_unverified_accounts(services),
         ),
     ]
 

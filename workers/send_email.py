@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
 from domain.models import Email, EmailStatus, Job
-from workers.mail.errors import PermanentMailError, TransientMailError
-from workers.mail.message import build_message, message_id_for
+from infra.mail.errors import PermanentMailError, TransientMailError
+from infra.mail.message import build_message, message_id_for
 from workers.runner import JobRun, WorkerContext
 
 log = logging.getLogger("teamkeys.email")

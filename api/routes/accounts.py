@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from api.deps import (
     AnyAccount,
     ClientDep,
-    RuntimeDep,
+    ServicesDep,
     TokenDep,
     UowDep,
     VerifiedSession,
@@ -62,15 +62,15 @@ def team_out(team: Team) -> TeamOut:
     responses=error_responses(400, 409, 422, 429),
 )
 def sign_up(
-    body: SignUpRequest, uow: UowDep, runtime: RuntimeDep, client: ClientDep
+    body: SignUpRequest, uow: UowDep, services: ServicesDep, client: ClientDep
 ) -> SignUpResponse:
     """Create an account that owns a new team. The account is unverified until the link in
     the verification email is opened; the welcome email follows then."""
     issued, team = accounts.sign_up(
         uow.session,
-        runtime.passwords,
-        runtime.limiter,
-        runtime.account_policy,
+        services.passwords,
+        services.limiter,
+        services.account_policy,
         email=body.email,
         name=body.name,
         password=body.password,
@@ -92,12 +92,12 @@ def sign_up(
     responses=error_responses(401, 409, 429),
 )
 def resend_verification(
-    uow: UowDep, account: AnyAccount, runtime: RuntimeDep, client: ClientDep
+    uow: UowDep, account: AnyAccount, services: ServicesDep, client: ClientDep
 ) -> Response:
     """Email a new verification link; the previous one stops working. 409 if the email is
     confirmed already."""
     accounts.request_verification(
-        uow.session, runtime.limiter, runtime.account_policy, account, client
+        uow.session, services.limiter, services.account_policy, account, client
     )
     uow.commit()
     return Response(status_code=202)
@@ -123,14 +123,16 @@ def confirm_verification(body: EmailVerificationConfirm, uow: UowDep) -> MeOut:
     response_model=SessionOut,
     responses=error_responses(400, 401, 422, 429),
 )
-def sign_in(body: SignInRequest, uow: UowDep, runtime: RuntimeDep, client: ClientDep) -> SessionOut:
+def sign_in(
+    body: SignInRequest, uow: UowDep, services: ServicesDep, client: ClientDep
+) -> SessionOut:
     """Exchange email and password for a session token. Failed attempts are limited per email
     and address, and per address (429 with Retry-After)."""
     issued = accounts.sign_in(
         uow.session,
-        runtime.passwords,
-        runtime.limiter,
-        runtime.account_policy,
+        services.passwords,
+        services.limiter,
+        services.account_policy,
         email=body.email,
         password=body.password,
         client=client,
@@ -177,15 +179,15 @@ def change_password(
     body: PasswordChange,
     uow: UowDep,
     who: VerifiedSession,
-    runtime: RuntimeDep,
+    services: ServicesDep,
     client: ClientDep,
 ) -> Response:
     """Set a new password with the current one; every other session ends. A wrong current
     password is 401 ``wrong_password`` and counts as a failed sign-in."""
     accounts.change_password(
         uow.session,
-        runtime.passwords,
-        runtime.limiter,
+        services.passwords,
+        services.limiter,
         who,
         current_password=body.current_password,
         new_password=body.new_password,
@@ -202,12 +204,12 @@ def change_password(
     responses=error_responses(400, 422, 429),
 )
 def request_password_reset(
-    body: PasswordResetRequest, uow: UowDep, runtime: RuntimeDep, client: ClientDep
+    body: PasswordResetRequest, uow: UowDep, services: ServicesDep, client: ClientDep
 ) -> Response:
     """Email a reset link (valid one hour, once) if an account has this email. The answer is
     202 either way, so it tells nobody whether the email has an account."""
     accounts.request_password_reset(
-        uow.session, runtime.limiter, runtime.account_policy, email=body.email, client=client
+        uow.session, services.limiter, services.account_policy, email=body.email, client=client
     )
     uow.commit()
     return Response(status_code=202)
@@ -219,11 +221,11 @@ def request_password_reset(
     response_class=Response,
     responses=error_responses(400, 410, 422),
 )
-def reset_password(body: PasswordResetConfirm, uow: UowDep, runtime: RuntimeDep) -> Response:
+def reset_password(body: PasswordResetConfirm, uow: UowDep, services: ServicesDep) -> Response:
     """Set a new password with the emailed link's token: the email counts as confirmed, and
     every session of the account ends. 410 if the link was used, replaced or has expired."""
     accounts.reset_password(
-        uow.session, runtime.passwords, token=body.token, new_password=body.new_password
+        uow.session, services.passwords, token=body.token, new_password=body.new_password
     )
     uow.commit()
     return Response(status_code=204)

@@ -5,18 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import select
 
-from api.deps import CurrentAccount, RuntimeDep, UowDep
+from api.deps import CurrentAccount, ServicesDep, UowDep
 from api.errors import error_responses
 from api.schemas import ApiKeyList, ApiKeyOut, ApiKeyRename, ApiKeyRequest, RevealedSecret
 from domain import api_keys
 from domain.clock import utcnow
 from domain.models import Account, ApiKey, KeyKind, KeyStatus
-from teamkeys.runtime import Runtime
+from infra.services import Services
 
 router = APIRouter(prefix="/v1/teams/{team_id}/api-keys", tags=["api keys"])
 
 
-def key_out(key: ApiKey, runtime: Runtime, names: dict[str, str]) -> ApiKeyOut:
+def key_out(key: ApiKey, services: Services, names: dict[str, str]) -> ApiKeyOut:
     revealable = (
         key.status == KeyStatus.ACTIVE
         and key.secret_encrypted is not None
@@ -24,7 +24,7 @@ def key_out(key: ApiKey, runtime: Runtime, names: dict[str, str]) -> ApiKeyOut:
             key.kind == KeyKind.TRIAL
             or (
                 key.activated_at is not None
-                and utcnow() <= key.activated_at + runtime.key_policy.reveal_window
+                and utcnow() <= key.activated_at + services.key_policy.reveal_window
             )
         )
     )
@@ -57,31 +57,31 @@ def _names(uow: UowDep, keys: list[ApiKey]) -> dict[str, str]:
     responses=error_responses(400, 401, 403, 404, 422),
 )
 def request_key(
-    team_id: str, body: ApiKeyRequest, uow: UowDep, account: CurrentAccount, runtime: RuntimeDep
+    team_id: str, body: ApiKeyRequest, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> ApiKeyOut:
     """Ask for a key; it is ``pending`` until the key job has generated it (poll GET).
     Production keys need the team approved (403 ``production_not_approved``)."""
     key = api_keys.request_api_key(uow.session, account, team_id, name=body.name, kind=body.kind)
     uow.commit()
-    return key_out(key, runtime, {account.id: account.name})
+    return key_out(key, services, {account.id: account.name})
 
 
 @router.get("", response_model=ApiKeyList, responses=error_responses(401, 403, 404))
 def list_keys(
-    team_id: str, uow: UowDep, account: CurrentAccount, runtime: RuntimeDep
+    team_id: str, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> ApiKeyList:
     """Every key of the team with its masked form, never a secret."""
     keys = api_keys.list_api_keys(uow.session, account, team_id)
     names = _names(uow, keys)
-    return ApiKeyList(items=[key_out(k, runtime, names) for k in keys])
+    return ApiKeyList(items=[key_out(k, services, names) for k in keys])
 
 
 @router.get("/{key_id}", response_model=ApiKeyOut, responses=error_responses(401, 403, 404))
 def get_key(
-    team_id: str, key_id: str, uow: UowDep, account: CurrentAccount, runtime: RuntimeDep
+    team_id: str, key_id: str, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> ApiKeyOut:
     key = api_keys.get_api_key(uow.session, account, team_id, key_id)
-    return key_out(key, runtime, _names(uow, [key]))
+    return key_out(key, services, _names(uow, [key]))
 
 
 @router.post(
@@ -90,12 +90,12 @@ def get_key(
     responses=error_responses(401, 403, 404, 409, 410),
 )
 def reveal(
-    team_id: str, key_id: str, uow: UowDep, account: CurrentAccount, runtime: RuntimeDep
+    team_id: str, key_id: str, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> RevealedSecret:
     """The secret. A production key's is shown once, to its creator, in the first minutes
     after activation (then 410 ``already_revealed``)."""
     secret = api_keys.reveal_api_key(
-        uow.session, runtime.secret_box, account, team_id, key_id, runtime.key_policy
+        uow.session, services.secret_box, account, team_id, key_id, services.key_policy
     )
     uow.commit()  # a production secret is wiped before it leaves
     return RevealedSecret(secret=secret)
@@ -110,11 +110,11 @@ def rename(
     body: ApiKeyRename,
     uow: UowDep,
     account: CurrentAccount,
-    runtime: RuntimeDep,
+    services: ServicesDep,
 ) -> ApiKeyOut:
     key = api_keys.rename_api_key(uow.session, account, team_id, key_id, body.name)
     uow.commit()
-    return key_out(key, runtime, _names(uow, [key]))
+    return key_out(key, services, _names(uow, [key]))
 
 
 @router.delete(

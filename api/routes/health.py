@@ -6,9 +6,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.deps import RuntimeDep
+from api.deps import ServicesDep
 from api.schemas import Health
-from workers.broker import broker_ready
+from infra.broker import broker_ready
 
 router = APIRouter(tags=["operations"])
 
@@ -20,15 +20,15 @@ def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
-def readyz(runtime: RuntimeDep) -> JSONResponse:
+def readyz(services: ServicesDep) -> JSONResponse:
     """The database and the broker answer right now."""
     try:
-        with runtime.db.engine.connect() as connection:
+        with services.db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         database = True
     except Exception:
         database = False
-    checks = {"database": database, "broker": broker_ready(runtime.broker)}
+    checks = {"database": database, "broker": broker_ready(services.broker)}
     ok = all(checks.values())
     body = Health(status="ok" if ok else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

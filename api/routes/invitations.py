@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import ClientDep, CurrentAccount, RuntimeDep, UowDep
+from api.deps import ClientDep, CurrentAccount, ServicesDep, UowDep
 from api.errors import error_responses
 from api.routes.accounts import account_out, team_out
 from api.schemas import (
@@ -47,7 +47,7 @@ def invite(
     body: InvitationRequest,
     uow: UowDep,
     account: CurrentAccount,
-    runtime: RuntimeDep,
+    services: ServicesDep,
 ) -> InvitationOut:
     """Invite an email with a role (owners). Inviting an email that has a live invitation
     renews it: a new link (the old one dies), a new expiry, a new email."""
@@ -57,7 +57,7 @@ def invite(
         team_id,
         email=body.email,
         role=body.role,
-        policy=runtime.invitation_policy,
+        policy=services.invitation_policy,
     )
     uow.commit()
     return invitation_out(invitation)
@@ -87,10 +87,10 @@ def resend(
     invitation_id: str,
     uow: UowDep,
     account: CurrentAccount,
-    runtime: RuntimeDep,
+    services: ServicesDep,
 ) -> InvitationOut:
     invitation = invitations.resend_invitation(
-        uow.session, account, team_id, invitation_id, policy=runtime.invitation_policy
+        uow.session, account, team_id, invitation_id, policy=services.invitation_policy
     )
     uow.commit()
     return invitation_out(invitation)
@@ -130,14 +130,14 @@ def preview(token: str, uow: UowDep) -> InvitationPreview:
     responses=error_responses(400, 409, 410, 422),
 )
 def accept(
-    body: AcceptInvitation, uow: UowDep, runtime: RuntimeDep, client: ClientDep
+    body: AcceptInvitation, uow: UowDep, services: ServicesDep, client: ClientDep
 ) -> AcceptedInvitation:
     """Create the account and its membership; answers a session token for it. The link
     proves the email, so the account is verified at once."""
     issued, team, role = invitations.accept_invitation(
         uow.session,
-        runtime.passwords,
-        runtime.account_policy,
+        services.passwords,
+        services.account_policy,
         token=body.token,
         name=body.name,
         password=body.password,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import CurrentAccount, RuntimeDep, UowDep
+from api.deps import CurrentAccount, ServicesDep, UowDep
 from api.errors import error_responses
 from api.invoice_pdf import invoice_pdf
 from api.schemas import InvoiceLineOut, InvoiceList, InvoiceOut, InvoiceSummary
@@ -60,14 +60,14 @@ def get_invoice(team_id: str, invoice_id: str, uow: UowDep, account: CurrentAcco
     },
 )
 def download(
-    team_id: str, invoice_id: str, uow: UowDep, account: CurrentAccount, runtime: RuntimeDep
+    team_id: str, invoice_id: str, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> Response:
     invoice, team = billing.get_invoice(uow.session, account, team_id, invoice_id)
     pdf = invoice_pdf(
         invoice,
         team,
-        seller_name=runtime.settings.seller_name,
-        seller_address=runtime.settings.seller_address,
+        seller_name=services.settings.seller_name,
+        seller_address=services.settings.seller_address,
     )
     return Response(
         pdf,

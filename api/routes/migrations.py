@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import CurrentAccount, RuntimeDep, UowDep
+from api.deps import CurrentAccount, ServicesDep, UowDep
 from api.errors import error_responses
 from api.schemas import (
     MigrationConsentDecision,
@@ -46,7 +46,7 @@ def open_ticket(
     body: MigrationTicketRequest,
     uow: UowDep,
     account: CurrentAccount,
-    runtime: RuntimeDep,
+    services: ServicesDep,
 ) -> MigrationTicketOut:
     """Ask support to move an existing account into the team (owners). Its holder is emailed
     a link to accept or decline first. 404 ``no_such_account``; 409 ``already_member``, or
@@ -58,8 +58,8 @@ def open_ticket(
         email=body.email,
         role=body.role,
         note=body.note,
-        policy=runtime.migration_policy,
-        limits=runtime.limiter,
+        policy=services.migration_policy,
+        limits=services.limiter,
     )
     uow.commit()
     return ticket_out(ticket)

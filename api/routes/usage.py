@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import BearerDep, CurrentAccount, RuntimeDep, UowDep
+from api.deps import BearerDep, CurrentAccount, ServicesDep, UowDep
 from api.errors import error_responses
 from api.schemas import UsageAccepted, UsageCall, UsageList, UsageRowOut
 from domain import usage
@@ -29,7 +29,7 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
     responses=error_responses(400, 401, 422, 429),
 )
 def record(
-    body: UsageCall, uow: UowDep, credentials: BearerDep, runtime: RuntimeDep
+    body: UsageCall, uow: UowDep, credentials: BearerDep, services: ServicesDep
 ) -> JSONResponse:
     """Record one call, authenticated by the API key itself. The same ``id`` again is
     answered 202 and not counted twice. Trial calls past the monthly cap are 429."""
@@ -47,10 +47,10 @@ def record(
             output_tokens=body.output_tokens,
             occurred_at=body.occurred_at,
         ),
-        runtime.usage_policy,
+        services.usage_policy,
     )
     uow.commit()
-    runtime.last_used.touch(recorded.api_key_id, utcnow())
+    services.last_used.touch(recorded.api_key_id, utcnow())
     return JSONResponse(
         {"status": "duplicate" if recorded.duplicate else "recorded"}, status_code=202
     )

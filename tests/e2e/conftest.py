@@ -12,9 +12,9 @@ from typing import Any, Protocol
 
 import pytest
 
+from infra.settings import Settings, get_settings
 from teamkeys import cli
 from teamkeys.runtime import Runtime
-from teamkeys.settings import Settings, get_settings
 from tests.conftest import System
 from tests.faults import WorkerProcess
 from tests.support import REDIS_URL, missing_service, redis_available

@@ -14,11 +14,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine, event, select, update
 
-import teamkeys.runtime as runtime_module
 from domain.clock import utcnow
 from domain.models import Account, AccountLink, Event, Team
-from teamkeys.mailsink import MailSink
-from teamkeys.settings import Settings
+from infra.db import make_engine
+from infra.mailsink import MailSink
+from infra.settings import Settings
 from tests.conftest import PASSWORD, System, running_system
 from tests.support import html_body, text_body, to, wait_until
 from workers.scheduler import sweep_unverified_accounts
@@ -539,8 +539,6 @@ def test_no_password_is_hashed_or_checked_inside_a_database_transaction(
     def ended(_connection: object) -> None:
         open_in.discard(threading.get_ident())
 
-    make_engine = runtime_module.make_engine
-
     def watched_engine(url: str) -> Engine:
         # The listeners go on before any thread uses the engine: adding one to an engine in
         # use races with other threads' event dispatch (and can leak SQLite's write lock).
@@ -550,7 +548,7 @@ def test_no_password_is_hashed_or_checked_inside_a_database_transaction(
         event.listen(engine, "rollback", ended)
         return engine
 
-    monkeypatch.setattr(runtime_module, "make_engine", watched_engine)
+    monkeypatch.setattr("infra.services.make_engine", watched_engine)
     calls: list[tuple[str, bool]] = []
     with running_system(settings, sink) as system:
         passwords = system.runtime.passwords

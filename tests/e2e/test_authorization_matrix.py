@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from domain.models import Invoice, Membership, ProductionApplication
 from domain.permissions import MATRIX, Actor, Permission, allows
-from teamkeys.mailsink import MailSink
+from infra.mailsink import MailSink
 from tests.conftest import System, running_system
 from tests.e2e.conftest import AGENT_PASSWORD, run_add_agent
 from tests.support import Backend, empty_database, wait_until

@@ -30,13 +30,13 @@ from domain.models import (
     ProductionStatus,
     Team,
 )
-from teamkeys.mailsink import MailSink
-from teamkeys.settings import Settings
+from infra.mail.message import message_id_for
+from infra.mailsink import MailSink
+from infra.settings import Settings
 from tests import support
 from tests.e2e.conftest import AGENT_PASSWORD, run_add_agent
 from tests.faults import Deployment, TcpProxy, WorkerProcess
 from tests.support import REDIS_URL, text_body, to, wait_until
-from workers.mail.message import message_id_for
 
 pytestmark = [
     pytest.mark.redis,

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from teamkeys.mailsink import MailSink
-from teamkeys.settings import Settings
+from infra.mailsink import MailSink
+from infra.settings import Settings
 from tests.conftest import PASSWORD, System, running_system
 from tests.error_body import assert_error
 from tests.support import wait_until

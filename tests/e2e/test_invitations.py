@@ -16,11 +16,11 @@ from sqlalchemy import update
 from domain.clock import utcnow
 from domain.invitations import InvitationPolicy
 from domain.models import Invitation
+from infra.mail.errors import UnknownTemplate
+from infra.mail.render import RenderedEmail
 from tests.conftest import System
 from tests.e2e.conftest import AddSupportAgent, dead_emails
 from tests.support import html_body, text_body, to, wait_until
-from workers.mail.errors import UnknownTemplate
-from workers.mail.render import RenderedEmail
 from workers.scheduler import sweep_invitations
 
 LINK = re.compile(r"https://app\.teamkeys\.test/invitations/(inv_[A-Za-z0-9_\-]+)")

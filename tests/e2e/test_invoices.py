@@ -16,8 +16,8 @@ from sqlalchemy import delete, func, select
 
 from domain.billing import Period
 from domain.models import Email, Invoice, Job, ScheduledRun
+from infra.settings import get_settings
 from teamkeys import cli
-from teamkeys.settings import get_settings
 from tests.conftest import System
 from tests.e2e.conftest import AddSupportAgent, dead_emails, settings_as_environment
 from tests.support import text_body, to, wait_until

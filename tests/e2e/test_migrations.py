@@ -24,8 +24,8 @@ from domain.models import (
     MigrationTicket,
     Team,
 )
-from teamkeys.mailsink import MailSink
-from teamkeys.settings import Settings
+from infra.mailsink import MailSink
+from infra.settings import Settings
 from tests.conftest import System, running_system
 from tests.e2e.conftest import AddSupportAgent
 from tests.error_body import assert_error

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from domain.models import Email, Job
-from teamkeys.mailsink import MailSink
+from infra.mailsink import MailSink
+from infra.settings import Settings
 from teamkeys.runtime import Runtime
-from teamkeys.settings import Settings
 from tests.conftest import System
 from tests.e2e.conftest import AddSupportAgent, dead_emails
 from tests.faults import Deployment, TcpProxy, WorkerProcess

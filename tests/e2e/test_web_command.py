@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.app import create_served_app
+from infra.settings import Settings
 from teamkeys.runtime import Runtime
-from teamkeys.settings import Settings
+from teamkeys.web import create_served_app
 from tests import support
 from tests.faults import ROOT, settings_env
 from tests.support import free_port, wait_until, wait_until_ready
@@ -103,9 +103,9 @@ def test_the_served_app_closes_its_runtime_when_the_server_shuts_down(
             assert not closed
 
     asyncio.run(start_and_stop())
-    assert closed == [app.state.runtime]
-    assert app.state.runtime.settings.database_url == settings.database_url
-    close(app.state.runtime)
+    assert closed == [app.state.services]
+    assert app.state.services.settings.database_url == settings.database_url
+    close(app.state.services)
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ from domain.models import (
     Team,
     UsageRecord,
 )
-from teamkeys.db import Database, make_engine
+from infra.db import Database, make_engine
 from tests.support import Backend, empty_database
 
 PERIOD = Period(2026, 1)

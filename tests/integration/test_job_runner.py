@@ -11,10 +11,10 @@ from email.message import EmailMessage
 from domain.emails import Address, request_email
 from domain.jobs import NEW_JOBS_KEY, JobName, enqueue_job
 from domain.models import Email, EmailStatus, Job, JobStatus
+from infra.mail.errors import TransientMailError
+from infra.mail.transport import MailTransport
 from tests.conftest import System
 from tests.support import wait_until
-from workers.mail.errors import TransientMailError
-from workers.mail.transport import MailTransport
 from workers.registry import JOB_SPECS
 from workers.runner import JobRun, JobSpec, WorkerContext, run_job
 

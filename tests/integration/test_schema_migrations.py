@@ -12,7 +12,7 @@ from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from teamkeys.migrate import alembic_config, upgrade
+from infra.migrate import alembic_config, upgrade
 from tests.support import Backend, make_backend
 
 LINES = [
@@ -68,7 +68,7 @@ def test_invoice_lines_move_into_their_invoice_and_back(fresh: Backend) -> None:
 
     upgrade(url, "0007")
     from domain.models import Invoice, InvoiceLine  # the model as of 0007
-    from teamkeys.db import Database, make_engine
+    from infra.db import Database, make_engine
 
     db = Database(make_engine(url))
     with db.unit_of_work() as uow:

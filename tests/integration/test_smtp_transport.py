@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from teamkeys.mailsink import MailSink
-from workers.mail.errors import PermanentMailError, TransientMailError
-from workers.mail.message import build_message, message_id_for
-from workers.mail.render import RenderedEmail
-from workers.mail.transport import SmtpTransport
+from infra.mail.errors import PermanentMailError, TransientMailError
+from infra.mail.message import build_message, message_id_for
+from infra.mail.render import RenderedEmail
+from infra.mail.transport import SmtpTransport
+from infra.mailsink import MailSink
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from typing import Any
 import jinja2
 import pytest
 
-from workers.mail.errors import PermanentMailError, UnknownTemplate
-from workers.mail.message import build_message, message_id_for
-from workers.mail.render import EmailRenderer, RenderedEmail, templates_root
+from infra.mail.errors import PermanentMailError, UnknownTemplate
+from infra.mail.message import build_message, message_id_for
+from infra.mail.render import EmailRenderer, RenderedEmail, templates_root
 
 REASON = "you signed up for teamkeys."
 

@@ -1,4 +1,4 @@
-"""The abuse limits' counters (``teamkeys.ratelimits``) in process memory, as the embedded
+"""The abuse limits' counters (``infra.ratelimits``) in process memory, as the embedded
 default keeps them: refusals with their wait, and state that does not outlive its window."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from domain.errors import Throttled
 from domain.limits import REFUSALS, Limit
-from teamkeys.ratelimits import Limiter, parse_rate
+from infra.ratelimits import Limiter, parse_rate
 
 
 def limiter(rate: str) -> Limiter:

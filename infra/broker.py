@@ -6,7 +6,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
-from teamkeys.settings import Settings
+from infra.settings import Settings
 
 #: Every queue of DESIGN.md "Jobs and emails"; workers consume all of them by default.
 QUEUES = ("email", "invitations", "api_keys", "production", "migrations", "billing", "maintenance")

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import aiosmtplib
 
-from workers.mail.errors import MailError, PermanentMailError, TransientMailError
+from infra.mail.errors import MailError, PermanentMailError, TransientMailError
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
-"""What ``dramatiq workers.entrypoint`` imports: builds the runtime from settings and makes its
+"""What ``dramatiq teamkeys.entrypoint`` imports: builds the runtime from settings and makes its
 broker Dramatiq's global one, with every actor bound to it. Import it only in a worker."""
 
 from __future__ import annotations
 
 import dramatiq
 
-from teamkeys.logs import configure_logging
+from infra.logs import configure_logging
+from infra.settings import get_settings
 from teamkeys.runtime import build_runtime
-from teamkeys.settings import get_settings
 
 settings = get_settings()
 configure_logging(settings.log_level)

@@ -11,8 +11,8 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 
-from workers.mail.errors import PermanentMailError
-from workers.mail.render import RenderedEmail
+from infra.mail.errors import PermanentMailError
+from infra.mail.render import RenderedEmail
 
 #: Headers build_message owns; callers may not set them through `headers`.
 _OWNED_HEADERS = frozenset(

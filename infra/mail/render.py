@@ -9,7 +9,7 @@ from typing import Any
 
 import jinja2
 
-from workers.mail.errors import UnknownTemplate
+from infra.mail.errors import UnknownTemplate
 
 #: Every email directory holds these three templates.
 SUBJECT = "subject.txt"

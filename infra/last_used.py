@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, or_, update
 
 from domain.models import ApiKey, AuthSession
-from teamkeys.db import Database
+from infra.db import Database
 
 log = logging.getLogger("teamkeys.last_used")
 

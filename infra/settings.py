@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.billing import DEFAULT_PRICES, PriceTable
 from domain.limits import Limit
-from teamkeys.ratelimits import parse_rate
+from infra.ratelimits import parse_rate
 
 
 class Settings(BaseSettings):
