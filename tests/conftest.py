@@ -1,10 +1,18 @@
 """Fixtures: a backend per session (SQLite, or PostgreSQL + Redis with
 TEAMKEYS_TEST_BACKEND=services), and per test a whole running system: migrations, a real SMTP
-server on loopback, workers, the relay, and the API served over HTTP."""
+server on loopback, workers, the relay, and the API served over HTTP.
+
+The tiers are folders, each marked by its name (``pytest -m rules`` runs ``tests/rules``):
+
+* ``unit``: pure functions, no database;
+* ``rules``: domain rules on a real database session rolled back after each test;
+* ``jobs``: workers, the runner, the relay, the outbox, SMTP and schema migrations, no HTTP;
+* ``e2e``: the whole system over HTTP, for what only HTTP shows."""
 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +31,25 @@ from infra.migrate import upgrade
 from infra.settings import Settings
 from teamkeys.embedded import Embedded
 from teamkeys.runtime import Runtime
-from tests.support import Backend, LiveServer, empty_database, make_backend, test_settings
+from tests.support import (
+    Backend,
+    LiveServer,
+    empty_database,
+    make_backend,
+    test_settings,
+)
+
+#: The tiers, cheapest first; each is a folder of tests/ and a marker of the same name.
+TIERS = ("unit", "rules", "jobs", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its tier, the folder it is in."""
+    root = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(root).parts
+        if len(parts) > 1 and parts[0] in TIERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
 
 
 @pytest.fixture(scope="session")
@@ -135,6 +161,10 @@ def running_system(settings: Settings, sink: MailSink) -> Iterator[System]:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             yield System(runtime, sink, client, embedded)
     finally:
-        server.stop()
+        # Both wait for their threads' next tick (about 0.2 s each): stop them side by side.
+        # No request is in flight by now: the test and its client are done.
+        stopping = threading.Thread(target=server.stop, name="live-server-stop")
+        stopping.start()
         embedded.stop()
+        stopping.join()
         runtime.broker.flush_all()

@@ -133,8 +133,25 @@ def test_settings(backend: Backend, data_dir: Path, **overrides: Any) -> Setting
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+#: Whether this process may have committed rows since the database was last emptied for a
+#: test that commits nothing (``empty_database_if_used``).
+_database_used = True
+
+
+def empty_database_if_used(database_url: str) -> None:
+    """Empty the database for a test that commits nothing (a rules test, on a session rolled
+    back at its end), unless it is empty still: such tests mostly follow one another."""
+    global _database_used
+    if _database_used:
+        empty_database(database_url)
+        _database_used = False
+
+
 def empty_database(database_url: str) -> None:
-    """Delete every row (children first) so each test starts from an empty schema."""
+    """Delete every row (children first) so each test starts from an empty schema; the test
+    that asks will commit rows of its own."""
+    global _database_used
+    _database_used = True
     engine = create_engine(database_url)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":

@@ -2,8 +2,9 @@
 
 On PostgreSQL one SQL statement prices the lines (exact numeric arithmetic); on SQLite they
 are priced in Python with ``line_amount``. Here both run on the test backend's database (the
-SQL one only where it exists) over usage chosen to sit on rounding edges, with fractional
-prices and a custom model, and must match ``line_amount`` line by line, and each other."""
+SQL one only where it exists), each in a session rolled back after it, over usage chosen to sit
+on rounding edges, with fractional prices and a custom model, and must match ``line_amount``
+line by line, and each other."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from domain import billing
 from domain.billing import Generated, Period, Price, PriceTable, format_money, line_amount
@@ -28,8 +30,6 @@ from domain.models import (
     Team,
     UsageRecord,
 )
-from infra.db import Database, make_engine
-from tests.support import Backend, empty_database
 
 PERIOD = Period(2026, 1)
 PRICES = PriceTable(
@@ -51,71 +51,64 @@ CALLS = [
 
 
 @pytest.fixture
-def db(backend: Backend) -> Any:
-    empty_database(backend.database_url)
-    database = Database(make_engine(backend.database_url))
+def usage(session: Session) -> Session:
+    """Three teams' calls in January, on ``session``."""
     when = datetime(2026, 1, 15, 12, tzinfo=UTC)
-    with database.unit_of_work() as uow:
-        for team in ("a", "b", "c"):
-            uow.session.add(Team(id=f"team_{team}", name=f"Team {team}"))
-            uow.session.add(
-                Account(
-                    id=f"acc_{team}",
-                    email=f"{team}@example.com",
-                    name=f"Owner {team}",
-                    password_hash="x",
-                )
+    for team in ("a", "b", "c"):
+        session.add(Team(id=f"team_{team}", name=f"Team {team}"))
+        session.add(
+            Account(
+                id=f"acc_{team}",
+                email=f"{team}@example.com",
+                name=f"Owner {team}",
+                password_hash="x",
             )
-        uow.session.add(Account(id="acc_u", email="u@example.com", name="User", password_hash="x"))
-        uow.session.flush()
-        for team in ("a", "b", "c"):
-            uow.session.add(
-                Membership(account_id=f"acc_{team}", team_id=f"team_{team}", role="owner")
-            )
-        uow.session.add(Membership(account_id="acc_u", team_id="team_a", role="user"))
-        uow.session.add(
-            CustomModel(team_id="team_a", name="a-bot", base_model="big", created_by="acc_a")
         )
-        for n, (team, model, tokens_in, tokens_out) in enumerate(CALLS):
-            uow.session.add(
-                UsageRecord(
-                    team_id=f"team_{team}",
-                    request_id=f"r{n}",
-                    api_key_id="key",
-                    key_kind="production",
-                    model=model,
-                    input_tokens=tokens_in,
-                    output_tokens=tokens_out,
-                    occurred_at=when,
-                    occurred_on=when.date(),
-                )
-            )
-        uow.session.add(
+    session.add(Account(id="acc_u", email="u@example.com", name="User", password_hash="x"))
+    session.flush()
+    for team in ("a", "b", "c"):
+        session.add(Membership(account_id=f"acc_{team}", team_id=f"team_{team}", role="owner"))
+    session.add(Membership(account_id="acc_u", team_id="team_a", role="user"))
+    session.add(CustomModel(team_id="team_a", name="a-bot", base_model="big", created_by="acc_a"))
+    for n, (team, model, tokens_in, tokens_out) in enumerate(CALLS):
+        session.add(
             UsageRecord(
-                team_id="team_a",
-                request_id="trial",
+                team_id=f"team_{team}",
+                request_id=f"r{n}",
                 api_key_id="key",
-                key_kind="trial",
-                model="big",
-                input_tokens=10**9,
-                output_tokens=0,
+                key_kind="production",
+                model=model,
+                input_tokens=tokens_in,
+                output_tokens=tokens_out,
                 occurred_at=when,
                 occurred_on=when.date(),
             )
         )
-        uow.commit()
-    yield database
-    database.dispose()
+    session.add(
+        UsageRecord(
+            team_id="team_a",
+            request_id="trial",
+            api_key_id="key",
+            key_kind="trial",
+            model="big",
+            input_tokens=10**9,
+            output_tokens=0,
+            occurred_at=when,
+            occurred_on=when.date(),
+        )
+    )
+    session.commit()
+    return session
 
 
 Generate = Callable[..., Generated]
 
 
-def issue(db: Database, generate: Generate) -> dict[str, Any]:
-    """Run ``generate`` in a transaction that is rolled back; what it wrote, keyed by team."""
-    with db.unit_of_work() as uow:
-        result = generate(uow.session, PERIOD, PRICES, None)
-        session = uow.session
+def issue(session: Session, generate: Generate) -> dict[str, Any]:
+    """Run ``generate``; what it wrote, keyed by team. Rolled back after."""
+    session.info.pop(NEW_JOBS_KEY, None)
+    try:
+        result = generate(session, PERIOD, PRICES, None)
         invoices = {i.team_id: i for i in session.scalars(select(Invoice))}
         lines = {
             team: [
@@ -152,17 +145,19 @@ def issue(db: Database, generate: Generate) -> dict[str, Any]:
             "lines": lines,
             "emails": emails,
         }
+    finally:
+        session.rollback()
 
 
 def expected_amount(model: str, tokens_in: int, tokens_out: int) -> int:
     return line_amount(tokens_in, tokens_out, PRICES.price_of("big" if model == "a-bot" else model))
 
 
-def test_every_line_is_priced_exactly_and_both_ways_agree(db: Database) -> None:
+def test_every_line_is_priced_exactly_and_both_ways_agree(usage: Session) -> None:
     ways: list[Generate] = [billing._generate_in_python]
-    if db.engine.dialect.name == "postgresql":
+    if usage.get_bind().dialect.name == "postgresql":
         ways.append(billing._generate_in_postgresql)
-    results = [issue(db, way) for way in ways]
+    results = [issue(usage, way) for way in ways]
     issued = results[0]
     for team in ("a", "b", "c"):
         calls = [c for c in CALLS if c[0] == team]

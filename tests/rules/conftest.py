@@ -1,0 +1,130 @@
+"""The rules tier: domain rules on a real database session, rolled back at the end of each test.
+
+No HTTP, no workers, no SMTP: a test calls the domain's functions with ``session`` and reads
+what they wrote, in the same transaction. ``session.commit()`` ends a step as a request's
+commit would (it releases a savepoint); the connection's own transaction, begun before the
+test, is rolled back after it, so the next test finds the database as this one did."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain import accounts
+from domain.clock import utcnow
+from domain.errors import DomainError
+from domain.models import Account, Email, Membership, ProductionStatus, Role, Team
+from infra.services import Services, build_services
+from tests.support import Backend, empty_database_if_used, test_settings
+
+
+@pytest.fixture(scope="session")
+def services(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """The policies, password hashing and secret box built from test settings, once."""
+    built = build_services(test_settings(backend, tmp_path_factory.mktemp("rules")))
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def session(services: Services, backend: Backend) -> Iterator[Session]:
+    """One connection, its transaction begun; a session joined to it that turns its own
+    transactions into savepoints; everything rolled back at the end."""
+    empty_database_if_used(backend.database_url)
+    with services.db.engine.connect() as connection:
+        transaction = connection.begin()
+        joined = Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield joined
+        finally:
+            joined.close()
+            transaction.rollback()
+
+
+_names = itertools.count(1)
+
+
+@cache
+def _password_hash(services: Services) -> str:
+    return services.passwords.hash("correct horse battery")
+
+
+@dataclass
+class People:
+    """Quick set-up of verified people and their teams, as signing up and accepting
+    invitations make them (both tested over HTTP in tests/e2e)."""
+
+    session: Session
+    services: Services
+
+    def sign_up(self, name: str = "Ada") -> Account:
+        """A verified account owning a new team of its own."""
+        email = f"{name.lower().replace(' ', '.')}.{next(_names)}@example.com"
+        account = accounts.create_account(
+            self.session,
+            email=email,
+            name=name,
+            password_hash=_password_hash(self.services),
+            verified=True,
+        )
+        accounts.found_personal_team(self.session, account)
+        self.session.commit()
+        return account
+
+    def join(self, team_id: str, name: str, role: Role = Role.USER) -> Account:
+        """Sign someone up, then seat them in ``team_id`` (their own new team is closed)."""
+        account = self.sign_up(name)
+        membership = self.membership(account)
+        own_team = self.session.get_one(Team, membership.team_id)
+        own_team.closed_at = utcnow()
+        membership.team_id, membership.role = team_id, role
+        self.session.commit()
+        return account
+
+    def membership(self, account: Account) -> Membership:
+        return self.session.get_one(Membership, account.id, populate_existing=True)
+
+    def team_of(self, account: Account) -> str:
+        return self.membership(account).team_id
+
+    def approve_for_production(self, team_id: str) -> None:
+        self.session.get_one(Team, team_id).production_status = ProductionStatus.APPROVED
+        self.session.commit()
+
+
+@pytest.fixture
+def people(session: Session, services: Services) -> People:
+    return People(session, services)
+
+
+@contextmanager
+def refused(session: Session, kind: type[DomainError], code: str | None = None) -> Iterator[None]:
+    """The block is refused with ``kind`` (the API answers each kind with its status) and, if
+    given, this ``code``; what it wrote is rolled back, as a refused request's is."""
+    with pytest.raises(kind) as raised:
+        yield
+    session.rollback()
+    if code is not None:
+        assert raised.value.code == code, raised.value
+
+
+def roles(session: Session, team_id: str) -> dict[str, str]:
+    """Who is in ``team_id``, as account id → role."""
+    rows = session.execute(
+        select(Membership.account_id, Membership.role).where(Membership.team_id == team_id)
+    )
+    return {account_id: str(role) for account_id, role in rows.tuples()}
+
+
+def email_recipients(session: Session, template: str) -> list[str]:
+    """Who the rules decided to email with ``template``."""
+    return sorted(session.scalars(select(Email.to_address).where(Email.template == template)))
