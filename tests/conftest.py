@@ -134,6 +134,22 @@ class System:
         person["team"] = {"id": team_id}
         return person
 
+    @contextmanager
+    def jobs_held(self) -> Iterator[None]:
+        """Jobs committed in the block wait in the outbox until it ends, then go to the workers
+        (their dispatch lease keeps the relay away meanwhile): a test sees the state a request
+        left before any job acts on it, or changes it first. Dramatiq's own pause would cost
+        3 s (its consumer restarts after that delay)."""
+        db = self.runtime.db
+        held: list[tuple[str, str]] = []
+        dispatch, db.dispatch = db.dispatch, held.extend
+        try:
+            yield
+        finally:
+            db.dispatch = dispatch
+            if held:
+                self.runtime.relay.dispatch_new(held)
+
     def approve_for_production(self, team_id: str) -> None:
         """Set-up for key tests: the team passed the Go to Production review."""
         with self.runtime.db.unit_of_work() as uow:

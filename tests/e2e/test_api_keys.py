@@ -188,13 +188,10 @@ def test_a_production_key_cannot_be_revealed_after_the_window(
 
 
 def test_revealing_a_pending_key_is_409_not_ready(system: System, team: dict[str, Person]) -> None:
-    system.embedded.worker.pause()  # type: ignore[union-attr]
-    try:
+    with system.jobs_held():
         pending = create(system, team, "owner", "trial").json()
         answer = reveal(system, team, "owner", pending["id"])
         assert answer.status_code == 409 and answer.json()["error"]["code"] == "not_ready"
-    finally:
-        system.embedded.worker.resume()  # type: ignore[union-attr]
 
 
 def test_only_owners_rename_and_delete_production_keys(
@@ -239,14 +236,11 @@ def test_the_job_fails_the_key_if_approval_went_away_meanwhile(
     system: System,
     team: dict[str, Person],
 ) -> None:
-    system.embedded.worker.pause()  # type: ignore[union-attr]
-    try:
+    with system.jobs_held():
         pending = create(system, team, "owner", "production").json()
         with system.runtime.db.unit_of_work() as uow:
             uow.session.execute(update(Team).values(production_status=ProductionStatus.REJECTED))
             uow.commit()
-    finally:
-        system.embedded.worker.resume()  # type: ignore[union-attr]
 
     def settled() -> dict[str, Any] | None:
         body: dict[str, Any] = system.http.get(
@@ -262,16 +256,13 @@ def test_the_job_fails_the_key_if_approval_went_away_meanwhile(
 def test_the_job_fails_the_key_if_its_requester_left(
     system: System, team: dict[str, Person]
 ) -> None:
-    system.embedded.worker.pause()  # type: ignore[union-attr]
-    try:
+    with system.jobs_held():
         pending = create(system, team, "user", "trial").json()
         left = system.http.delete(
             f"/v1/teams/{team['team_id']}/members/{team['user']['account']['id']}",
             headers=team["user"]["headers"],
         )
         assert left.status_code == 204
-    finally:
-        system.embedded.worker.resume()  # type: ignore[union-attr]
     key = wait_until(
         lambda: (
             (

@@ -397,16 +397,13 @@ def test_the_owner_cancels_before_approval_but_not_after(system: System, sam: Pe
     assert_error(approve(system, sam, reviewed), 409, "ticket_not_awaiting_review")
 
     third = consented_ticket(system, carol, dave)
-    system.embedded.worker.pause()  # type: ignore[union-attr]
-    try:
+    with system.jobs_held():
         assert approve(system, sam, third).status_code == 202
         assert_error(
             system.http.delete(tickets_url(carol, third), headers=carol["headers"]),
             409,
             "ticket_closed",
         )
-    finally:
-        system.embedded.worker.resume()  # type: ignore[union-attr]
     wait_for_status(system, sam, third, "completed")
     assert_error(
         system.http.delete(tickets_url(carol, third), headers=carol["headers"]),
@@ -455,12 +452,9 @@ def test_approving_twice_runs_one_migration_and_a_second_job_run_changes_nothing
     dave = system.join(eve["team"]["id"], "Dave")
     ticket_id = consented_ticket(system, carol, dave)
 
-    system.embedded.worker.pause()  # type: ignore[union-attr]
-    try:
+    with system.jobs_held():
         assert approve(system, sam, ticket_id).status_code == 202
         assert_error(approve(system, sam, ticket_id), 409, "ticket_not_awaiting_review")
-    finally:
-        system.embedded.worker.resume()  # type: ignore[union-attr]
     wait_for_status(system, sam, ticket_id, "completed")
     wait_until(lambda: len(outcome_emails(system, "moved to")) == 3, what="outcome emails")
 
@@ -512,8 +506,7 @@ def test_the_job_fails_when_the_account_joined_the_team_meanwhile(
     carol = system.sign_up("Carol")
     dave = system.sign_up("Dave")
     ticket_id = consented_ticket(system, carol, dave)
-    system.embedded.worker.pause()  # type: ignore[union-attr]
-    try:
+    with system.jobs_held():
         assert approve(system, sam, ticket_id).status_code == 202
         with system.runtime.db.unit_of_work() as uow:
             uow.session.execute(
@@ -522,8 +515,6 @@ def test_the_job_fails_when_the_account_joined_the_team_meanwhile(
                 .values(team_id=carol["team"]["id"])
             )
             uow.commit()
-    finally:
-        system.embedded.worker.resume()  # type: ignore[union-attr]
 
     failed = wait_for_status(system, sam, ticket_id, "failed")
 
