@@ -1,21 +1,18 @@
 """API keys over HTTP with the key job: every cell of the matrix for keys, reveal-once,
-deletion stopping a key at once, and the job's re-checks."""
+deletion stopping a key at once, and the job's re-checks (each of them, and the reveal window,
+on a database session in tests/rules/test_api_keys.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
 
-from domain.clock import utcnow
-from domain.models import ApiKey, ProductionStatus, Team
+from domain.models import ApiKey
 from tests.conftest import System
 from tests.e2e.conftest import AddSupportAgent
 from tests.support import text_body, to, wait_until
-from workers.scheduler import wipe_secrets
 
 Person = dict[str, Any]
 
@@ -171,22 +168,6 @@ def test_a_production_key_is_revealed_once_to_its_creator(
     assert use(system, shown.json()["secret"]).status_code == 202
 
 
-def test_a_production_key_cannot_be_revealed_after_the_window(
-    system: System, team: dict[str, Person]
-) -> None:
-    key = active_key(system, team, "owner", "production")
-    with system.runtime.db.unit_of_work() as uow:
-        uow.session.execute(update(ApiKey).values(activated_at=utcnow() - timedelta(minutes=16)))
-        uow.commit()
-    late = reveal(system, team, "owner", key["id"])
-    assert late.status_code == 410 and late.json()["error"]["code"] == "already_revealed"
-    # The sweep wipes a secret nobody revealed in time (invariant 3).
-    assert wipe_secrets(system.runtime) == 1
-    with system.runtime.db.unit_of_work() as uow:
-        row = uow.session.get(ApiKey, key["id"])
-        assert row is not None and row.secret_encrypted is None
-
-
 def test_revealing_a_pending_key_is_409_not_ready(system: System, team: dict[str, Person]) -> None:
     with system.jobs_held():
         pending = create(system, team, "owner", "trial").json()
@@ -230,27 +211,6 @@ def test_a_deleted_key_fails_at_once(system: System, team: dict[str, Person]) ->
         ]
         == "deleted"
     )
-
-
-def test_the_job_fails_the_key_if_approval_went_away_meanwhile(
-    system: System,
-    team: dict[str, Person],
-) -> None:
-    with system.jobs_held():
-        pending = create(system, team, "owner", "production").json()
-        with system.runtime.db.unit_of_work() as uow:
-            uow.session.execute(update(Team).values(production_status=ProductionStatus.REJECTED))
-            uow.commit()
-
-    def settled() -> dict[str, Any] | None:
-        body: dict[str, Any] = system.http.get(
-            keys_url(team, pending["id"]), headers=team["owner"]["headers"]
-        ).json()
-        return body if body["status"] != "pending" else None
-
-    key = wait_until(settled, what="the key job")
-    assert key["status"] == "failed" and "no longer approved" in key["failure_reason"]
-    assert key["masked"] is None
 
 
 def test_the_job_fails_the_key_if_its_requester_left(

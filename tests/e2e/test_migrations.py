@@ -1,5 +1,7 @@
 """Account migration tickets end to end: over HTTP, through the consent and migration jobs, with
-the consent link read out of the email and every outcome email read back from SMTP."""
+the consent link read out of the email and every outcome email read back from SMTP. Approving
+twice and each of the migration job's re-checks, on a database session, are in
+tests/rules/test_migration_tickets.py."""
 
 from __future__ import annotations
 
@@ -11,16 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from domain.clock import utcnow
-from domain.jobs import JobName, enqueue_job
 from domain.models import (
     ApiKey,
     Event,
-    Job,
-    JobStatus,
-    Membership,
     MigrationTicket,
     Team,
 )
@@ -444,41 +442,6 @@ def test_an_unanswered_ticket_expires_in_the_sweep(system: System, sam: Person) 
 # --- the job's re-checks -----------------------------------------------------------------------
 
 
-def test_approving_twice_runs_one_migration_and_a_second_job_run_changes_nothing(
-    system: System, sam: Person
-) -> None:
-    carol = system.sign_up("Carol")
-    eve = system.sign_up("Eve")
-    dave = system.join(eve["team"]["id"], "Dave")
-    ticket_id = consented_ticket(system, carol, dave)
-
-    with system.jobs_held():
-        assert approve(system, sam, ticket_id).status_code == 202
-        assert_error(approve(system, sam, ticket_id), 409, "ticket_not_awaiting_review")
-    wait_for_status(system, sam, ticket_id, "completed")
-    wait_until(lambda: len(outcome_emails(system, "moved to")) == 3, what="outcome emails")
-
-    with system.runtime.db.unit_of_work() as uow:
-        again = enqueue_job(uow.session, JobName.MIGRATE_ACCOUNT, ticket_id=ticket_id)
-        uow.commit()
-
-    def ran() -> bool:
-        with system.runtime.db.unit_of_work() as uow:
-            return uow.session.get(Job, again.id).status == JobStatus.DONE  # type: ignore[union-attr]
-
-    wait_until(ran, what="the second run of the job")
-    with system.runtime.db.unit_of_work() as uow:
-        moves = uow.session.scalar(
-            select(func.count()).select_from(Event).where(Event.action == "member.migrated_in")
-        )
-        jobs = uow.session.scalar(
-            select(func.count()).select_from(Job).where(Job.name == JobName.MIGRATE_ACCOUNT)
-        )
-    assert moves == 1 and jobs == 2
-    assert len(outcome_emails(system, "moved to")) == 3
-    assert me(system, dave)["team"]["id"] == carol["team"]["id"]
-
-
 def test_the_job_fails_when_the_requester_is_no_longer_an_owner(
     system: System, sam: Person
 ) -> None:
@@ -498,27 +461,6 @@ def test_the_job_fails_when_the_requester_is_no_longer_an_owner(
 
     assert "no longer an owner" in failed["failure_reason"]
     assert me(system, dave)["team"]["id"] == dave["team"]["id"]
-
-
-def test_the_job_fails_when_the_account_joined_the_team_meanwhile(
-    system: System, sam: Person
-) -> None:
-    carol = system.sign_up("Carol")
-    dave = system.sign_up("Dave")
-    ticket_id = consented_ticket(system, carol, dave)
-    with system.jobs_held():
-        assert approve(system, sam, ticket_id).status_code == 202
-        with system.runtime.db.unit_of_work() as uow:
-            uow.session.execute(
-                update(Membership)
-                .where(Membership.account_id == dave["account"]["id"])
-                .values(team_id=carol["team"]["id"])
-            )
-            uow.commit()
-
-    failed = wait_for_status(system, sam, ticket_id, "failed")
-
-    assert "already a member" in failed["failure_reason"]
 
 
 # --- refusals ------------------------------------------------------------------------------

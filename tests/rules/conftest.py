@@ -11,7 +11,6 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +21,7 @@ from domain.clock import utcnow
 from domain.errors import DomainError
 from domain.models import Account, Email, Membership, ProductionStatus, Role, Team
 from infra.services import Services, build_services
+from tests.conftest import PASSWORD
 from tests.support import Backend, empty_database_if_used, test_settings
 
 
@@ -53,18 +53,13 @@ def session(services: Services, backend: Backend) -> Iterator[Session]:
 _names = itertools.count(1)
 
 
-@cache
-def _password_hash(services: Services) -> str:
-    return services.passwords.hash("correct horse battery")
-
-
 @dataclass
 class People:
     """Quick set-up of verified people and their teams, as signing up and accepting
     invitations make them (both tested over HTTP in tests/e2e)."""
 
     session: Session
-    services: Services
+    password_hash: str
 
     def sign_up(self, name: str = "Ada") -> Account:
         """A verified account owning a new team of its own."""
@@ -73,7 +68,7 @@ class People:
             self.session,
             email=email,
             name=name,
-            password_hash=_password_hash(self.services),
+            password_hash=self.password_hash,
             verified=True,
         )
         accounts.found_personal_team(self.session, account)
@@ -101,9 +96,15 @@ class People:
         self.session.commit()
 
 
+@pytest.fixture(scope="session")
+def password_hash(services: Services) -> str:
+    """Every test person's password, hashed once."""
+    return services.passwords.hash(PASSWORD)
+
+
 @pytest.fixture
-def people(session: Session, services: Services) -> People:
-    return People(session, services)
+def people(session: Session, password_hash: str) -> People:
+    return People(session, password_hash)
 
 
 @contextmanager
