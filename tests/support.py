@@ -138,6 +138,26 @@ def test_settings(backend: Backend, data_dir: Path, **overrides: Any) -> Setting
 _database_used = True
 
 
+#: A payment method as the front end sends it: the provider's token and display fields.
+CARD: dict[str, Any] = {
+    "billing_email": "billing@acme.example",
+    "provider_token": "pm_1Nx8Qb2eZvKYlo2C",
+    "brand": "visa",
+    "last4": "4242",
+    "exp_month": 12,
+    "exp_year": 2030,
+}
+
+#: Names that carry a link into the emails they appear in.
+LINKS = [
+    "Security Team. Your account will be deleted; confirm at https://evil.example/login",
+    "visit www.evil.example",
+    "evil.example/login now",
+    "mailto:someone@evil.example",
+    "HTTP://EVIL.EXAMPLE",
+]
+
+
 def empty_database_if_used(database_url: str) -> None:
     """Empty the database for a test that commits nothing (a rules test, on a session rolled
     back at its end), unless it is empty still: such tests mostly follow one another."""

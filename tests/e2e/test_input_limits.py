@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -15,16 +14,7 @@ from infra.mailsink import MailSink
 from infra.settings import Settings
 from tests.conftest import PASSWORD, System, running_system
 from tests.error_body import assert_error
-from tests.support import wait_until
-
-CARD = {
-    "billing_email": "billing@acme.example",
-    "provider_token": "pm_1Nx8Qb2eZvKYlo2C",
-    "brand": "visa",
-    "last4": "4242",
-    "exp_month": 12,
-    "exp_year": 2030,
-}
+from tests.support import CARD, LINKS
 
 
 @pytest.fixture
@@ -82,19 +72,10 @@ def test_usage_calls_have_their_own_body_limit(small_bodies: System) -> None:
     assert_error(small_bodies.http.post("/v1/usage", content=too_big, headers=headers), 413)
 
 
-LINKS = [
-    "Security Team. Your account will be deleted; confirm at https://evil.example/login",
-    "visit www.evil.example",
-    "evil.example/login now",
-    "mailto:someone@evil.example",
-    "HTTP://EVIL.EXAMPLE",
-]
-
-
-@pytest.mark.parametrize("name", LINKS)
-def test_names_with_links_are_refused_wherever_people_choose_names(
-    system: System, name: str
-) -> None:
+def test_names_with_links_are_refused_wherever_people_choose_names(system: System) -> None:
+    """Over HTTP with one name; every kind of link, on a database session, in
+    tests/rules/test_input_rules.py."""
+    name = LINKS[0]
     signed_up = system.http.post(
         "/v1/signup", json={"email": "ada@example.com", "name": name, "password": PASSWORD}
     )
@@ -113,29 +94,10 @@ def test_names_with_links_are_refused_wherever_people_choose_names(
     assert_error(model, 422, "name_has_link")
 
 
-@pytest.mark.parametrize("name", ["Ada Lovelace", "R&D team", "v1.2 beta", "Team A/B", "J.R.R."])
-def test_ordinary_names_are_fine(system: System, name: str) -> None:
-    signed_up = system.http.post(
-        "/v1/signup", json={"email": "ada@example.com", "name": name, "password": PASSWORD}
-    )
-    assert signed_up.status_code == 201, signed_up.text
-
-
-@pytest.mark.parametrize(
-    "changes",
-    [
-        {"provider_token": "4242.4242.4242.4242"},
-        {"provider_token": "4242/4242/4242/4242"},
-        {"provider_token": "4242_4242_4242_4242"},
-        {"provider_token": "4242,4242,4242,4242"},
-        {"provider_token": "tok 378282246310005"},
-        {"provider_token": "4242424242424242 12/30"},
-        {"billing_email": "4242-4242-4242-4242@acme.example"},
-    ],
-)
-def test_a_card_number_is_refused_in_every_payment_field(
-    system: System, changes: dict[str, Any]
-) -> None:
+def test_a_card_number_is_refused_in_a_payment_field(system: System) -> None:
+    """Over HTTP with one field; every field and way of writing a number, on a database
+    session, in tests/rules/test_input_rules.py."""
+    changes = {"provider_token": "4242.4242.4242.4242"}
     ada = system.sign_up("Ada")
     answer = system.http.put(
         f"/v1/teams/{ada['team']['id']}/payment-method",
@@ -146,41 +108,13 @@ def test_a_card_number_is_refused_in_every_payment_field(
     assert "4242" not in answer.json()["error"]["message"]
 
 
-def test_numbers_that_are_not_cards_are_fine(system: System) -> None:
-    ada = system.sign_up("Ada")
-    for token in ("pm_1234567890123456", "tok_2026-11-30_123456", "4242424242424241"):
-        answer = system.http.put(
-            f"/v1/teams/{ada['team']['id']}/payment-method",
-            json=CARD | {"provider_token": token},
-            headers=ada["headers"],
+def test_a_usage_time_that_cannot_be_is_422(system: System) -> None:
+    secret = system.key_secret(system.sign_up("Ada"))
+    for when in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00Z"):
+        answer = system.http.post(
+            "/v1/usage",
+            json={"id": "c1", "model": "m", "input_tokens": 1, "output_tokens": 1}
+            | {"occurred_at": when},
+            headers={"Authorization": f"Bearer {secret}"},
         )
-        assert answer.status_code == 200, (token, answer.text)
-
-
-@pytest.mark.parametrize(
-    "when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00Z"]
-)
-def test_a_usage_time_that_cannot_be_is_422(system: System, when: str) -> None:
-    ada = system.sign_up("Ada")
-    team = ada["team"]["id"]
-    key = system.http.post(
-        f"/v1/teams/{team}/api-keys", json={"name": "k", "kind": "trial"}, headers=ada["headers"]
-    ).json()
-    wait_until(
-        lambda: (
-            system.http.get(
-                f"/v1/teams/{team}/api-keys/{key['id']}", headers=ada["headers"]
-            ).json()["status"]
-            == "active"
-        ),
-        what="the key",
-    )
-    secret = system.http.post(
-        f"/v1/teams/{team}/api-keys/{key['id']}/reveal", headers=ada["headers"]
-    ).json()["secret"]
-    answer = system.http.post(
-        "/v1/usage",
-        json={"id": "c1", "model": "m", "input_tokens": 1, "output_tokens": 1, "occurred_at": when},
-        headers={"Authorization": f"Bearer {secret}"},
-    )
-    assert_error(answer, 422, "invalid_occurred_at")
+        assert_error(answer, 422, "invalid_occurred_at")

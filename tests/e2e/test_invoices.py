@@ -31,23 +31,6 @@ LAST_MONTH_DAY = datetime.now(UTC).replace(
 PERIOD = str(Period.of(LAST_MONTH_DAY))
 
 
-def active_key(system: System, person: Person, kind: str) -> str:
-    base = f"/v1/teams/{person['team']['id']}/api-keys"
-    key_id = system.http.post(
-        base, json={"name": kind, "kind": kind}, headers=person["headers"]
-    ).json()["id"]
-    wait_until(
-        lambda: (
-            system.http.get(f"{base}/{key_id}", headers=person["headers"]).json()["status"]
-            == "active"
-        )
-    )
-    secret: str = system.http.post(f"{base}/{key_id}/reveal", headers=person["headers"]).json()[
-        "secret"
-    ]
-    return secret
-
-
 def use(
     system: System,
     secret: str,
@@ -77,8 +60,8 @@ def billed(system: System) -> dict[str, Any]:
     owner = system.sign_up("Olive")
     user = system.join(owner["team"]["id"], "Uma")
     system.approve_for_production(owner["team"]["id"])
-    live = active_key(system, owner, "production")
-    trial = active_key(system, owner, "trial")
+    live = system.key_secret(owner, "production")
+    trial = system.key_secret(owner, "trial")
     system.http.post(
         f"/v1/teams/{owner['team']['id']}/custom-models",
         json={"name": "olive-bot", "base_model": "teamkeys-large"},

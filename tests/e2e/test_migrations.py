@@ -165,23 +165,7 @@ def test_a_solo_account_consents_is_approved_and_moves_and_its_old_team_closes(
     carol = system.sign_up("Carol")
     dave = system.sign_up("Dave")
     dave_team = dave["team"]["id"]
-    key = system.http.post(
-        f"/v1/teams/{dave_team}/api-keys",
-        json={"name": "k", "kind": "trial"},
-        headers=dave["headers"],
-    ).json()
-    wait_until(
-        lambda: (
-            system.http.get(
-                f"/v1/teams/{dave_team}/api-keys/{key['id']}", headers=dave["headers"]
-            ).json()["status"]
-            == "active"
-        ),
-        what="Dave's key",
-    )
-    secret = system.http.post(
-        f"/v1/teams/{dave_team}/api-keys/{key['id']}/reveal", headers=dave["headers"]
-    ).json()["secret"]
+    secret = system.key_secret(dave)
     call = {"model": "m", "input_tokens": 1, "output_tokens": 1}
     usage = {"Authorization": f"Bearer {secret}"}
     assert system.http.post("/v1/usage", json={"id": "a", **call}, headers=usage).status_code == 202
@@ -254,7 +238,8 @@ def test_a_solo_account_consents_is_approved_and_moves_and_its_old_team_closes(
     with system.runtime.db.unit_of_work() as uow:
         old = uow.session.get(Team, dave_team)
         assert old is not None and old.closed_at is not None
-        assert uow.session.get(ApiKey, key["id"]).status == "deleted"  # type: ignore[union-attr]
+        keys = uow.session.scalars(select(ApiKey.status).where(ApiKey.team_id == dave_team))
+        assert list(keys) == ["deleted"]
     assert_error(system.http.post("/v1/usage", json={"id": "b", **call}, headers=usage), 401)
     assert "member.migrated_in" in team_events(system, carol["team"]["id"])
     old_actions = team_events(system, dave_team)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import System
 from tests.e2e.conftest import AddSupportAgent
-from tests.support import text_body, to, wait_until
+from tests.support import CARD, text_body, to, wait_until
 
 Person = dict[str, Any]
 FORM = {
@@ -21,14 +21,6 @@ FORM = {
     "expected_monthly_requests": 60_000,
     "contact_email": "cto@acme.example",
     "accept_terms": True,
-}
-CARD = {
-    "billing_email": "billing@acme.example",
-    "provider_token": "pm_1Nx8Qb2eZvKYlo2C",
-    "brand": "visa",
-    "last4": "4242",
-    "exp_month": 12,
-    "exp_year": 2030,
 }
 
 
