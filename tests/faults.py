@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -90,6 +91,20 @@ class TcpProxy:
                 for sock in (a, b):
                     self._sockets.discard(sock)
                     sock.close()
+
+
+@contextlib.contextmanager
+def redis_through_proxy(settings: Settings) -> Iterator[tuple[TcpProxy, Settings]]:
+    """A proxy, up, in front of ``settings``' Redis, and the settings that reach Redis through
+    it: a test takes the proxy down, never the real Redis (other tests share it). Down at the
+    end."""
+    host, port = settings.redis_url.split("//")[1].split("/")[0].split(":")
+    proxy = TcpProxy(host, int(port))
+    proxy.up()
+    try:
+        yield proxy, settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"})
+    finally:
+        proxy.down()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

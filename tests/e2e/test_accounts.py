@@ -325,32 +325,18 @@ def test_spraying_many_emails_from_one_address_meets_429(limited: System) -> Non
 
 
 def test_sign_ups_are_limited_per_address_and_per_email(limited: System) -> None:
-    assert (
-        limited.http.post(
-            "/v1/signup", json={"email": "same@example.com", "name": "A", "password": PASSWORD}
-        ).status_code
-        == 201
-    )
-    assert (
-        limited.http.post(
-            "/v1/signup", json={"email": "same@example.com", "name": "B", "password": PASSWORD}
-        ).status_code
-        == 201
-    )
-    third = limited.http.post(
-        "/v1/signup", json={"email": "same@example.com", "name": "C", "password": PASSWORD}
-    )
+    def sign_up_as(email: str, name: str) -> httpx.Response:
+        return limited.http.post(
+            "/v1/signup", json={"email": email, "name": name, "password": PASSWORD}
+        )
+
+    assert sign_up_as("same@example.com", "A").status_code == 201
+    assert sign_up_as("same@example.com", "B").status_code == 201
+    third = sign_up_as("same@example.com", "C")
     assert third.status_code == 429 and error_code(third) == "too_many_sign_ups"
     assert "Retry-After" in third.headers
-    assert (
-        limited.http.post(
-            "/v1/signup", json={"email": "other@example.com", "name": "D", "password": PASSWORD}
-        ).status_code
-        == 201
-    )
-    by_address = limited.http.post(
-        "/v1/signup", json={"email": "fifth@example.com", "name": "E", "password": PASSWORD}
-    )
+    assert sign_up_as("other@example.com", "D").status_code == 201
+    by_address = sign_up_as("fifth@example.com", "E")
     assert by_address.status_code == 429
 
 

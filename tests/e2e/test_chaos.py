@@ -35,8 +35,8 @@ from infra.mailsink import MailSink
 from infra.settings import Settings
 from tests import support
 from tests.e2e.conftest import AGENT_PASSWORD, run_add_agent
-from tests.faults import Deployment, TcpProxy, WorkerProcess
-from tests.support import REDIS_URL, text_body, to, wait_until
+from tests.faults import Deployment, WorkerProcess, redis_through_proxy
+from tests.support import text_body, to, wait_until
 
 pytestmark = [
     pytest.mark.redis,
@@ -159,9 +159,11 @@ def wait_for_all_jobs_done(deployment: Deployment, timeout: float) -> datetime:
     return finished
 
 
-def report_recovery(
-    what: str, fault_end: datetime, last_done: datetime, settings: Settings
+def recovered(
+    deployment: Deployment, what: str, fault_end: datetime, settings: Settings, timeout: float
 ) -> None:
+    """Wait until every job is done, then print how long after ``fault_end`` that was."""
+    last_done = wait_for_all_jobs_done(deployment, timeout=timeout)
     recovery = max((last_done - fault_end).total_seconds(), 0.0)
     print(
         f"\n{what}: recovered {recovery:.1f} s after the fault ended "
@@ -184,6 +186,12 @@ def assert_every_email_sent_once(deployment: Deployment, sink: MailSink) -> None
         emails = list(uow.session.scalars(select(Email)))
     assert [(e.to_address, e.template, e.status) for e in emails if e.status != "sent"] == []
     assert {message_id_for(e.cause, domain) for e in emails} == set(by_id)
+
+
+def assert_delivered_once(deployment: Deployment, sink: MailSink, invitees: list[str]) -> None:
+    """Every email arrived once, and every invitation to ``invitees`` in one round."""
+    assert_every_email_sent_once(deployment, sink)
+    assert_invitations_sent_once(deployment, sink, invitees)
 
 
 def assert_invitations_sent_once(deployment: Deployment, sink: MailSink, emails: list[str]) -> None:
@@ -270,11 +278,9 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
         fault_end = utcnow()
         assert done_before < len(invitees), "the batch was over before the kill"
 
-        last_done = wait_for_all_jobs_done(deployment, timeout=90)
-        report_recovery("SIGKILL mid-batch", fault_end, last_done, redis_settings)
+        recovered(deployment, "SIGKILL mid-batch", fault_end, redis_settings, timeout=90)
 
-        assert_every_email_sent_once(deployment, sink)
-        assert_invitations_sent_once(deployment, sink, invitees)
+        assert_delivered_once(deployment, sink, invitees)
         with deployment.runtime.db.unit_of_work() as uow:
             keys = list(uow.session.scalars(select(ApiKey)))
             settled = list(uow.session.scalars(select(MigrationTicket)))
@@ -289,40 +295,34 @@ def test_requests_made_while_redis_is_down_lose_and_double_nothing(
     workers: list[WorkerProcess],
     tmp_path: Path,
 ) -> None:
-    host, port = REDIS_URL.split("//")[1].split("/")[0].split(":")
-    proxy = TcpProxy(host, int(port))  # never stop the real Redis: others share it
-    proxy.up()
-    via_proxy = redis_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"})
-    try:
-        with Deployment(via_proxy) as deployment:
-            http = deployment.http
-            workers.append(WorkerProcess(via_proxy, tmp_path / "worker.log"))
-            owner = verified(http, sink, "Olive", "olive@example.com")
-            approve_for_production(deployment, owner["team"]["id"])
-            wait_for_all_jobs_done(deployment, timeout=30)
+    with (
+        redis_through_proxy(redis_settings) as (proxy, via_proxy),
+        Deployment(via_proxy) as deployment,
+    ):
+        http = deployment.http
+        workers.append(WorkerProcess(via_proxy, tmp_path / "worker.log"))
+        owner = verified(http, sink, "Olive", "olive@example.com")
+        approve_for_production(deployment, owner["team"]["id"])
+        wait_for_all_jobs_done(deployment, timeout=30)
 
-            proxy.down()
-            invitees = [f"invitee{n}@example.com" for n in range(10)]
-            invite(http, owner, invitees)
-            request_keys(http, owner, [(f"production {n}", "production") for n in range(5)])
-            for n in range(3):
-                sign_up(http, f"Newcomer {n}", f"newcomer{n}@example.com")
-            time.sleep(2.0)
-            assert sink.count(lambda m: "invited you" in m["Subject"]) == 0
-
-            proxy.up()
-            fault_end = utcnow()
-            last_done = wait_for_all_jobs_done(deployment, timeout=60)
-            report_recovery("Redis down during requests", fault_end, last_done, via_proxy)
-
-            assert_every_email_sent_once(deployment, sink)
-            assert_invitations_sent_once(deployment, sink, invitees)
-            with deployment.runtime.db.unit_of_work() as uow:
-                keys = list(uow.session.scalars(select(ApiKey)))
-            assert len(keys) == 5 and [k.name for k in keys if k.status != "active"] == []
-            assert_invariants(deployment)
-    finally:
         proxy.down()
+        invitees = [f"invitee{n}@example.com" for n in range(10)]
+        invite(http, owner, invitees)
+        request_keys(http, owner, [(f"production {n}", "production") for n in range(5)])
+        for n in range(3):
+            sign_up(http, f"Newcomer {n}", f"newcomer{n}@example.com")
+        time.sleep(2.0)
+        assert sink.count(lambda m: "invited you" in m["Subject"]) == 0
+
+        proxy.up()
+        fault_end = utcnow()
+        recovered(deployment, "Redis down during requests", fault_end, via_proxy, timeout=60)
+
+        assert_delivered_once(deployment, sink, invitees)
+        with deployment.runtime.db.unit_of_work() as uow:
+            keys = list(uow.session.scalars(select(ApiKey)))
+        assert len(keys) == 5 and [k.name for k in keys if k.status != "active"] == []
+        assert_invariants(deployment)
 
 
 REFUSAL_SECONDS = 60.0
@@ -356,12 +356,10 @@ def test_an_smtp_server_refusing_mail_for_a_minute_loses_and_doubles_nothing(
         sink.refuse_with = None
         fault_end = utcnow()
 
-        last_done = wait_for_all_jobs_done(deployment, timeout=60)
-        report_recovery("SMTP refusing (451) for a minute", fault_end, last_done, patient)
+        recovered(deployment, "SMTP refusing (451) for a minute", fault_end, patient, timeout=60)
 
         with deployment.runtime.db.unit_of_work() as uow:
             most_attempts = uow.session.scalar(select(func.max(Job.attempts)))
         assert most_attempts is not None and most_attempts > 10  # the refusals really happened
-        assert_every_email_sent_once(deployment, sink)
-        assert_invitations_sent_once(deployment, sink, invitees)
+        assert_delivered_once(deployment, sink, invitees)
         assert_invariants(deployment)

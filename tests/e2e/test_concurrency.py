@@ -80,6 +80,18 @@ def every_account_in_exactly_one_team(system: System) -> bool:
         return customers == seated
 
 
+def member_request(
+    team_id: str, method: str, target: dict[str, Any], by: dict[str, Any], **body: str
+) -> Request:
+    """``method`` on ``target``'s membership of ``team_id`` (with ``body`` as JSON, if any)."""
+    return lambda client: client.request(
+        method,
+        f"/v1/teams/{team_id}/members/{target['account']['id']}",
+        json=body or None,
+        headers=by["headers"],
+    )
+
+
 def one_winner(
     round_: int, responses: list[httpx.Response], ok: int, refusals: dict[int, set[str]]
 ) -> httpx.Response:
@@ -98,74 +110,47 @@ def one_winner(
     return loser
 
 
+def two_owners_race(
+    system: System, round_: int, method: str, *, each_other: bool, **body: str
+) -> tuple[str, list[httpx.Response]]:
+    """The two owners of a new team send ``method`` at once, on each other's membership or
+    each on their own; the team and both answers."""
+    team_id, ada, bob = team_with_two_owners(system, round_)
+    ada_on, bob_on = (bob, ada) if each_other else (ada, bob)
+    responses = race(
+        system,
+        member_request(team_id, method, ada_on, by=ada, **body),
+        member_request(team_id, method, bob_on, by=bob, **body),
+    )
+    return team_id, responses
+
+
 def test_two_owners_demoting_each_other_at_once_leave_one_owner(system: System) -> None:
     for round_ in range(ROUNDS):
-        demote_each_other(system, round_)
-
-
-def demote_each_other(system: System, round_: int) -> None:
-    team_id, ada, bob = team_with_two_owners(system, round_)
-
-    def demote(target: dict[str, Any], by: dict[str, Any]) -> Request:
-        return lambda client: client.patch(
-            f"/v1/teams/{team_id}/members/{target['account']['id']}",
-            json={"role": "user"},
-            headers=by["headers"],
-        )
-
-    responses = race(system, demote(bob, by=ada), demote(ada, by=bob))
-
-    # The loser is a user by the time its turn comes (403), or sees the last owner (409).
-    one_winner(round_, responses, 200, {403: {"not_allowed"}, 409: {"last_owner"}})
-    roles = roles_in(system, team_id)
-    assert sorted(roles.values()) == ["owner", "user"], f"round {round_}: {roles}"
+        team_id, responses = two_owners_race(system, round_, "PATCH", each_other=True, role="user")
+        # The loser is a user by the time its turn comes (403), or sees the last owner (409).
+        one_winner(round_, responses, 200, {403: {"not_allowed"}, 409: {"last_owner"}})
+        roles = roles_in(system, team_id)
+        assert sorted(roles.values()) == ["owner", "user"], f"round {round_}: {roles}"
 
 
 def test_two_owners_removing_each_other_at_once_leave_one_owner(system: System) -> None:
     for round_ in range(ROUNDS):
-        remove_each_other(system, round_)
-
-
-def remove_each_other(system: System, round_: int) -> None:
-    team_id, ada, bob = team_with_two_owners(system, round_)
-
-    def remove(target: dict[str, Any], by: dict[str, Any]) -> Request:
-        return lambda client: client.delete(
-            f"/v1/teams/{team_id}/members/{target['account']['id']}", headers=by["headers"]
-        )
-
-    responses = race(system, remove(bob, by=ada), remove(ada, by=bob))
-
-    # The loser has been removed by the time its turn comes: a stranger to the team now, it
-    # gets what strangers get (404); 403 or 409 would be as safe.
-    one_winner(
-        round_,
-        responses,
-        204,
-        {403: {"not_allowed"}, 404: {"not_found"}, 409: {"last_owner"}},
-    )
-    assert list(roles_in(system, team_id).values()) == ["owner"], f"round {round_}"
-    assert every_account_in_exactly_one_team(system)
+        team_id, responses = two_owners_race(system, round_, "DELETE", each_other=True)
+        # The loser has been removed by the time its turn comes: a stranger to the team now,
+        # it gets what strangers get (404); 403 or 409 would be as safe.
+        refusals = {403: {"not_allowed"}, 404: {"not_found"}, 409: {"last_owner"}}
+        one_winner(round_, responses, 204, refusals)
+        assert list(roles_in(system, team_id).values()) == ["owner"], f"round {round_}"
+        assert every_account_in_exactly_one_team(system)
 
 
 def test_two_owners_leaving_at_once_leave_one_owner(system: System) -> None:
     for round_ in range(ROUNDS):
-        leave_together(system, round_)
-
-
-def leave_together(system: System, round_: int) -> None:
-    team_id, ada, bob = team_with_two_owners(system, round_)
-
-    def leave(who: dict[str, Any]) -> Request:
-        return lambda client: client.delete(
-            f"/v1/teams/{team_id}/members/{who['account']['id']}", headers=who["headers"]
-        )
-
-    responses = race(system, leave(ada), leave(bob))
-
-    one_winner(round_, responses, 204, {409: {"last_owner"}})
-    assert list(roles_in(system, team_id).values()) == ["owner"], f"round {round_}"
-    assert every_account_in_exactly_one_team(system)
+        team_id, responses = two_owners_race(system, round_, "DELETE", each_other=False)
+        one_winner(round_, responses, 204, {409: {"last_owner"}})
+        assert list(roles_in(system, team_id).values()) == ["owner"], f"round {round_}"
+        assert every_account_in_exactly_one_team(system)
 
 
 def test_one_email_proven_twice_at_once_makes_one_verified_account(system: System) -> None:

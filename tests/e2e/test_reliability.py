@@ -16,8 +16,8 @@ from infra.settings import Settings
 from teamkeys.runtime import Runtime
 from tests.conftest import System
 from tests.e2e.conftest import AddSupportAgent, dead_emails
-from tests.faults import Deployment, TcpProxy, WorkerProcess
-from tests.support import REDIS_URL, to, wait_until
+from tests.faults import Deployment, WorkerProcess, redis_through_proxy
+from tests.support import to, wait_until
 
 
 def emails_to(system: System, address: str) -> list[Email]:
@@ -180,27 +180,23 @@ def test_a_request_made_while_redis_is_down_loses_no_job(
     workers: list[WorkerProcess],
     tmp_path: Path,
 ) -> None:
-    host, port = REDIS_URL.split("//")[1].split("/")[0].split(":")
-    proxy = TcpProxy(host, int(port))
-    proxy.up()
-    via_proxy = redis_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"})
-    try:
-        with Deployment(via_proxy) as deployment:
-            workers.append(WorkerProcess(via_proxy, tmp_path / "worker.log"))
-            proxy.down()
-
-            sign_up(deployment.http, "offline@example.com")  # answered while Redis is away
-            with deployment.runtime.db.unit_of_work() as uow:
-                job = uow.session.scalar(select(Job))
-                assert job is not None and job.status == "pending"
-            time.sleep(1.0)
-            assert sink.count(to("offline@example.com")) == 0
-
-            proxy.up()
-            came_back = time.monotonic()
-            sink.wait_for(to("offline@example.com"), timeout=60)
-            print(f"\ndelivered {time.monotonic() - came_back:.1f} s after Redis came back")
-            time.sleep(0.5)
-            assert sink.count(to("offline@example.com")) == 1
-    finally:
+    with (
+        redis_through_proxy(redis_settings) as (proxy, via_proxy),
+        Deployment(via_proxy) as deployment,
+    ):
+        workers.append(WorkerProcess(via_proxy, tmp_path / "worker.log"))
         proxy.down()
+
+        sign_up(deployment.http, "offline@example.com")  # answered while Redis is away
+        with deployment.runtime.db.unit_of_work() as uow:
+            job = uow.session.scalar(select(Job))
+            assert job is not None and job.status == "pending"
+        time.sleep(1.0)
+        assert sink.count(to("offline@example.com")) == 0
+
+        proxy.up()
+        came_back = time.monotonic()
+        sink.wait_for(to("offline@example.com"), timeout=60)
+        print(f"\ndelivered {time.monotonic() - came_back:.1f} s after Redis came back")
+        time.sleep(0.5)
+        assert sink.count(to("offline@example.com")) == 1

@@ -46,14 +46,15 @@ def test_support_agent_can_view_any_team_and_its_members(
     bob = system.sign_up("Bob")
     sam = add_support_agent()
 
-    for owner, members in ((ada, [ada, uma]), (bob, [bob])):
+    for owner, roles in ((ada, [(ada, "owner"), (uma, "user")]), (bob, [(bob, "owner")])):
         team_id = owner["team"]["id"]
         team = system.http.get(f"/v1/teams/{team_id}", headers=sam["headers"])
         assert team.status_code == 200 and team.json()["id"] == team_id
+        assert team.json()["name"] == f"{owner['account']['name']}'s Team"
         listed = system.http.get(f"/v1/teams/{team_id}/members", headers=sam["headers"])
         assert listed.status_code == 200
-        assert {m["account_id"] for m in listed.json()["items"]} == {
-            m["account"]["id"] for m in members
+        assert {m["account_id"]: m["role"] for m in listed.json()["items"]} == {
+            person["account"]["id"]: role for person, role in roles
         }
     nowhere = system.http.get("/v1/teams/team_doesnotexist", headers=sam["headers"])
     assert_error(nowhere, 404, "not_found")
