@@ -1,4 +1,4 @@
-"""Invitations (API.md): owners invite, resend and revoke; the link's holder previews and
+"""Invitations (docs/api.md): owners invite, resend and revoke; the link's holder previews and
 accepts."""
 
 from __future__ import annotations

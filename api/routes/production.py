@@ -1,4 +1,4 @@
-"""Go to Production and the payment method (API.md): owners apply and keep a card on file."""
+"""Go to Production and the payment method (docs/api.md): owners apply and keep a card on file."""
 
 from __future__ import annotations
 

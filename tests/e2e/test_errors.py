@@ -1,4 +1,4 @@
-"""Bad input is answered with a 4xx and API.md's JSON error body, never a 500 or an HTML page;
+"""Bad input is answered with a 4xx and docs/api.md's JSON error body, never a 500 or an HTML page;
 the probes answer; the OpenAPI document lists every route's error responses."""
 
 from __future__ import annotations
