@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 API_DOC = Path(__file__).parents[1] / "docs" / "api.md"
 #: A table row whose first cell is an endpoint: | `METHOD /path` | who | body | answers |
@@ -13,8 +13,7 @@ _ENDPOINT = re.compile(r"^\| `(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)` \|")
 _BORDER = re.compile(r"(?<!\\)\|")
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     method: str
     #: As the application declares it, parameters named: ``/v1/teams/{team_id}``.
     path: str
