@@ -1,5 +1,5 @@
 """Team and members over HTTP: viewing, role changes, removal, leaving, their emails and the
-audit trail (DESIGN.md "Who may do what" and "Role change, removal, leaving")."""
+audit trail (docs/product.md "Who may do what" and "Teams and members")."""
 
 from __future__ import annotations
 
