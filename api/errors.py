@@ -1,4 +1,5 @@
-"""Every error leaves as API.md's body ``{"error": {"code", "message"}}``, never as a 500 page."""
+"""Every error leaves with docs/api.md's body ``{"error": {"code", "message"}}``, never as an
+HTML page."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of API.md. Requests refuse unknown fields."""
+"""Request and response bodies of docs/api.md. Requests refuse unknown fields."""
 
 from __future__ import annotations
 

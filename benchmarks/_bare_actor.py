@@ -1,6 +1,7 @@
 """The baseline for benchmarks.invitation_pipeline: a bare Dramatiq actor that renders the same
 invitation email and sends it through the same SMTP sink with aiosmtplib, on one connection per
-process reused behind an asyncio.Lock (DESIGN notes), and nothing else: no database, no outbox.
+process reused behind an asyncio.Lock (as teamkeys' transport does), and nothing else: no
+database, no outbox.
 
     dramatiq benchmarks._bare_actor  (BENCH_REDIS_URL, BENCH_NAMESPACE, BENCH_SMTP_PORT)
 """

@@ -1,5 +1,6 @@
 """Accounts and sessions: sign-up and email verification, sign-in, passwords and their reset,
-the person's own sessions, support agents (DESIGN "Sign-up", "Passwords and sessions").
+the person's own sessions, support agents (docs/product.md "Sign-up and email
+verification", "Passwords and sessions").
 
 Password hashing is slow on purpose, and never runs while the database holds a lock for us (on
 SQLite every transaction holds the write lock): a use case hashes before its first statement,

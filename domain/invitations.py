@@ -177,7 +177,7 @@ def revoke_invitation(session: Session, actor: Account, team_id: str, invitation
 
 
 def list_invitations(session: Session, actor: Account, team_id: str) -> list[Invitation]:
-    """For the team's members (API.md); a support agent has no business with invitees."""
+    """For the team's members (docs/api.md); a support agent has no business with invitees."""
     authorize_member(session, actor, team_id)
     return list(
         session.scalars(

@@ -1,4 +1,4 @@
-"""Writing jobs into the outbox, inside the caller's transaction (DESIGN: reliability contract)."""
+"""Writing jobs into the outbox, inside the caller's transaction (docs/product.md "Reliability")."""
 
 from __future__ import annotations
 

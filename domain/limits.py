@@ -1,4 +1,4 @@
-"""Abuse limits (DESIGN "Abuse limits"): what is counted and per what. The counting itself
+"""Abuse limits (docs/product.md "Abuse limits"): what is counted and per what. The counting itself
 is infrastructure's (``infra.ratelimits``, a maintained rate-limiting library); use cases
 ask through :class:`RateLimits`, so the API and the pages refuse alike."""
 

@@ -1,4 +1,4 @@
-"""The permission matrix of DESIGN.md, as the one table that the API and the workers ask."""
+"""The permission matrix of docs/product.md, as the one table that the API and the workers ask."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ class Permission(enum.StrEnum):
 
 _U, _O, _S = Actor.USER, Actor.OWNER, Actor.SUPPORT
 
-#: DESIGN.md "Who may do what", row by row. tests/unit/test_permissions.py holds it to the doc.
+#: docs/product.md "Who may do what", row by row; tests/unit/test_permissions.py holds the two
+#: together cell by cell.
 MATRIX: dict[Permission, frozenset[Actor]] = {
     Permission.TEAM_VIEW: frozenset({_U, _O, _S}),
     Permission.INVITATIONS_MANAGE: frozenset({_O}),

@@ -36,7 +36,7 @@ def authorize(session: Session, account: Account, team_id: str, permission: Perm
 
 
 def authorize_member(session: Session, account: Account, team_id: str) -> Actor:
-    """For what API.md gives a team's members but the matrix does not give support (its
+    """For what docs/api.md gives a team's members but the matrix does not give support (its
     invitations, its production application): strangers 404, support agents 403."""
     require_verified(account)
     actor = actor_in(session, account, team_id)

@@ -16,7 +16,7 @@ from domain.permissions import Permission
 from domain.secrets import token_digest
 from domain.teams import authorize
 
-#: How far back a call may be dated (API.md), and how much clock skew "now" tolerates.
+#: How far back a call may be dated (docs/api.md), and how much clock skew "now" tolerates.
 MAX_AGE = timedelta(days=35)
 CLOCK_SKEW = timedelta(seconds=5)
 

@@ -8,7 +8,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from infra.settings import Settings
 
-#: Every queue of DESIGN.md "Jobs and emails"; workers consume all of them by default.
+#: Every queue of docs/product.md "Jobs"; workers consume all of them by default.
 QUEUES = ("email", "invitations", "api_keys", "production", "migrations", "billing", "maintenance")
 
 

@@ -1,4 +1,4 @@
-"""API.md's error contract, asserted the same way by every tier that speaks HTTP."""
+"""docs/api.md's error contract, asserted the same way by every tier that speaks HTTP."""
 
 from __future__ import annotations
 

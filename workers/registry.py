@@ -1,4 +1,5 @@
-"""Every kind of job, its queue and its Dramatiq actor: one actor per job (DESIGN.md)."""
+"""Every kind of job, its queue and its Dramatiq actor: one actor per job (docs/product.md,
+"Jobs")."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""One module per resource of API.md."""
+"""One module per resource of docs/api.md."""

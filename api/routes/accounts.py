@@ -1,4 +1,4 @@
-"""Accounts and sessions (API.md): sign-up and email verification, sign-in and sign-out,
+"""Accounts and sessions (docs/api.md): sign-up and email verification, sign-in and sign-out,
 passwords and their reset, the person's own sessions, who am I."""
 
 from __future__ import annotations

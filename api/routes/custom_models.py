@@ -1,4 +1,4 @@
-"""Custom models (API.md): members create, list and delete their team's custom models."""
+"""Custom models (docs/api.md): members create, list and delete their team's custom models."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Invitations (API.md): owners invite, resend and revoke; the link's holder previews and
+"""Invitations (docs/api.md): owners invite, resend and revoke; the link's holder previews and
 accepts."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def invite(
 @router.get(
     "/teams/{team_id}/invitations",
     response_model=InvitationList,
-    responses=error_responses(401, 404),
+    responses=error_responses(401, 403, 404),
 )
 def list_invitations(team_id: str, uow: UowDep, account: CurrentAccount) -> InvitationList:
     return InvitationList(

@@ -1,4 +1,4 @@
-"""Invoices (API.md): owners list, view and download them as PDF."""
+"""Invoices (docs/api.md): owners list, view and download them as PDF."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Migration tickets (API.md): owners ask support to move an existing account into their team;
+"""Migration tickets (docs/api.md): owners ask support to move an existing account into their team;
 the account holder consents through the emailed link."""
 
 from __future__ import annotations

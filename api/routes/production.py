@@ -1,4 +1,4 @@
-"""Go to Production and the payment method (API.md): owners apply and keep a card on file."""
+"""Go to Production and the payment method (docs/api.md): owners apply and keep a card on file."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def submit(
 @router.get(
     "/production-application",
     response_model=ProductionApplicationOut,
-    responses=error_responses(401, 404),
+    responses=error_responses(401, 403, 404),
 )
 def status(team_id: str, uow: UowDep, account: CurrentAccount) -> ProductionApplicationOut:
     """The team's production status and its latest application (``none`` before any)."""

@@ -1,4 +1,4 @@
-"""Team and members (API.md): view, list, change a role, remove or leave, audit events."""
+"""Team and members (docs/api.md): view, list, change a role, remove or leave, audit events."""
 
 from __future__ import annotations
 

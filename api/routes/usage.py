@@ -1,4 +1,4 @@
-"""Usage (API.md): the gateway records calls with the API key; members read the history."""
+"""Usage (docs/api.md): the gateway records calls with the API key; members read the history."""
 
 from __future__ import annotations
 

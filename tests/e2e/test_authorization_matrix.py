@@ -1,6 +1,6 @@
-"""The authorization matrix end to end (issue 8): every team route of API.md and every support
+"""The authorization matrix end to end (issue 8): every team route of docs/api.md and every support
 route, called as anonymous, outsider, user, owner and support agent, each answer held against
-the permission table in code (``domain.permissions.MATRIX``, itself held to DESIGN.md by
+the permission table in code (``domain.permissions.MATRIX``, itself held to docs/product.md by
 tests/unit/test_permissions.py).
 
 Expected answers, per cell:
@@ -13,7 +13,7 @@ Expected answers, per cell:
 * a caller the rule allows → neither 401, 403 nor 404 (2xx, or a domain refusal like 409/410);
 * a caller the rule refuses → 403 ``not_allowed``.
 
-Rules are a :class:`Permission` of the matrix, or, where API.md says more than the matrix:
+Rules are a :class:`Permission` of the matrix, or, where docs/api.md says more than the matrix:
 ``MEMBER`` (invitation list, production application: members yes, support agents 403) and
 ``CREATOR`` (revealing a production key: its creator only).
 """

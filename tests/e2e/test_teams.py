@@ -1,5 +1,5 @@
 """Team and members over HTTP: viewing, role changes, removal, leaving, their emails and the
-audit trail (DESIGN.md "Who may do what" and "Role change, removal, leaving"). The rules'
+audit trail (docs/product.md "Who may do what" and "Teams and members"). The rules'
 refusals one by one, on a database session, are in tests/rules/test_teams.py."""
 
 from __future__ import annotations

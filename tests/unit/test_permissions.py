@@ -1,4 +1,5 @@
-"""The permission matrix in code, held against DESIGN.md's "Who may do what" table cell by cell."""
+"""The permission matrix in code, held against the "Who may do what" table of docs/product.md
+cell by cell."""
 
 from __future__ import annotations
 
@@ -9,10 +10,8 @@ import pytest
 from domain.errors import NotAllowed, NotFound
 from domain.permissions import MATRIX, Actor, Permission, allows, require
 
-REPO = Path(__file__).parents[2]
-SHARED_DESIGN = REPO.parent / "shared" / "DESIGN.md"
-#: A verbatim copy of the table, for machines where the shared design document is absent.
-COPY = REPO / "docs" / "permission-matrix.md"
+#: The product rules, which hold the table (in the repository: every clone runs this test).
+PRODUCT_DOC = Path(__file__).parents[2] / "docs" / "product.md"
 HEADING = "## Who may do what"
 CHECK = "✓"
 
@@ -63,8 +62,7 @@ def cells(line: str) -> list[str]:
 
 
 def documented_table() -> list[str]:
-    source = SHARED_DESIGN if SHARED_DESIGN.exists() else COPY
-    return table_lines(source.read_text(encoding="utf-8"))
+    return table_lines(PRODUCT_DOC.read_text(encoding="utf-8"))
 
 
 def documented_grants() -> dict[str, set[Actor]]:
@@ -104,17 +102,9 @@ def test_matrix_cell_matches_design(action: str, actor: Actor) -> None:
     permission = ROWS[action]
     documented = actor in GRANTS[action]
     assert (actor in MATRIX[permission]) == documented, (
-        f"DESIGN.md says {actor} {'may' if documented else 'may not'} {action!r}"
+        f"docs/product.md says {actor} {'may' if documented else 'may not'} {action!r}"
     )
     assert allows(actor, permission) == documented
-
-
-def test_copy_of_the_table_matches_design() -> None:
-    if not SHARED_DESIGN.exists():
-        pytest.skip(f"{SHARED_DESIGN} is absent: the copy is what the matrix is checked against")
-    shared = table_lines(SHARED_DESIGN.read_text(encoding="utf-8"))
-    copy = table_lines(COPY.read_text(encoding="utf-8"))
-    assert copy == shared
 
 
 @pytest.mark.parametrize("permission", list(Permission))
