@@ -148,6 +148,15 @@ CARD: dict[str, Any] = {
     "exp_year": 2030,
 }
 
+#: The Go to Production form, filled in as an owner would.
+PRODUCTION_FORM: dict[str, Any] = {
+    "company_name": "Acme Robotics",
+    "website": "https://acme.example",
+    "use_case": "Summarising support tickets for our customer service team, about 2k a day.",
+    "expected_monthly_requests": 60_000,
+    "contact_email": "cto@acme.example",
+}
+
 #: Names that carry a link into the emails they appear in.
 LINKS = [
     "Security Team. Your account will be deleted; confirm at https://evil.example/login",

@@ -1,4 +1,4 @@
-"""Role changes, removal and leaving as rules (DESIGN.md "Role change, removal, leaving"):
+"""Role changes, removal and leaving as rules (docs/product.md "Teams and members"):
 who may, the last owner, and what stays as it was after a refusal. Over HTTP, with their
 emails and status codes, in tests/e2e/test_teams.py."""
 
