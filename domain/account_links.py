@@ -9,14 +9,15 @@ the older one, which dies at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from domain import emails
 from domain.clock import utcnow
-from domain.emails import request_email
 from domain.errors import Gone
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
@@ -39,13 +40,13 @@ class LinkKind:
     prefix: str
     #: The web console's page for it, under the public URL.
     path: str
-    #: The email that carries it (``templates/email/<template>/``).
-    template: str
+    #: The email that carries it.
+    email: Callable[[AccountLink, Account], emails.NewEmail]
 
 
 KINDS: dict[LinkPurpose, LinkKind] = {
-    LinkPurpose.EMAIL_VERIFICATION: LinkKind("vfy", "verify-email", "email_verification"),
-    LinkPurpose.PASSWORD_RESET: LinkKind("rst", "reset-password", "password_reset"),
+    LinkPurpose.EMAIL_VERIFICATION: LinkKind("vfy", "verify-email", emails.email_verification),
+    LinkPurpose.PASSWORD_RESET: LinkKind("rst", "reset-password", emails.password_reset),
 }
 
 
@@ -127,8 +128,7 @@ class LinkToSend:
     kind: LinkKind
 
 
-def link_email_cause(link_id: str) -> str:
-    return f"account_link:{link_id}"
+link_email_cause = emails.account_link_cause
 
 
 def prepare_link_email(session: Session, link_id: str, secret: bytes) -> LinkToSend | None:
@@ -152,16 +152,7 @@ def prepare_link_email(session: Session, link_id: str, secret: bytes) -> LinkToS
     kind = KINDS[purpose]
     token = link_token(secret, kind.prefix, purpose, link.id)
     link.token_digest = token_digest(token)
-    email = request_email(
-        session,
-        template=kind.template,
-        cause=link_email_cause(link.id),
-        to=account,
-        team_id=account.membership.team_id if account.membership is not None else None,
-        send_by_job=False,
-        context={"account_email": account.email, "expires_at": human_time(link.expires_at)},
-        reason=_REASONS[purpose],
-    )
+    email = emails.queue_email(session, kind.email(link, account), send_by_job=False)
     return LinkToSend(email=email, token=token, kind=kind)
 
 
@@ -174,15 +165,3 @@ def record_link_delivery(session: Session, link_id: str, status: EmailStatus) ->
         link.sent_at = utcnow()
     elif status in (EmailStatus.FAILED, EmailStatus.DEAD):
         link.status, link.token_digest = LinkStatus.FAILED, None
-
-
-def human_time(moment: datetime) -> str:
-    return moment.strftime("%d %B %Y, %H:%M UTC")
-
-
-_REASONS = {
-    LinkPurpose.EMAIL_VERIFICATION: "someone signed up for teamkeys with this address. If it "
-    "was not you, ignore this email: the account is deleted unless the address is confirmed.",
-    LinkPurpose.PASSWORD_RESET: "someone asked to reset the password of the teamkeys account "
-    "with this address. If it was not you, ignore this email: your password stays as it is.",
-}

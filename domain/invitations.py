@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from domain import emails
 from domain.accounts import (
     AccountPolicy,
     Client,
@@ -27,7 +28,6 @@ from domain.accounts import (
 )
 from domain.audit import record_event
 from domain.clock import utcnow
-from domain.emails import Address, request_email
 from domain.errors import Conflict, EmailTaken, Gone, NotFound, Throttled
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
@@ -267,20 +267,8 @@ def accept_invitation(
     )
     inviter = session.get(Account, invitation.inviter_id)
     if inviter is not None:
-        request_email(
-            session,
-            template="invitation_accepted",
-            cause=f"invitation_accepted:{event.id}",
-            to=inviter,
-            team_id=team.id,
-            context={
-                "team_name": team.name,
-                "member_name": account.name,
-                "member_email": account.email,
-                "role": str(role),
-            },
-            reason=f"you invited {account.email} to {team.name} on teamkeys.",
-        )
+        told = emails.invitation_accepted(event, team, inviter=inviter, member=account, role=role)
+        emails.queue_email(session, told)
     return start_session(session, account, policy, client), team, role
 
 
@@ -355,28 +343,13 @@ def prepare_invitation_email(
         return None
     token = round_token(secret, invitation.id, rotation)
     invitation.token_digest = token_digest(token)
-    email = request_email(
-        session,
-        template="invitation",
-        cause=invitation_email_cause(invitation.id, rotation),
-        to=Address(invitation.email, invitation.email),
-        team_id=team.id,
-        send_by_job=False,
-        context={
-            "team_name": team.name,
-            "inviter_name": inviter.name,
-            "inviter_email": inviter.email,
-            "role": invitation.role,
-            "expires_at": _human(invitation.expires_at),
-        },
-        reason=f"{inviter.name} ({inviter.email}) invited this address to {team.name} on "
-        "teamkeys. If you did not expect it, ignore this email.",
+    email = emails.queue_email(
+        session, emails.invitation(invitation, team, inviter), send_by_job=False
     )
     return InvitationToSend(email=email, token=token)
 
 
-def invitation_email_cause(invitation_id: str, rotation: int) -> str:
-    return f"invitation:{invitation_id}:{rotation}"
+invitation_email_cause = emails.invitation_cause
 
 
 def record_delivery(session: Session, invitation_id: str, rotation: int) -> None:
@@ -534,7 +507,3 @@ def _usable(session: Session, token: str, *, lock: bool) -> Invitation:
             code="inviter_not_owner",
         )
     return invitation
-
-
-def _human(moment: datetime) -> str:
-    return moment.strftime("%d %B %Y, %H:%M UTC")

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from domain import emails
 from domain.accounts import normalize_email, verified_account
 from domain.api_keys import delete_team_keys
 from domain.audit import record_event
 from domain.clock import utcnow
-from domain.emails import request_email
 from domain.errors import Conflict, Gone, InvalidInput, NotFound
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
@@ -386,7 +386,7 @@ def prepare_consent_email(session: Session, ticket_id: str, secret: bytes) -> Co
         fail_consent(session, ticket_id, "The requester is no longer an owner of the team.")
         return None
     assert account is not None
-    cause = consent_email_cause(ticket.id)
+    cause = emails.migration_consent_cause(ticket.id)
     earlier = session.scalar(select(Email).where(Email.cause == cause))
     if earlier is not None and earlier.status == EmailStatus.SENT:
         # Sent by an attempt that died before recording it: its link is the live one.
@@ -400,29 +400,14 @@ def prepare_consent_email(session: Session, ticket_id: str, secret: bytes) -> Co
     token = link_token(secret, "mct", "migration_consent", ticket.id)
     ticket.token_digest = token_digest(token)
     current = account.membership.team if account.membership is not None else None
-    email = request_email(
-        session,
-        template="migration_consent",
-        cause=cause,
-        to=account,
-        team_id=team.id,
-        send_by_job=False,
-        context={
-            "team_name": team.name,
-            "requester_name": requester.name,
-            "requester_email": requester.email,
-            "role": ticket.role,
-            "current_team_name": current.name if current is not None else "",
-            "expires_at": _human(ticket.expires_at),
-        },
-        reason=f"{requester.name} ({requester.email}) asked teamkeys support to move your "
-        f"account into {team.name}. If you did not expect it, decline or ignore this email.",
+    told = emails.migration_consent(
+        ticket, team, requester=requester, account=account, current_team=current
     )
+    email = emails.queue_email(session, told, send_by_job=False)
     return ConsentToSend(email=email, token=token)
 
 
-def consent_email_cause(ticket_id: str) -> str:
-    return f"migration_consent:{ticket_id}"
+consent_email_cause = emails.migration_consent_cause
 
 
 def mark_consent_sent(session: Session, ticket_id: str) -> None:
@@ -653,35 +638,17 @@ def _tell_outcome(
     account = session.get(Account, ticket.account_id)
     requester = session.get(Account, ticket.requester_id)
     assert team is not None and account is not None
-    unique = {r.id: r for r in recipients if r is not None}
-    for recipient in unique.values():
-        if recipient.id == account.id:
-            why = f"a request was made to move your account into {team.name}."
-        elif requester is not None and recipient.id == requester.id:
-            why = f"you asked teamkeys support to move {account.email} into {team.name}."
-        else:
-            why = f"you are an owner of {old_team.name if old_team else 'its team'}, which "
-            why += f"{account.email} belongs to."
-        request_email(
-            session,
-            template="migration_outcome",
-            cause=f"migration_outcome:{ticket.id}:{outcome}:{recipient.id}",
-            to=recipient,
-            team_id=team.id,
-            context={
-                "outcome": str(outcome),
-                "team_name": team.name,
-                "account_name": account.name,
-                "account_email": account.email,
-                "requester_name": requester.name if requester else "",
-                "role": ticket.role,
-                "old_team_name": old_team.name if old_team else "",
-                "old_team_closed": old_team_closed,
-                "detail": ticket.failure_reason or "",
-                "recipient_is_account": recipient.id == account.id,
-            },
-            reason=why,
-        )
+    told = emails.migration_outcome(
+        ticket,
+        outcome,
+        team,
+        account=account,
+        requester=requester,
+        recipients=recipients,
+        old_team=old_team,
+        old_team_closed=old_team_closed,
+    )
+    emails.queue_emails(session, told)
 
 
 def _is_owner(session: Session, account: Account, team_id: str) -> bool:
@@ -734,12 +701,12 @@ def _view(session: Session, ticket: MigrationTicket) -> TicketView:
         .order_by(MigrationTicketChange.id)
     ).all()
     actor_ids = {c.actor_id for c in changes if c.actor_id}
-    emails = dict(
+    addresses = dict(
         session.execute(select(Account.id, Account.email).where(Account.id.in_(actor_ids)))
         .tuples()
         .all()
     )
-    history = [HistoryEntry(c, emails.get(c.actor_id or "")) for c in changes]
+    history = [HistoryEntry(c, addresses.get(c.actor_id or "")) for c in changes]
     return TicketView(ticket, requester, account, target, current, history)
 
 
@@ -776,7 +743,3 @@ def _clean_text(raw: str, *, what: str, required: bool) -> str:
             f"{what} is longer than {MAX_NOTE_LENGTH} characters.", code="invalid_input"
         )
     return text
-
-
-def _human(moment: datetime) -> str:
-    return moment.strftime("%d %B %Y, %H:%M UTC")
