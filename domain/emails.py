@@ -302,22 +302,6 @@ def invoice_ready(
     return _to_owners(Template.INVOICE_READY, invoice.id, team, owners, why, **context)
 
 
-def _to_owners(
-    template: Template, about: str, team: Team, owners: Iterable[Account], why: str, **context: Any
-) -> list[NewEmail]:
-    """One email to each of ``owners``, its reason that they own the team (and ``why``)."""
-    reason = f"you are an owner of {team.name}{why}"
-    return [_one(template, about, owner, team, reason, **context) for owner in owners]
-
-
-def _one(
-    template: Template, about: str, to: Account, team: Team, reason: str, **context: Any
-) -> NewEmail:
-    """To ``to``, about something in the team (``about``: an event, an invoice)."""
-    cause = f"{template}:{about}:{to.id}"
-    return NewEmail(template, cause, to, {"team_name": team.name, **context}, reason, team.id)
-
-
 # --- migrations -------------------------------------------------------------------------------
 
 
@@ -395,6 +379,25 @@ def migration_outcome(
             )
         )
     return emails
+
+
+# --- what several emails share ----------------------------------------------------------
+
+
+def _to_owners(
+    template: Template, about: str, team: Team, owners: Iterable[Account], why: str, **context: Any
+) -> list[NewEmail]:
+    """One email to each of ``owners``, its reason that they own the team (and ``why``)."""
+    reason = f"you are an owner of {team.name}{why}"
+    return [_one(template, about, owner, team, reason, **context) for owner in owners]
+
+
+def _one(
+    template: Template, about: str, to: Account, team: Team, reason: str, **context: Any
+) -> NewEmail:
+    """To ``to``, about something in the team (``about``: an event, an invoice)."""
+    cause = f"{template}:{about}:{to.id}"
+    return NewEmail(template, cause, to, {"team_name": team.name, **context}, reason, team.id)
 
 
 def _owners_link(
