@@ -241,19 +241,21 @@ def test_two_transactions_asking_for_one_email_at_once_queue_it_once(system: Sys
     """The second asks while the first has inserted but not committed: on PostgreSQL its insert
     waits on the cause's unique key and then yields to the first (ON CONFLICT DO NOTHING); on
     SQLite it waits for the write lock and then finds the first's row."""
-    from domain.emails import Address, request_email
+    from domain.emails import Address, NewEmail, Template, queue_email
     from domain.models import Email, Job
 
     cause = "test:one-cause"
 
     def ask(session: Session) -> str:
-        email = request_email(
+        email = queue_email(
             session,
-            template="welcome",
-            cause=cause,
-            to=Address("ann@example.com", "Ann"),
-            context={"team_name": "Ann's Team", "account_name": "Ann"},
-            reason="A test asked for it.",
+            NewEmail(
+                Template.WELCOME,
+                cause=cause,
+                to=Address("ann@example.com", "Ann"),
+                context={"team_name": "Ann's Team", "account_name": "Ann"},
+                reason="A test asked for it.",
+            ),
         )
         return email.id
 
