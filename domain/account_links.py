@@ -9,43 +9,29 @@ the older one, which dies at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from domain import emails
 from domain.clock import utcnow
-from domain.emails import request_email
 from domain.errors import Gone
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
-from domain.models import (
-    Account,
-    AccountLink,
-    Email,
-    EmailStatus,
-    LinkPurpose,
-    LinkStatus,
-)
-from domain.secrets import link_token, token_digest
+from domain.links import LinkEmail, LinkKind, LinkSending, by_token, email_link
+from domain.models import Account, AccountLink, EmailStatus, LinkPurpose, LinkStatus
 
-
-@dataclass(frozen=True)
-class LinkKind:
-    """How one purpose's link looks and reads."""
-
-    #: The token's prefix, so a person (and a log scanner) can tell what it is.
-    prefix: str
-    #: The web console's page for it, under the public URL.
-    path: str
-    #: The email that carries it (``templates/email/<template>/``).
-    template: str
-
-
-KINDS: dict[LinkPurpose, LinkKind] = {
-    LinkPurpose.EMAIL_VERIFICATION: LinkKind("vfy", "verify-email", "email_verification"),
-    LinkPurpose.PASSWORD_RESET: LinkKind("rst", "reset-password", "password_reset"),
+#: Each purpose's link, and the email that carries it.
+KINDS = {
+    LinkPurpose.EMAIL_VERIFICATION: (
+        LinkKind(LinkPurpose.EMAIL_VERIFICATION, "vfy", "verify-email"),
+        emails.email_verification,
+    ),
+    LinkPurpose.PASSWORD_RESET: (
+        LinkKind(LinkPurpose.PASSWORD_RESET, "rst", "reset-password"),
+        emails.password_reset,
+    ),
 }
 
 
@@ -79,11 +65,7 @@ def issue_link(
 
 def find_link(session: Session, token: str, purpose: LinkPurpose) -> AccountLink:
     """The link behind ``token`` whatever its state (no lock); unknown tokens are :class:`Gone`."""
-    link = session.scalar(
-        select(AccountLink).where(
-            AccountLink.token_digest == token_digest(token), AccountLink.purpose == purpose
-        )
-    )
+    link = by_token(session, AccountLink, token, AccountLink.purpose == purpose)
     if link is None:
         raise Gone(
             "This link is not valid: it was replaced by a newer one, or it never existed. "
@@ -118,20 +100,7 @@ def use_link(session: Session, link_id: str, purpose: LinkPurpose) -> AccountLin
 # --- for the job that sends a link -------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LinkToSend:
-    """The email to send and the link's token (never stored in plain)."""
-
-    email: Email
-    token: str
-    kind: LinkKind
-
-
-def link_email_cause(link_id: str) -> str:
-    return f"account_link:{link_id}"
-
-
-def prepare_link_email(session: Session, link_id: str, secret: bytes) -> LinkToSend | None:
+def prepare_link_email(session: Session, link_id: str, secret: bytes) -> LinkEmail | None:
     """Re-check at run time and make the link's token; ``None`` when nothing should go out: the
     link was replaced, used or has expired, its account is gone, or (for a verification link)
     the email was proven meanwhile."""
@@ -149,20 +118,8 @@ def prepare_link_email(session: Session, link_id: str, secret: bytes) -> LinkToS
     purpose = LinkPurpose(link.purpose)
     if purpose is LinkPurpose.EMAIL_VERIFICATION and account.email_verified:
         return None
-    kind = KINDS[purpose]
-    token = link_token(secret, kind.prefix, purpose, link.id)
-    link.token_digest = token_digest(token)
-    email = request_email(
-        session,
-        template=kind.template,
-        cause=link_email_cause(link.id),
-        to=account,
-        team_id=account.membership.team_id if account.membership is not None else None,
-        send_by_job=False,
-        context={"account_email": account.email, "expires_at": human_time(link.expires_at)},
-        reason=_REASONS[purpose],
-    )
-    return LinkToSend(email=email, token=token, kind=kind)
+    kind, email = KINDS[purpose]
+    return email_link(session, link, kind, secret, email(link, account), link.id)
 
 
 def record_link_delivery(session: Session, link_id: str, status: EmailStatus) -> None:
@@ -176,13 +133,11 @@ def record_link_delivery(session: Session, link_id: str, status: EmailStatus) ->
         link.status, link.token_digest = LinkStatus.FAILED, None
 
 
-def human_time(moment: datetime) -> str:
-    return moment.strftime("%d %B %Y, %H:%M UTC")
-
-
-_REASONS = {
-    LinkPurpose.EMAIL_VERIFICATION: "someone signed up for teamkeys with this address. If it "
-    "was not you, ignore this email: the account is deleted unless the address is confirmed.",
-    LinkPurpose.PASSWORD_RESET: "someone asked to reset the password of the teamkeys account "
-    "with this address. If it was not you, ignore this email: your password stays as it is.",
-}
+#: For the job that emails a link (``send_account_link``).
+SENDING = LinkSending(
+    key=lambda args: args["link_id"],
+    email_cause=emails.account_link_cause,
+    prepare=prepare_link_email,
+    record=record_link_delivery,
+    died=lambda session, link_id, _reason: record_link_delivery(session, link_id, EmailStatus.DEAD),
+)

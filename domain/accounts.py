@@ -19,10 +19,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from domain import emails
 from domain.account_links import find_link, issue_link, use_link
 from domain.audit import record_event
 from domain.clock import utcnow
-from domain.emails import request_email
 from domain.errors import (
     Conflict,
     EmailNotVerified,
@@ -380,15 +380,7 @@ def _mark_verified(session: Session, account: Account, *, how: str) -> None:
         details={"email": account.email, "how": how},
     )
     if team is not None and not account.is_support:
-        request_email(
-            session,
-            template="welcome",
-            cause=f"welcome:{account.id}",
-            to=account,
-            team_id=team.id,
-            context={"team_name": team.name, "account_name": account.name},
-            reason="you signed up for teamkeys with this address.",
-        )
+        emails.queue_email(session, emails.welcome(account, team))
 
 
 # --- sessions -------------------------------------------------------------------------------

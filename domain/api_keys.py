@@ -8,10 +8,10 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from domain import emails
 from domain.accounts import clean_name
 from domain.audit import record_event
 from domain.clock import utcnow
-from domain.emails import request_email
 from domain.errors import Conflict, Gone, NotAllowed, NotFound
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
@@ -133,9 +133,11 @@ def generate_api_key(session: Session, box: SecretBox, api_key_id: str) -> ApiKe
         details={"name": key.name, "kind": key.kind, "masked": masked_key(key)},
     )
     if kind is KeyKind.PRODUCTION and team is not None and requester is not None:
-        _tell_owners(
-            session, team, key, event.id, "production_key_created", {"creator_name": requester.name}
+        owners = team_owners(session, team.id)
+        told = emails.production_key(
+            event, team, owners, key, masked_key(key), requester, created=True
         )
+        emails.queue_emails(session, told)
     return key
 
 
@@ -230,9 +232,11 @@ def delete_api_key(session: Session, actor: Account, team_id: str, key_id: str) 
     )
     team = session.get(Team, team_id)
     if key.kind == KeyKind.PRODUCTION and team is not None:
-        _tell_owners(
-            session, team, key, event.id, "production_key_deleted", {"actor_name": actor.name}
+        owners = team_owners(session, team.id)
+        told = emails.production_key(
+            event, team, owners, key, masked_key(key), actor, created=False
         )
+        emails.queue_emails(session, told)
 
 
 def wipe_unrevealed_secrets(session: Session, policy: KeyPolicy) -> int:
@@ -320,29 +324,3 @@ def _key(session: Session, team_id: str, key_id: str, *, lock: bool = False) -> 
     if key is None:
         raise NotFound("No such API key in this team.", code="no_such_key")
     return key
-
-
-def _tell_owners(
-    session: Session,
-    team: Team,
-    key: ApiKey,
-    event_id: str,
-    template: str,
-    context: dict[str, object],
-) -> None:
-    for owner in team_owners(session, team.id):
-        request_email(
-            session,
-            template=template,
-            cause=f"{template}:{event_id}:{owner.id}",
-            to=owner,
-            team_id=team.id,
-            context={
-                "team_name": team.name,
-                "key_name": key.name,
-                "masked": masked_key(key),
-                **context,
-            },
-            reason=f"you are an owner of {team.name} on teamkeys, and owners are told about "
-            "every production key.",
-        )

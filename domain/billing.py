@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from domain import emails
 from domain.clock import utcnow
-from domain.emails import request_email
 from domain.errors import InvalidInput, NotFound
 from domain.ids import new_id
 from domain.jobs import DISPATCHING_KEY, NEW_JOBS_KEY, JobName, enqueue_jobs
@@ -399,10 +399,6 @@ def _generate_in_python(
     return Generated(created=created, existing=len(rows) - len(created))
 
 
-def invoice_email_cause(invoice_id: str, owner_id: str) -> str:
-    return f"invoice_ready:{invoice_id}:{owner_id}"
-
-
 def invoice_emails(session: Session, invoice_id: str) -> list[str]:
     """Queue ``invoice_ready`` for every owner the invoice's team has now (each with its
     ``send_email`` job), and give the ids of those emails. One email per invoice and owner
@@ -414,23 +410,8 @@ def invoice_emails(session: Session, invoice_id: str) -> list[str]:
     team = session.get(Team, invoice.team_id)
     assert team is not None
     total = format_money(invoice.total_cents, invoice.currency)
-    return [
-        request_email(
-            session,
-            template="invoice_ready",
-            cause=invoice_email_cause(invoice.id, owner.id),
-            to=owner,
-            team_id=team.id,
-            context={
-                "team_name": team.name,
-                "period": invoice.period,
-                "total": total,
-                "invoice_id": invoice.id,
-            },
-            reason=f"you are an owner of {team.name}, and owners receive its invoices.",
-        ).id
-        for owner in team_owners(session, team.id)
-    ]
+    told = emails.invoice_ready(invoice, team, team_owners(session, team.id), total)
+    return [email.id for email in emails.queue_emails(session, told)]
 
 
 def format_money(cents: int, currency: str) -> str:

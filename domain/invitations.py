@@ -8,12 +8,15 @@ link dies at once.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from domain import emails
 from domain.accounts import (
     AccountPolicy,
     Client,
@@ -27,10 +30,10 @@ from domain.accounts import (
 )
 from domain.audit import record_event
 from domain.clock import utcnow
-from domain.emails import Address, request_email
-from domain.errors import Conflict, EmailTaken, Gone, NotFound, Throttled
+from domain.errors import Conflict, EmailTaken, NotFound, Throttled
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
+from domain.links import LinkEmail, LinkKind, LinkSending, email_link, past_expiry
 from domain.models import (
     Account,
     Email,
@@ -42,9 +45,10 @@ from domain.models import (
     Role,
     Team,
 )
-from domain.permissions import Actor, Permission
-from domain.secrets import Passwords, link_token, token_digest
-from domain.teams import actor_in, authorize, authorize_member, lock_team
+from domain.permissions import Permission
+from domain.secrets import Passwords
+from domain.team_links import Preview, Refusal, TeamLink
+from domain.teams import authorize, authorize_member, lock_team
 
 #: Actions counted against the per-team daily invitation limit.
 SENDING_ACTIONS = ("invitation.created", "invitation.renewed", "invitation.resent")
@@ -164,16 +168,7 @@ def revoke_invitation(session: Session, actor: Account, team_id: str, invitation
             "This invitation was already accepted; remove the member instead.",
             code="invitation_closed",
         )
-    invitation.status = InvitationStatus.REVOKED
-    invitation.token_digest = None
-    record_event(
-        session,
-        team_id=team_id,
-        actor_id=actor.id,
-        action="invitation.revoked",
-        target=invitation.id,
-        details={"email": invitation.email},
-    )
+    _close(session, invitation, InvitationStatus.REVOKED, actor_id=actor.id)
 
 
 def list_invitations(session: Session, actor: Account, team_id: str) -> list[Invitation]:
@@ -188,21 +183,9 @@ def list_invitations(session: Session, actor: Account, team_id: str) -> list[Inv
     )
 
 
-@dataclass(frozen=True)
-class Preview:
-    """What the holder of a link may see before accepting."""
-
-    invitation: Invitation
-    team: Team
-    inviter: Account
-
-
-def preview_invitation(session: Session, token: str) -> Preview:
-    invitation = _usable(session, token, lock=False)
-    team = session.get(Team, invitation.team_id)
-    inviter = session.get(Account, invitation.inviter_id)
-    assert team is not None and inviter is not None
-    return Preview(invitation, team, inviter)
+def preview_invitation(session: Session, token: str) -> Preview[Invitation]:
+    """What the link's holder is invited to, and by whom, before accepting."""
+    return LINK.preview(session, token)
 
 
 def accept_invitation(
@@ -225,12 +208,12 @@ def accept_invitation(
     the link is known to be good, outside any transaction.
     """
     name = clean_name(name)
-    _usable(session, token, lock=False)
+    LINK.usable(session, token, lock=False)
     end_reads(session)
     password_hash = hash_new_password(session, passwords, password)
-    found = _usable(session, token, lock=False)
+    found = LINK.usable(session, token, lock=False)
     team = lock_team(session, found.team_id)
-    invitation = _usable(session, token, lock=True)
+    invitation = LINK.usable(session, token, lock=True)
     if verified_account(session, invitation.email) is not None:
         raise Conflict(
             "An account with this email exists already; sign in instead, and ask "
@@ -253,46 +236,27 @@ def accept_invitation(
     role = Role(invitation.role)
     now = utcnow()
     session.add(Membership(account_id=account.id, team_id=team.id, role=role, joined_at=now))
-    invitation.status = InvitationStatus.ACCEPTED
     invitation.accepted_at = now
     invitation.account_id = account.id
-    invitation.token_digest = None
-    event = record_event(
+    event = _close(
         session,
-        team_id=team.id,
+        invitation,
+        InvitationStatus.ACCEPTED,
         actor_id=account.id,
-        action="invitation.accepted",
-        target=invitation.id,
-        details={"email": account.email, "role": role, "account_id": account.id},
+        email=account.email,
+        role=role,
+        account_id=account.id,
     )
     inviter = session.get(Account, invitation.inviter_id)
     if inviter is not None:
-        request_email(
-            session,
-            template="invitation_accepted",
-            cause=f"invitation_accepted:{event.id}",
-            to=inviter,
-            team_id=team.id,
-            context={
-                "team_name": team.name,
-                "member_name": account.name,
-                "member_email": account.email,
-                "role": str(role),
-            },
-            reason=f"you invited {account.email} to {team.name} on teamkeys.",
-        )
+        told = emails.invitation_accepted(event, team, inviter=inviter, member=account, role=role)
+        emails.queue_email(session, told)
     return start_session(session, account, policy, client), team, role
 
 
 def expire_invitations(session: Session, *, limit: int = 500) -> int:
     """The sweep: mark live invitations past their expiry ``expired`` and kill their links."""
-    now = utcnow()
-    due = session.scalars(
-        select(Invitation)
-        .where(Invitation.status.in_(LIVE), Invitation.expires_at <= now)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    due = past_expiry(session, Invitation, Invitation.status.in_(LIVE), limit=limit)
     for invitation in due:
         _expire(session, invitation)
     return len(due)
@@ -301,31 +265,25 @@ def expire_invitations(session: Session, *, limit: int = 500) -> int:
 # --- for the invitation job --------------------------------------------------------------
 
 
-def round_token(secret: bytes, invitation_id: str, rotation: int) -> str:
-    """The same for every retry of a round, different for every round: a renewal or resend
-    kills the old link, a retried or duplicated job sends a working one."""
-    return link_token(secret, "inv", "invitation", invitation_id, rotation)
+class Round(NamedTuple):
+    """One round of an invitation: one email, one link. Its job carries it, so a superseded
+    round's job (or its death) never touches a newer one."""
+
+    invitation_id: str
+    rotation: int
+
+    @classmethod
+    def of_job(cls, args: Mapping[str, str]) -> Round:
+        return cls(args["invitation_id"], int(args["rotation"]))
 
 
-@dataclass(frozen=True)
-class InvitationToSend:
-    """The email to send for this round, and the link's token (never stored in plain)."""
-
-    email: Email
-    token: str
-
-
-def prepare_invitation_email(
-    session: Session,
-    invitation_id: str,
-    rotation: int,
-    secret: bytes,
-) -> InvitationToSend | None:
+def prepare_invitation_email(session: Session, round_: Round, secret: bytes) -> LinkEmail | None:
     """Re-check at run time and give this round's email and token; ``None`` when nothing
     should go out: the round was superseded, or the invitation is no longer pending.
 
     The inviter must still be an owner (else the invitation ``failed``) and the invitation
     unexpired (else ``expired``)."""
+    invitation_id, rotation = round_
     # The invitation (locked), its team, its inviter and the inviter's role there, at once. (On
     # PostgreSQL a role changed while this waited for the invitation's lock is read as it was;
     # accepting re-checks the inviter, so a demoted inviter's link still admits no one.)
@@ -353,37 +311,19 @@ def prepare_invitation_email(
             session, invitation_id, rotation, "The inviter is no longer an owner of the team."
         )
         return None
-    token = round_token(secret, invitation.id, rotation)
-    invitation.token_digest = token_digest(token)
-    email = request_email(
-        session,
-        template="invitation",
-        cause=invitation_email_cause(invitation.id, rotation),
-        to=Address(invitation.email, invitation.email),
-        team_id=team.id,
-        send_by_job=False,
-        context={
-            "team_name": team.name,
-            "inviter_name": inviter.name,
-            "inviter_email": inviter.email,
-            "role": invitation.role,
-            "expires_at": _human(invitation.expires_at),
-        },
-        reason=f"{inviter.name} ({inviter.email}) invited this address to {team.name} on "
-        "teamkeys. If you did not expect it, ignore this email.",
-    )
-    return InvitationToSend(email=email, token=token)
+    # The token is the same for every retry of a round and different for every round: a
+    # renewal or resend kills the old link, a retried or duplicated job sends a working one.
+    email = emails.invitation(invitation, team, inviter)
+    return email_link(session, invitation, LINK_KIND, secret, email, invitation.id, rotation)
 
 
-def invitation_email_cause(invitation_id: str, rotation: int) -> str:
-    return f"invitation:{invitation_id}:{rotation}"
-
-
-def record_delivery(session: Session, invitation_id: str, rotation: int) -> None:
+def record_delivery(session: Session, round_: Round, _status: EmailStatus) -> None:
     """Carry the round's email status over to the invitation: ``sent``, or ``failed`` with the
-    mail server's reason. A later round (a resend meanwhile) is left to its own job."""
+    mail server's reason (both read from the email). A later round (a resend meanwhile) is
+    left to its own job."""
+    invitation_id, rotation = round_
     email = session.scalar(
-        select(Email).where(Email.cause == invitation_email_cause(invitation_id, rotation))
+        select(Email).where(Email.cause == emails.invitation_cause(invitation_id, rotation))
     )
     if email is None:
         return
@@ -414,30 +354,26 @@ def fail_invitation(session: Session, invitation_id: str, rotation: int, reason:
         or invitation.rotation != rotation
     ):
         return
-    invitation.status = InvitationStatus.FAILED
     invitation.failure_reason = reason
-    invitation.token_digest = None
-    record_event(
-        session,
-        team_id=invitation.team_id,
-        actor_id=None,
-        action="invitation.failed",
-        target=invitation.id,
-        details={"email": invitation.email, "reason": reason},
-    )
+    _close(session, invitation, InvitationStatus.FAILED, reason=reason)
 
 
 def _expire(session: Session, invitation: Invitation) -> None:
-    invitation.status = InvitationStatus.EXPIRED
-    invitation.token_digest = None
-    record_event(
-        session,
-        team_id=invitation.team_id,
-        actor_id=None,
-        action="invitation.expired",
-        target=invitation.id,
-        details={"email": invitation.email},
-    )
+    _close(session, invitation, InvitationStatus.EXPIRED)
+
+
+def _round_died(session: Session, round_: Round, reason: str) -> None:
+    fail_invitation(session, *round_, f"The invitation email could not be delivered: {reason}")
+
+
+#: For the job that emails a round (``send_invitation``).
+SENDING = LinkSending(
+    key=Round.of_job,
+    email_cause=lambda round_: emails.invitation_cause(*round_),
+    prepare=prepare_invitation_email,
+    record=record_delivery,
+    died=_round_died,
+)
 
 
 # --- rules shared by the use cases above ---------------------------------------------------
@@ -451,6 +387,27 @@ def _send_round(session: Session, invitation: Invitation) -> None:
         JobName.SEND_INVITATION,
         invitation_id=invitation.id,
         rotation=str(invitation.rotation),
+    )
+
+
+def _close(
+    session: Session,
+    invitation: Invitation,
+    status: InvitationStatus,
+    *,
+    actor_id: str | None = None,
+    **details: object,
+) -> Event:
+    """End the invitation ``status``: its link dies, and the team's log says so."""
+    invitation.status = status
+    invitation.token_digest = None
+    return record_event(
+        session,
+        team_id=invitation.team_id,
+        actor_id=actor_id,
+        action=f"invitation.{status}",
+        target=invitation.id,
+        details={"email": invitation.email, **details},
     )
 
 
@@ -507,34 +464,26 @@ def _invitation(
     return invitation
 
 
-def _usable(session: Session, token: str, *, lock: bool) -> Invitation:
-    """The invitation behind a link, if the link can still be used; else :class:`Gone`.
+# --- the link ------------------------------------------------------------------------------
 
-    Unknown, rotated, used, revoked and expired links all answer 410 alike, and so does an
-    invitation whose inviter is no longer an owner of the team.
-    """
-    query = select(Invitation).where(Invitation.token_digest == token_digest(token))
-    query = query.with_for_update().execution_options(populate_existing=True) if lock else query
-    invitation = session.scalar(query)
-    if invitation is None or invitation.status not in LIVE:
-        raise Gone(
-            "This invitation link is no longer valid: it was used, revoked, replaced "
-            "by a newer one, or it expired. Ask the team's owner for a new one.",
-            code="invitation_unusable",
-        )
-    if invitation.expires_at <= utcnow():
-        raise Gone(
-            "This invitation has expired. Ask the team's owner for a new one.",
-            code="invitation_expired",
-        )
-    inviter = session.get(Account, invitation.inviter_id)
-    if inviter is None or actor_in(session, inviter, invitation.team_id) is not Actor.OWNER:
-        raise Gone(
-            "The person who sent this invitation is no longer an owner of the team.",
-            code="inviter_not_owner",
-        )
-    return invitation
-
-
-def _human(moment: datetime) -> str:
-    return moment.strftime("%d %B %Y, %H:%M UTC")
+#: The link: ``/invitations/<token>`` on the web console.
+LINK_KIND = LinkKind("invitation", "inv", "invitations", url_key="accept_url")
+#: Unknown, rotated, used, revoked and expired links all answer 410 alike, and so does an
+#: invitation whose inviter is no longer an owner of the team.
+LINK = TeamLink(
+    Invitation,
+    is_open=lambda invitation: invitation.status in LIVE,
+    sender_id=lambda invitation: invitation.inviter_id,
+    unusable=Refusal(
+        "This invitation link is no longer valid: it was used, revoked, replaced by a newer "
+        "one, or it expired. Ask the team's owner for a new one.",
+        "invitation_unusable",
+    ),
+    expired=Refusal(
+        "This invitation has expired. Ask the team's owner for a new one.", "invitation_expired"
+    ),
+    sender_not_owner=Refusal(
+        "The person who sent this invitation is no longer an owner of the team.",
+        "inviter_not_owner",
+    ),
+)

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from domain import emails
 from domain.accounts import normalize_email, verified_account
 from domain.api_keys import delete_team_keys
 from domain.audit import record_event
 from domain.clock import utcnow
-from domain.emails import request_email
-from domain.errors import Conflict, Gone, InvalidInput, NotFound
+from domain.errors import Conflict, InvalidInput, NotFound
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
 from domain.limits import Limit, RateLimits
+from domain.links import LinkEmail, LinkKind, LinkSending, email_link, past_expiry
 from domain.models import (
     OPEN_TICKET_STATUSES,
     Account,
@@ -38,7 +39,7 @@ from domain.models import (
     TicketStatus,
 )
 from domain.permissions import Actor, Permission
-from domain.secrets import link_token, token_digest
+from domain.team_links import Preview, Refusal, TeamLink
 from domain.teams import (
     actor_in,
     authorize,
@@ -187,26 +188,14 @@ def cancel_ticket(session: Session, actor: Account, team_id: str, ticket_id: str
 # --- the account holder, through the consent link -----------------------------------------
 
 
-@dataclass(frozen=True)
-class ConsentPreview:
-    """What the holder of a consent link may see before deciding."""
-
-    ticket: MigrationTicket
-    team: Team
-    requester: Account
-
-
-def preview_consent(session: Session, token: str) -> ConsentPreview:
-    ticket = _usable(session, token, lock=False)
-    team = session.get(Team, ticket.team_id)
-    requester = session.get(Account, ticket.requester_id)
-    assert team is not None and requester is not None
-    return ConsentPreview(ticket, team, requester)
+def preview_consent(session: Session, token: str) -> Preview[MigrationTicket]:
+    """Who asks to move the link holder's account, and into which team, before deciding."""
+    return CONSENT_LINK.preview(session, token)
 
 
 def decide_consent(session: Session, token: str, *, accept: bool) -> MigrationTicket:
     """Accept (the ticket waits for a support agent) or decline (it ends); the link is used up."""
-    ticket = _usable(session, token, lock=True)
+    ticket = CONSENT_LINK.usable(session, token, lock=True)
     if accept:
         _move(session, ticket, TicketStatus.AWAITING_REVIEW, actor_id=ticket.account_id)
     else:
@@ -337,15 +326,8 @@ def reject_ticket(session: Session, agent: Account, ticket_id: str, *, reason: s
 
 def expire_tickets(session: Session, *, limit: int = 500) -> int:
     """Tickets whose consent link ran out unanswered become ``expired``."""
-    due = session.scalars(
-        select(MigrationTicket)
-        .where(
-            MigrationTicket.status == TicketStatus.AWAITING_CONSENT,
-            MigrationTicket.expires_at <= utcnow(),
-        )
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    awaiting = MigrationTicket.status == TicketStatus.AWAITING_CONSENT
+    due = past_expiry(session, MigrationTicket, awaiting, limit=limit)
     for ticket in due:
         _expire(session, ticket)
     return len(due)
@@ -354,15 +336,7 @@ def expire_tickets(session: Session, *, limit: int = 500) -> int:
 # --- for the consent job ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ConsentToSend:
-    """The consent email to send, and the link's token (never stored in plain)."""
-
-    email: Email
-    token: str
-
-
-def prepare_consent_email(session: Session, ticket_id: str, secret: bytes) -> ConsentToSend | None:
+def prepare_consent_email(session: Session, ticket_id: str, secret: bytes) -> LinkEmail | None:
     """Re-check at run time and make the link's token; ``None`` when nothing should go out.
 
     The requester must still be an owner of the team (else the ticket ``failed``), the
@@ -386,7 +360,7 @@ def prepare_consent_email(session: Session, ticket_id: str, secret: bytes) -> Co
         fail_consent(session, ticket_id, "The requester is no longer an owner of the team.")
         return None
     assert account is not None
-    cause = consent_email_cause(ticket.id)
+    cause = emails.migration_consent_cause(ticket.id)
     earlier = session.scalar(select(Email).where(Email.cause == cause))
     if earlier is not None and earlier.status == EmailStatus.SENT:
         # Sent by an attempt that died before recording it: its link is the live one.
@@ -397,35 +371,24 @@ def prepare_consent_email(session: Session, ticket_id: str, secret: bytes) -> Co
             session, ticket_id, f"The consent email was not delivered: {earlier.last_error}"
         )
         return None
-    token = link_token(secret, "mct", "migration_consent", ticket.id)
-    ticket.token_digest = token_digest(token)
     current = account.membership.team if account.membership is not None else None
-    email = request_email(
-        session,
-        template="migration_consent",
-        cause=cause,
-        to=account,
-        team_id=team.id,
-        send_by_job=False,
-        context={
-            "team_name": team.name,
-            "requester_name": requester.name,
-            "requester_email": requester.email,
-            "role": ticket.role,
-            "current_team_name": current.name if current is not None else "",
-            "expires_at": _human(ticket.expires_at),
-        },
-        reason=f"{requester.name} ({requester.email}) asked teamkeys support to move your "
-        f"account into {team.name}. If you did not expect it, decline or ignore this email.",
+    email = emails.migration_consent(
+        ticket, team, requester=requester, account=account, current_team=current
     )
-    return ConsentToSend(email=email, token=token)
+    return email_link(session, ticket, CONSENT_LINK_KIND, secret, email, ticket.id)
 
 
-def consent_email_cause(ticket_id: str) -> str:
-    return f"migration_consent:{ticket_id}"
-
-
-def mark_consent_sent(session: Session, ticket_id: str) -> None:
+def record_consent_delivery(session: Session, ticket_id: str, status: EmailStatus) -> None:
+    """The consent email went out: the ticket shows when. Refused by the mail server for good:
+    the ticket ``failed`` with the server's refusal."""
+    if status is EmailStatus.FAILED:
+        refusal = session.scalar(
+            select(Email.last_error).where(Email.cause == emails.migration_consent_cause(ticket_id))
+        )
+        fail_consent(
+            session, ticket_id, f"The mail server refused the address: {refusal or 'refused'}"
+        )
+        return
     ticket = session.get(MigrationTicket, ticket_id, with_for_update=True)
     if (
         ticket is not None
@@ -441,6 +404,20 @@ def fail_consent(session: Session, ticket_id: str, reason: str) -> None:
     if ticket is None or ticket.status != TicketStatus.AWAITING_CONSENT:
         return
     _fail(session, ticket, reason, everyone=False)
+
+
+def _consent_died(session: Session, ticket_id: str, reason: str) -> None:
+    fail_consent(session, ticket_id, f"The consent email could not be delivered: {reason}")
+
+
+#: For the job that emails the consent link (``send_migration_consent``).
+CONSENT_SENDING = LinkSending(
+    key=lambda args: args["ticket_id"],
+    email_cause=emails.migration_consent_cause,
+    prepare=prepare_consent_email,
+    record=record_consent_delivery,
+    died=_consent_died,
+)
 
 
 # --- for the migration job ---------------------------------------------------------------------
@@ -653,35 +630,17 @@ def _tell_outcome(
     account = session.get(Account, ticket.account_id)
     requester = session.get(Account, ticket.requester_id)
     assert team is not None and account is not None
-    unique = {r.id: r for r in recipients if r is not None}
-    for recipient in unique.values():
-        if recipient.id == account.id:
-            why = f"a request was made to move your account into {team.name}."
-        elif requester is not None and recipient.id == requester.id:
-            why = f"you asked teamkeys support to move {account.email} into {team.name}."
-        else:
-            why = f"you are an owner of {old_team.name if old_team else 'its team'}, which "
-            why += f"{account.email} belongs to."
-        request_email(
-            session,
-            template="migration_outcome",
-            cause=f"migration_outcome:{ticket.id}:{outcome}:{recipient.id}",
-            to=recipient,
-            team_id=team.id,
-            context={
-                "outcome": str(outcome),
-                "team_name": team.name,
-                "account_name": account.name,
-                "account_email": account.email,
-                "requester_name": requester.name if requester else "",
-                "role": ticket.role,
-                "old_team_name": old_team.name if old_team else "",
-                "old_team_closed": old_team_closed,
-                "detail": ticket.failure_reason or "",
-                "recipient_is_account": recipient.id == account.id,
-            },
-            reason=why,
-        )
+    told = emails.migration_outcome(
+        ticket,
+        outcome,
+        team,
+        account=account,
+        requester=requester,
+        recipients=recipients,
+        old_team=old_team,
+        old_team_closed=old_team_closed,
+    )
+    emails.queue_emails(session, told)
 
 
 def _is_owner(session: Session, account: Account, team_id: str) -> bool:
@@ -734,37 +693,13 @@ def _view(session: Session, ticket: MigrationTicket) -> TicketView:
         .order_by(MigrationTicketChange.id)
     ).all()
     actor_ids = {c.actor_id for c in changes if c.actor_id}
-    emails = dict(
+    addresses = dict(
         session.execute(select(Account.id, Account.email).where(Account.id.in_(actor_ids)))
         .tuples()
         .all()
     )
-    history = [HistoryEntry(c, emails.get(c.actor_id or "")) for c in changes]
+    history = [HistoryEntry(c, addresses.get(c.actor_id or "")) for c in changes]
     return TicketView(ticket, requester, account, target, current, history)
-
-
-def _usable(session: Session, token: str, *, lock: bool) -> MigrationTicket:
-    """The ticket behind a consent link, if the link can still be used; else :class:`Gone`."""
-    query = select(MigrationTicket).where(MigrationTicket.token_digest == token_digest(token))
-    ticket = session.scalar(query.with_for_update() if lock else query)
-    if ticket is None or ticket.status != TicketStatus.AWAITING_CONSENT:
-        raise Gone(
-            "This link is no longer valid: it was used already, the request was withdrawn, "
-            "or it never existed.",
-            code="consent_unusable",
-        )
-    if ticket.expires_at <= utcnow():
-        raise Gone(
-            "This request has expired. Ask the team's owner to open a new one.",
-            code="consent_expired",
-        )
-    requester = session.get(Account, ticket.requester_id)
-    if requester is None or not _is_owner(session, requester, ticket.team_id):
-        raise Gone(
-            "The person who asked for this is no longer an owner of the team.",
-            code="requester_not_owner",
-        )
-    return ticket
 
 
 def _clean_text(raw: str, *, what: str, required: bool) -> str:
@@ -778,5 +713,27 @@ def _clean_text(raw: str, *, what: str, required: bool) -> str:
     return text
 
 
-def _human(moment: datetime) -> str:
-    return moment.strftime("%d %B %Y, %H:%M UTC")
+# --- the link ------------------------------------------------------------------------------
+
+#: The consent link: ``/migration-consents/<token>`` on the web console.
+CONSENT_LINK_KIND = LinkKind(
+    "migration_consent", "mct", "migration-consents", url_key="consent_url"
+)
+#: Works while the ticket awaits consent, and only while its requester owns the team.
+CONSENT_LINK = TeamLink(
+    MigrationTicket,
+    is_open=lambda ticket: ticket.status == TicketStatus.AWAITING_CONSENT,
+    sender_id=lambda ticket: ticket.requester_id,
+    unusable=Refusal(
+        "This link is no longer valid: it was used already, the request was withdrawn, "
+        "or it never existed.",
+        "consent_unusable",
+    ),
+    expired=Refusal(
+        "This request has expired. Ask the team's owner to open a new one.", "consent_expired"
+    ),
+    sender_not_owner=Refusal(
+        "The person who asked for this is no longer an owner of the team.",
+        "requester_not_owner",
+    ),
+)

@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from domain import emails
 from domain.audit import record_event
 from domain.clock import utcnow
-from domain.emails import request_email
 from domain.errors import Conflict, NotFound
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
@@ -256,19 +256,7 @@ def _decide(
         target=application.id,
         details={"reasons": reasons, "by": "support" if agent else "automatic"},
     )
-    for owner in team_owners(session, team.id):
-        request_email(
-            session,
-            template="production_decision",
-            cause=f"production_decision:{event.id}:{owner.id}",
-            to=owner,
-            team_id=team.id,
-            context={
-                "team_name": team.name,
-                "status": str(status),
-                "reasons": reasons,
-                "decided_by": "a support agent" if agent else "our automatic review",
-            },
-            reason=f"you are an owner of {team.name}, which applied to go to production.",
-        )
+    owners = team_owners(session, team.id)
+    told = emails.production_decision(event, team, owners, status, reasons, agent)
+    emails.queue_emails(session, told)
     return application

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from domain import emails
 from domain.accounts import found_personal_team, require_verified, verified_account
 from domain.audit import record_event
-from domain.emails import request_email
 from domain.errors import InvalidInput, LastOwner, NotAllowed, NotFound
-from domain.models import Account, Event, Membership, Role, Team
+from domain.models import Account, Membership, Role, Team
 from domain.permissions import Actor, Permission, require
 
 
@@ -181,15 +181,8 @@ def change_role(
         target=member.id,
         details={"from": old_role, "to": new_role},
     )
-    _tell_member_and_owners(
-        session,
-        event,
-        team,
-        member=member,
-        actor=actor,
-        template="role_changed",
-        context={"old_role": str(old_role), "new_role": str(new_role)},
-    )
+    change = emails.MemberChange(event, team, member, actor, team_owners(session, team_id))
+    emails.queue_emails(session, emails.role_changed(change, old_role, new_role))
     return Member(member, membership)
 
 
@@ -222,57 +215,6 @@ def remove_member(session: Session, actor: Account, team_id: str, member_id: str
         target=member.id,
         details={"role": membership.role, "new_team_id": new_team.id},
     )
-    _tell_member_and_owners(
-        session,
-        event,
-        team,
-        member=member,
-        actor=actor,
-        template="member_removed",
-        owners=owners_before,
-        context={"left_voluntarily": leaving, "new_team_name": new_team.name},
-    )
+    change = emails.MemberChange(event, team, member, actor, owners_before)
+    emails.queue_emails(session, emails.member_removed(change, new_team))
     return new_team
-
-
-def _tell_member_and_owners(
-    session: Session,
-    event: Event,
-    team: Team,
-    *,
-    member: Account,
-    actor: Account,
-    template: str,
-    context: dict[str, object],
-    owners: list[Account] | None = None,
-) -> None:
-    """Email the member, and every other owner but the one who acted (who knows already): a
-    hijacked owner account changing the team should not go unnoticed."""
-    base = {
-        "team_name": team.name,
-        "member_name": member.name,
-        "member_email": member.email,
-        "actor_name": actor.name,
-        **context,
-    }
-    request_email(
-        session,
-        template=template,
-        cause=f"{template}:{event.id}:{member.id}",
-        to=member,
-        team_id=team.id,
-        context={**base, "recipient_is_member": True},
-        reason=f"your membership of {team.name} on teamkeys changed.",
-    )
-    for owner in owners if owners is not None else team_owners(session, team.id):
-        if owner.id in (member.id, actor.id):
-            continue
-        request_email(
-            session,
-            template=template,
-            cause=f"{template}:{event.id}:{owner.id}",
-            to=owner,
-            team_id=team.id,
-            context={**base, "recipient_is_member": False},
-            reason=f"you are an owner of {team.name} on teamkeys.",
-        )

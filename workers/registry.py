@@ -7,37 +7,27 @@ from collections.abc import Callable
 
 import dramatiq
 
+from domain import account_links, invitations, migration_tickets
 from domain.jobs import JobName
 from workers.billing import generate_invoice, notify_invoice_owners
 from workers.generate_api_key import generate_api_key
 from workers.migrate_account import migrate_account
 from workers.review_production import review_production
 from workers.runner import JobSpec, WorkerContext, run_job
-from workers.send_account_link import send_account_link, send_account_link_died
 from workers.send_email import send_email, send_email_died
-from workers.send_invitation import send_invitation, send_invitation_died
-from workers.send_migration_consent import send_migration_consent, send_migration_consent_died
+from workers.send_link import link_job
 
 JOB_SPECS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
         JobSpec(JobName.SEND_EMAIL, "email", send_email, on_dead=send_email_died),
-        JobSpec(
-            JobName.SEND_INVITATION, "invitations", send_invitation, on_dead=send_invitation_died
-        ),
-        JobSpec(
-            JobName.SEND_ACCOUNT_LINK, "email", send_account_link, on_dead=send_account_link_died
-        ),
+        link_job(JobName.SEND_INVITATION, "invitations", invitations.SENDING),
+        link_job(JobName.SEND_ACCOUNT_LINK, "email", account_links.SENDING),
         JobSpec(JobName.GENERATE_API_KEY, "api_keys", generate_api_key),
         JobSpec(JobName.REVIEW_PRODUCTION, "production", review_production),
         JobSpec(JobName.GENERATE_INVOICE, "billing", generate_invoice),
         JobSpec(JobName.NOTIFY_INVOICE_OWNERS, "billing", notify_invoice_owners),
-        JobSpec(
-            JobName.SEND_MIGRATION_CONSENT,
-            "migrations",
-            send_migration_consent,
-            on_dead=send_migration_consent_died,
-        ),
+        link_job(JobName.SEND_MIGRATION_CONSENT, "migrations", migration_tickets.CONSENT_SENDING),
         JobSpec(JobName.MIGRATE_ACCOUNT, "migrations", migrate_account),
     )
 }

@@ -42,7 +42,7 @@ class WorkerContext:
     renderer: EmailRenderer
     transport: MailTransport
     secret_box: SecretBox
-    #: Key of the HMAC that makes invitation (and consent) links' tokens.
+    #: Key of the HMAC that makes emailed links' tokens (``domain.links``).
     link_secret: bytes
 
 

@@ -116,10 +116,10 @@ def preview(token: str, uow: UowDep) -> InvitationPreview:
     found = invitations.preview_invitation(uow.session, token)
     return InvitationPreview(
         team_name=found.team.name,
-        inviter_name=found.inviter.name,
-        email=found.invitation.email,
-        role=Role(found.invitation.role),
-        expires_at=found.invitation.expires_at,
+        inviter_name=found.sender.name,
+        email=found.link.email,
+        role=Role(found.link.role),
+        expires_at=found.link.expires_at,
     )
 
 

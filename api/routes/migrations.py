@@ -102,12 +102,12 @@ def preview(token: str, uow: UowDep) -> MigrationConsentPreview:
     """Who asks to move the link holder's account, and into which team. Unusable links: 410."""
     found = migration_tickets.preview_consent(uow.session, token)
     return MigrationConsentPreview(
-        requester_email=found.requester.email,
-        requester_name=found.requester.name,
+        requester_email=found.sender.email,
+        requester_name=found.sender.name,
         team_name=found.team.name,
-        role=Role(found.ticket.role),
-        account_email=found.ticket.email,
-        expires_at=found.ticket.expires_at,
+        role=Role(found.link.role),
+        account_email=found.link.email,
+        expires_at=found.link.expires_at,
     )
 
 

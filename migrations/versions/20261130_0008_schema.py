@@ -9,7 +9,6 @@ Revision ID: 0008
 Revises:
 """
 
-
 import sqlalchemy as sa
 from alembic import op
 

@@ -427,18 +427,18 @@ def test_a_failure_recording_the_delivery_does_not_send_the_invitation_again(
 ) -> None:
     """The server took the email, then recording it on the invitation failed (a deadlock, say):
     the email's ``sent`` stands, so the retry only records it, and Bob gets one email."""
-    from domain.invitations import record_delivery
-    from workers import send_invitation
+    from domain.invitations import SENDING, Round, record_delivery
+    from domain.models import EmailStatus
 
     failures: list[str] = []
 
-    def fails_once(session: Any, invitation_id: str, rotation: int) -> None:
+    def fails_once(session: Any, round_: Round, status: EmailStatus) -> None:
         if not failures:
-            failures.append(invitation_id)
+            failures.append(round_.invitation_id)
             raise RuntimeError("deadlock detected")
-        record_delivery(session, invitation_id, rotation)
+        record_delivery(session, round_, status)
 
-    monkeypatch.setattr(send_invitation, "record_delivery", fails_once)
+    monkeypatch.setattr(SENDING, "record", fails_once)
     invitation = invite_bob_until(system, "sent")
     assert failures == [invitation["id"]]
     assert len(received_invitations(system, "bob@example.com")) == 1

@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 from email.message import EmailMessage
 
-from domain.emails import Address, request_email
+from domain.emails import Address, NewEmail, Template, queue_email
 from domain.jobs import NEW_JOBS_KEY, JobName, enqueue_job
 from domain.models import Email, EmailStatus, Job, JobStatus
 from infra.mail.errors import TransientMailError
@@ -142,13 +142,15 @@ def test_a_stale_runs_late_smtp_answer_leaves_the_email_as_the_run_that_sent_it_
     ctx = replace(runtime.worker_context, transport=transport)
     spec = JOB_SPECS[JobName.SEND_EMAIL]
     with ctx.db.unit_of_work() as uow:
-        email = request_email(
+        email = queue_email(
             uow.session,
-            template="welcome",
-            cause="test:stale-email",
-            to=Address("stale@example.com", "Stale"),
-            context={"account_name": "Stale", "team_name": "Stale's Team"},
-            reason="A test sent this.",
+            NewEmail(
+                Template.WELCOME,
+                cause="test:stale-email",
+                to=Address("stale@example.com", "Stale"),
+                context={"account_name": "Stale", "team_name": "Stale's Team"},
+                reason="A test sent this.",
+            ),
         )
         email_id = email.id
         [job_id] = [job for job, _name in uow.session.info[NEW_JOBS_KEY]]

@@ -7,7 +7,7 @@ import threading
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.emails import Address, request_email
+from domain.emails import Address, NewEmail, Template, queue_email
 from domain.models import Email, Job
 from teamkeys.runtime import Runtime
 
@@ -19,13 +19,15 @@ def test_two_transactions_asking_for_one_email_at_once_queue_it_once(runtime: Ru
     cause = "test:one-cause"
 
     def ask(session: Session) -> str:
-        email = request_email(
+        email = queue_email(
             session,
-            template="welcome",
-            cause=cause,
-            to=Address("ann@example.com", "Ann"),
-            context={"team_name": "Ann's Team", "account_name": "Ann"},
-            reason="A test asked for it.",
+            NewEmail(
+                Template.WELCOME,
+                cause=cause,
+                to=Address("ann@example.com", "Ann"),
+                context={"team_name": "Ann's Team", "account_name": "Ann"},
+                reason="A test asked for it.",
+            ),
         )
         return email.id
 

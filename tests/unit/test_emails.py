@@ -1,0 +1,132 @@
+"""Every email the domain queues: one template folder per name, and a context its template
+renders with (no database: the email functions take rows and give what to queue)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from domain import emails, models
+from domain.emails import MemberChange, NewEmail, Template
+from domain.models import Account, Role, Team, TicketStatus
+from infra.mail.render import EmailRenderer, templates_root
+
+EXPIRES = datetime(2026, 12, 5, 10, 0)
+ALICE = Account(id="acc_alice", email="alice@example.com", name="Alice")
+BOB = Account(id="acc_bob", email="bob@example.com", name="Bob")
+CAROL = Account(id="acc_carol", email="carol@example.com", name="Carol")
+OWNERS = [ALICE, BOB, CAROL]
+ACME = Team(id="team_acme", name="Acme")
+OLD = Team(id="team_old", name="Alice's Team")
+EVENT = models.Event(id="evt_1")
+LINK = models.AccountLink(id="lnk_1", account_id=ALICE.id, expires_at=EXPIRES)
+KEY = models.ApiKey(id="key_1", name="gateway")
+TICKET = models.MigrationTicket(
+    id="mig_1", role="user", expires_at=EXPIRES, failure_reason="transfer ownership first"
+)
+INVITATION = models.Invitation(
+    id="inv_1", email="dan@example.com", role="owner", rotation=2, expires_at=EXPIRES
+)
+INVOICE = models.Invoice(id="invc_1", period="2026-10")
+#: Carol makes Bob an owner; Bob leaves.
+PROMOTED = MemberChange(EVENT, ACME, member=BOB, actor=CAROL, owners=OWNERS)
+LEFT = MemberChange(EVENT, ACME, member=BOB, actor=BOB, owners=OWNERS)
+
+#: What each link email shows that is never stored: the link, added by the job at send time.
+LINK_URLS = {
+    Template.EMAIL_VERIFICATION: {"link_url": "https://teamkeys.example/verify-email/vfy_x"},
+    Template.PASSWORD_RESET: {"link_url": "https://teamkeys.example/reset-password/rst_x"},
+    Template.INVITATION: {"accept_url": "https://teamkeys.example/invitations/inv_x"},
+    Template.MIGRATION_CONSENT: {
+        "consent_url": "https://teamkeys.example/migration-consents/mct_x"
+    },
+}
+
+
+def migration_failed() -> list[NewEmail]:
+    return emails.migration_outcome(
+        TICKET,
+        TicketStatus.FAILED,
+        ACME,
+        account=ALICE,
+        requester=CAROL,
+        recipients=[CAROL, ALICE, BOB, None, ALICE],
+        old_team=OLD,
+    )
+
+
+def every_email() -> list[NewEmail]:
+    """At least one of each email, as the domain would queue it."""
+    masked = "tk_live_…abcd"
+    return [
+        emails.welcome(ALICE, ACME),
+        emails.email_verification(LINK, ALICE),
+        emails.password_reset(LINK, ALICE),
+        *emails.role_changed(PROMOTED, Role.USER, Role.OWNER),
+        *emails.member_removed(LEFT, OLD),
+        emails.invitation(INVITATION, ACME, CAROL),
+        emails.invitation_accepted(EVENT, ACME, inviter=CAROL, member=BOB, role=Role.USER),
+        *emails.production_key(EVENT, ACME, OWNERS, KEY, masked, BOB, created=True),
+        *emails.production_key(EVENT, ACME, OWNERS, KEY, masked, CAROL, created=False),
+        *emails.production_decision(EVENT, ACME, OWNERS, "rejected", ["No card."], None),
+        *emails.invoice_ready(INVOICE, ACME, [ALICE], "1,234.56 USD"),
+        emails.migration_consent(TICKET, ACME, requester=CAROL, account=ALICE, current_team=OLD),
+        *migration_failed(),
+    ]
+
+
+def test_the_template_names_are_the_email_template_folders() -> None:
+    folders = {p.name for p in (templates_root() / "email").iterdir() if not p.name.startswith("_")}
+    assert {str(t) for t in Template} == folders
+
+
+def test_every_email_is_queued_by_a_function_here() -> None:
+    assert {e.template for e in every_email()} == set(Template)
+
+
+@pytest.mark.parametrize("new", every_email(), ids=lambda new: new.cause)
+def test_every_email_renders_from_what_its_function_gives(new: NewEmail) -> None:
+    context: dict[str, Any] = {
+        **new.context,
+        **LINK_URLS.get(new.template, {}),
+        "reason": new.reason,
+        "recipient_name": new.to.name,
+        "public_url": "https://teamkeys.example",
+    }
+    rendered = EmailRenderer(templates_root()).render(new.template, context)
+
+    assert rendered.subject and new.reason in rendered.text
+
+
+def test_member_changes_tell_the_member_and_the_owners_who_did_not_act() -> None:
+    told = emails.role_changed(PROMOTED, Role.USER, Role.OWNER)
+
+    assert [(e.to.email, e.context["recipient_is_member"]) for e in told] == [
+        ("bob@example.com", True),
+        ("alice@example.com", False),
+    ]
+    assert [e.cause for e in told] == ["role_changed:evt_1:acc_bob", "role_changed:evt_1:acc_alice"]
+    left = emails.member_removed(LEFT, OLD)
+    assert [(e.to.email, e.context["left_voluntarily"]) for e in left] == [
+        ("bob@example.com", True),
+        ("alice@example.com", True),
+        ("carol@example.com", True),
+    ]
+
+
+def test_a_migration_outcome_goes_once_to_each_person_with_their_reason() -> None:
+    assert {e.to.email: e.reason for e in migration_failed()} == {
+        "carol@example.com": "you asked teamkeys support to move alice@example.com into Acme.",
+        "alice@example.com": "a request was made to move your account into Acme.",
+        "bob@example.com": "you are an owner of Alice's Team, which alice@example.com belongs to.",
+    }
+
+
+def test_an_invitation_is_one_email_per_round_showing_its_expiry_in_words() -> None:
+    invited = emails.invitation(INVITATION, ACME, CAROL)
+
+    assert invited.cause == "invitation:inv_1:2" == emails.invitation_cause("inv_1", 2)
+    assert invited.context["expires_at"] == "05 December 2026, 10:00 UTC"
+    assert invited.to.name == invited.to.email == "dan@example.com"
