@@ -12,14 +12,19 @@ from tests.e2e.conftest import AddSupportAgent, run_cli
 from tests.e2e.test_migrations import consented_ticket, me, open_ticket, wait_for_status
 
 AGENT = "sam@support.teamkeys.test"
+Person = dict[str, Any]
+
+
+@pytest.fixture
+def people(system: System, add_support_agent: AddSupportAgent) -> tuple[Person, Person, Person]:
+    """Sam, a support agent with the address the commands name; Carol and Dave, customers."""
+    return add_support_agent(email=AGENT), system.sign_up("Carol"), system.sign_up("Dave")
 
 
 def test_an_agent_lists_shows_and_approves_a_ticket_from_the_terminal(
-    system: System, add_support_agent: AddSupportAgent, capsys: pytest.CaptureFixture[str]
+    system: System, people: tuple[Person, Person, Person], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sam = add_support_agent(email=AGENT)
-    carol = system.sign_up("Carol")
-    dave = system.sign_up("Dave")
+    sam, carol, dave = people
     erin = system.sign_up("Erin")
     ticket_id = consented_ticket(system, carol, dave, role="owner")
     waiting = open_ticket(system, carol, erin["account"]["email"]).json()["id"]
@@ -64,11 +69,9 @@ def refused(capsys: pytest.CaptureFixture[str], code: int) -> str:
 
 
 def test_refused_terminal_actions_print_an_error_and_exit_1(
-    system: System, add_support_agent: AddSupportAgent, capsys: pytest.CaptureFixture[str]
+    system: System, people: tuple[Person, Person, Person], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sam = add_support_agent(email=AGENT)
-    carol = system.sign_up("Carol")
-    dave = system.sign_up("Dave")
+    sam, carol, dave = people
     ticket_id = consented_ticket(system, carol, dave)
     capsys.readouterr()
     tickets: list[Any] = ["support", "tickets"]
