@@ -133,11 +133,6 @@ def test_settings(backend: Backend, data_dir: Path, **overrides: Any) -> Setting
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-#: Whether this process may have committed rows since the database was last emptied for a
-#: test that commits nothing (``empty_database_if_used``).
-_database_used = True
-
-
 #: A payment method as the front end sends it: the provider's token and display fields.
 CARD: dict[str, Any] = {
     "billing_email": "billing@acme.example",
@@ -165,6 +160,11 @@ LINKS = [
     "mailto:someone@evil.example",
     "HTTP://EVIL.EXAMPLE",
 ]
+
+
+#: Whether this process may have committed rows since the database was last emptied for a
+#: test that commits nothing (``empty_database_if_used``).
+_database_used = True
 
 
 def empty_database_if_used(database_url: str) -> None:
