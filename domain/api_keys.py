@@ -26,7 +26,7 @@ from domain.models import (
 )
 from domain.permissions import Permission, allows
 from domain.secrets import SecretBox, token_digest
-from domain.teams import actor_in, authorize, team_owners
+from domain.teams import actor_in, authorize, authorize_member, team_owners
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,12 @@ class KeyPolicy:
     reveal_window: timedelta = timedelta(minutes=15)
 
 
-#: Per kind: (use: view, create, reveal, rename) and (manage: delete; rename for production).
+#: Per kind, the matrix's permission for each act on a key. Every act is for the team's
+#: members only: support agents get 403 before the key is looked up (``_team_key``).
+_VIEW = {
+    KeyKind.TRIAL: Permission.TRIAL_KEYS_USE,
+    KeyKind.PRODUCTION: Permission.PRODUCTION_KEYS_VIEW,
+}
 _CREATE = {
     KeyKind.TRIAL: Permission.TRIAL_KEYS_USE,
     KeyKind.PRODUCTION: Permission.PRODUCTION_KEYS_CREATE,
@@ -150,10 +155,8 @@ def reveal_api_key(
     """The secret. Trial: any member, any time. Production: its creator, once, within the
     reveal window after activation; the encrypted copy is wiped as it is revealed (the
     caller must commit before answering)."""
-    authorize(session, actor, team_id, Permission.TRIAL_KEYS_USE)  # members only, first
-    key = _key(session, team_id, key_id, lock=True)
+    key = _team_key(session, actor, team_id, key_id, _REVEAL, lock=True)
     kind = KeyKind(key.kind)
-    authorize(session, actor, team_id, _REVEAL[kind])
     if kind is KeyKind.PRODUCTION and key.created_by != actor.id:
         raise NotAllowed("Only the member who created a production key may reveal it.")
     if key.status == KeyStatus.PENDING:
@@ -193,9 +196,7 @@ def reveal_api_key(
 def rename_api_key(
     session: Session, actor: Account, team_id: str, key_id: str, name: str
 ) -> ApiKey:
-    authorize(session, actor, team_id, Permission.TRIAL_KEYS_USE)  # members only, first
-    key = _key(session, team_id, key_id, lock=True)
-    authorize(session, actor, team_id, _RENAME[KeyKind(key.kind)])
+    key = _team_key(session, actor, team_id, key_id, _RENAME, lock=True)
     if key.status == KeyStatus.DELETED:
         raise Gone("This key was deleted.", code="key_deleted")
     old, key.name = key.name, clean_name(name)
@@ -212,9 +213,7 @@ def rename_api_key(
 
 def delete_api_key(session: Session, actor: Account, team_id: str, key_id: str) -> None:
     """Stop the key at once: usage with it is refused from this commit on."""
-    authorize(session, actor, team_id, Permission.TRIAL_KEYS_USE)  # members only, first
-    key = _key(session, team_id, key_id, lock=True)
-    authorize(session, actor, team_id, _DELETE[KeyKind(key.kind)])
+    key = _team_key(session, actor, team_id, key_id, _DELETE, lock=True)
     if key.status == KeyStatus.DELETED:
         return
     key.status = KeyStatus.DELETED
@@ -272,22 +271,18 @@ def delete_team_keys(session: Session, team_id: str, *, actor_id: str | None) ->
 
 
 def list_api_keys(session: Session, actor: Account, team_id: str) -> list[ApiKey]:
-    actor_role = authorize(session, actor, team_id, Permission.TRIAL_KEYS_USE)
+    """The team's keys, newest first: each kind the member's role may view."""
+    role = authorize_member(session, actor, team_id)
     keys = session.scalars(
         select(ApiKey)
         .where(ApiKey.team_id == team_id)
         .order_by(ApiKey.created_at.desc(), ApiKey.id)
     )
-    return [
-        k
-        for k in keys
-        if k.kind == KeyKind.TRIAL or allows(actor_role, Permission.PRODUCTION_KEYS_VIEW)
-    ]
+    return [k for k in keys if allows(role, _VIEW[KeyKind(k.kind)])]
 
 
 def get_api_key(session: Session, actor: Account, team_id: str, key_id: str) -> ApiKey:
-    authorize(session, actor, team_id, Permission.TRIAL_KEYS_USE)
-    return _key(session, team_id, key_id)
+    return _team_key(session, actor, team_id, key_id, _VIEW)
 
 
 def _require_approved(session: Session, team_id: str) -> None:
@@ -311,6 +306,24 @@ def _fail(session: Session, key: ApiKey, reason: str) -> ApiKey:
         target=key.id,
         details={"name": key.name, "reason": reason},
     )
+    return key
+
+
+def _team_key(
+    session: Session,
+    actor: Account,
+    team_id: str,
+    key_id: str,
+    rights: dict[KeyKind, Permission],
+    *,
+    lock: bool = False,
+) -> ApiKey:
+    """The key, if ``actor`` may do to it what ``rights`` says for its kind. Only members get
+    as far as looking the key up (strangers 404, support agents 403); then a missing key is
+    404 ``no_such_key``, and a role without the kind's permission 403."""
+    authorize_member(session, actor, team_id)
+    key = _key(session, team_id, key_id, lock=lock)
+    authorize(session, actor, team_id, rights[KeyKind(key.kind)])
     return key
 
 

@@ -26,7 +26,7 @@ from domain.models import (
 from domain.permissions import Actor, Permission
 from domain.teams import (
     actor_in,
-    authorize,
+    authorize_locked,
     authorize_member,
     lock_team,
     require_support,
@@ -79,9 +79,7 @@ def submit_application(
 ) -> ProductionApplication:
     """Record the form and queue the review. An approved team cannot apply again (409); a
     rejected one may."""
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
-    team = lock_team(session, team_id)
-    authorize(session, actor, team_id, Permission.PRODUCTION_APPLY)
+    team = authorize_locked(session, actor, team_id, Permission.PRODUCTION_APPLY)
     if team.production_status == ProductionStatus.APPROVED:
         raise Conflict("This team is already approved for production.", code="already_approved")
     if team.production_status in UNDECIDED:

@@ -35,6 +35,20 @@ def authorize(session: Session, account: Account, team_id: str, permission: Perm
     return require(actor_in(session, account, team_id), permission)
 
 
+def authorize_locked(
+    session: Session, account: Account, team_id: str, permission: Permission
+) -> Team:
+    """Authorize, lock the team row, and authorize again under the lock; the locked team.
+
+    The first ask refuses (404/403) before waiting on anyone's lock; the second counts a
+    role that changed while this waited. Every change to a team's members, owners or
+    settings goes through here, so two changes to one team run one after the other."""
+    authorize(session, account, team_id, permission)
+    team = lock_team(session, team_id)
+    authorize(session, account, team_id, permission)
+    return team
+
+
 def authorize_member(session: Session, account: Account, team_id: str) -> Actor:
     """For what API.md gives a team's members but the matrix does not give support (its
     invitations, its production application): strangers 404, support agents 403."""
@@ -162,9 +176,7 @@ def change_role(
 ) -> Member:
     """Give a member another role; an owner may demote anyone, itself too, but never the last
     owner. The member and the team's other owners are told by email."""
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
-    team = lock_team(session, team_id)
-    authorize(session, actor, team_id, Permission.MEMBERS_MANAGE)  # re-read under the lock
+    team = authorize_locked(session, actor, team_id, Permission.MEMBERS_MANAGE)
     membership = _membership(session, team_id, member_id)
     member = membership.account
     old_role = Role(membership.role)
@@ -199,9 +211,7 @@ def remove_member(session: Session, actor: Account, team_id: str, member_id: str
     The account that goes gets a fresh personal team as its owner (invariant 1), returned here.
     """
     leaving = actor.id == member_id
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
-    team = lock_team(session, team_id)
-    authorize(
+    team = authorize_locked(
         session, actor, team_id, Permission.TEAM_LEAVE if leaving else Permission.MEMBERS_MANAGE
     )
     membership = _membership(session, team_id, member_id)
