@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -61,6 +61,41 @@ _REVEAL = {
 
 def masked_key(key: ApiKey) -> str:
     return masked(KeyKind(key.kind), key.last4)
+
+
+@dataclass(frozen=True)
+class KeyView:
+    """A key as its team's members see it: masked, with its creator's name, never a secret."""
+
+    key: ApiKey
+    #: prefix…last 4; ``None`` until the key is generated.
+    masked: str | None
+    created_by_name: str | None
+    #: Whether revealing can show the secret now.
+    revealable: bool
+
+
+def key_views(session: Session, keys: list[ApiKey], policy: KeyPolicy) -> list[KeyView]:
+    creators = select(Account.id, Account.name).where(Account.id.in_({k.created_by for k in keys}))
+    names = {account_id: name for account_id, name in session.execute(creators).tuples()}
+    now = utcnow()
+    return [
+        KeyView(
+            key,
+            masked=masked_key(key) if key.last4 else None,
+            created_by_name=names.get(key.created_by),
+            revealable=_revealable(key, now, policy),
+        )
+        for key in keys
+    ]
+
+
+def _revealable(key: ApiKey, now: datetime, policy: KeyPolicy) -> bool:
+    if key.status != KeyStatus.ACTIVE or key.secret_encrypted is None:
+        return False
+    if key.kind == KeyKind.TRIAL:
+        return True
+    return key.activated_at is not None and now <= key.activated_at + policy.reveal_window
 
 
 def request_api_key(

@@ -193,6 +193,14 @@ def review_application(
     )
 
 
+@dataclass(frozen=True)
+class ApplicationView:
+    """An application and its team, as support agents see it."""
+
+    application: ProductionApplication
+    team: Team
+
+
 def settle_manual_review(
     session: Session,
     agent: Account,
@@ -200,7 +208,7 @@ def settle_manual_review(
     *,
     approve: bool,
     reason: str,
-) -> ProductionApplication:
+) -> ApplicationView:
     """A support agent decides an application the automatic checks handed over."""
     require_support(agent)
     application = session.get(ProductionApplication, application_id, with_for_update=True)
@@ -214,13 +222,12 @@ def settle_manual_review(
     team = lock_team(session, application.team_id)
     status = ApplicationStatus.APPROVED if approve else ApplicationStatus.REJECTED
     decided = _decide(session, application, team, status, [reason.strip()], agent=agent)
-    assert decided is not None
-    return decided
+    return ApplicationView(decided, team)
 
 
 def applications_for_support(
     session: Session, agent: Account, status: ApplicationStatus | None
-) -> list[tuple[ProductionApplication, Team]]:
+) -> list[ApplicationView]:
     require_support(agent)
     query = (
         select(ProductionApplication, Team)
@@ -229,7 +236,7 @@ def applications_for_support(
     )
     if status is not None:
         query = query.where(ProductionApplication.status == status)
-    return [(a, t) for a, t in session.execute(query.limit(500)).tuples()]
+    return [ApplicationView(a, t) for a, t in session.execute(query.limit(500)).tuples()]
 
 
 def _decide(

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.accounts import found_personal_team, require_verified, verified_account
-from domain.audit import record_event
+from domain.audit import record_event, team_events
 from domain.emails import request_email
 from domain.errors import InvalidInput, LastOwner, NotAllowed, NotFound
 from domain.models import Account, Event, Membership, Role, Team
@@ -111,6 +111,12 @@ def list_members(session: Session, account: Account, team_id: str) -> list[Membe
         .order_by(Membership.joined_at, Account.email)
     )
     return [Member(a, m) for a, m in rows.tuples()]
+
+
+def list_events(session: Session, account: Account, team_id: str, *, limit: int) -> list[Event]:
+    """The team's audit events, newest first (owners)."""
+    authorize(session, account, team_id, Permission.EVENTS_VIEW)
+    return team_events(session, team_id, limit=limit)
 
 
 def lock_team(session: Session, team_id: str) -> Team:

@@ -3,51 +3,32 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
 from api.deps import CurrentAccount, ServicesDep, UowDep
 from api.errors import error_responses
 from api.schemas import ApiKeyList, ApiKeyOut, ApiKeyRename, ApiKeyRequest, RevealedSecret
 from domain import api_keys
-from domain.clock import utcnow
-from domain.models import Account, ApiKey, KeyKind, KeyStatus
-from infra.services import Services
+from domain.models import KeyKind, KeyStatus
 
 router = APIRouter(prefix="/v1/teams/{team_id}/api-keys", tags=["api keys"])
 
 
-def key_out(key: ApiKey, services: Services, names: dict[str, str]) -> ApiKeyOut:
-    revealable = (
-        key.status == KeyStatus.ACTIVE
-        and key.secret_encrypted is not None
-        and (
-            key.kind == KeyKind.TRIAL
-            or (
-                key.activated_at is not None
-                and utcnow() <= key.activated_at + services.key_policy.reveal_window
-            )
-        )
-    )
+def key_out(view: api_keys.KeyView) -> ApiKeyOut:
+    key = view.key
     return ApiKeyOut(
         id=key.id,
         name=key.name,
         kind=KeyKind(key.kind),
         status=KeyStatus(key.status),
-        masked=api_keys.masked_key(key) if key.last4 else None,
+        masked=view.masked,
         created_by=key.created_by,
-        created_by_name=names.get(key.created_by),
+        created_by_name=view.created_by_name,
         created_at=key.created_at,
         activated_at=key.activated_at,
         last_used_at=key.last_used_at,
         failure_reason=key.failure_reason,
-        revealable=revealable,
+        revealable=view.revealable,
     )
-
-
-def _names(uow: UowDep, keys: list[ApiKey]) -> dict[str, str]:
-    ids = {k.created_by for k in keys}
-    rows = uow.session.execute(select(Account.id, Account.name).where(Account.id.in_(ids)))
-    return {account_id: name for account_id, name in rows.tuples()}
 
 
 @router.post(
@@ -62,8 +43,9 @@ def request_key(
     """Ask for a key; it is ``pending`` until the key job has generated it (poll GET).
     Production keys need the team approved (403 ``production_not_approved``)."""
     key = api_keys.request_api_key(uow.session, account, team_id, name=body.name, kind=body.kind)
+    [view] = api_keys.key_views(uow.session, [key], services.key_policy)
     uow.commit()
-    return key_out(key, services, {account.id: account.name})
+    return key_out(view)
 
 
 @router.get("", response_model=ApiKeyList, responses=error_responses(401, 403, 404))
@@ -72,8 +54,9 @@ def list_keys(
 ) -> ApiKeyList:
     """Every key of the team with its masked form, never a secret."""
     keys = api_keys.list_api_keys(uow.session, account, team_id)
-    names = _names(uow, keys)
-    return ApiKeyList(items=[key_out(k, services, names) for k in keys])
+    return ApiKeyList(
+        items=[key_out(v) for v in api_keys.key_views(uow.session, keys, services.key_policy)]
+    )
 
 
 @router.get("/{key_id}", response_model=ApiKeyOut, responses=error_responses(401, 403, 404))
@@ -81,7 +64,8 @@ def get_key(
     team_id: str, key_id: str, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> ApiKeyOut:
     key = api_keys.get_api_key(uow.session, account, team_id, key_id)
-    return key_out(key, services, _names(uow, [key]))
+    [view] = api_keys.key_views(uow.session, [key], services.key_policy)
+    return key_out(view)
 
 
 @router.post(
@@ -113,8 +97,9 @@ def rename(
     services: ServicesDep,
 ) -> ApiKeyOut:
     key = api_keys.rename_api_key(uow.session, account, team_id, key_id, body.name)
+    [view] = api_keys.key_views(uow.session, [key], services.key_policy)
     uow.commit()
-    return key_out(key, services, _names(uow, [key]))
+    return key_out(view)
 
 
 @router.delete(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
 from api.deps import SupportAgent, UowDep
 from api.errors import error_responses
@@ -23,15 +22,12 @@ from api.schemas import (
     TeamRef,
     TicketChangeOut,
 )
-from domain import migration_tickets, production
+from domain import email_log, migration_tickets, production
 from domain.migration_tickets import TicketView
 from domain.models import (
     ApplicationStatus,
-    Email,
     EmailStatus,
-    ProductionApplication,
     Role,
-    Team,
     TicketStatus,
 )
 
@@ -41,15 +37,15 @@ router = APIRouter(prefix="/v1/support", tags=["support"])
 @router.get("/emails", response_model=EmailList, responses=error_responses(401, 403, 422))
 def list_emails(
     uow: UowDep,
-    _agent: SupportAgent,
+    agent: SupportAgent,
     status: Annotated[Literal["queued", "sent", "failed", "dead"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> EmailList:
     """Emails by status, newest first: ``dead`` ones ran out of retries, ``failed`` ones were
     refused for good by the mail server; ``last_error`` says why."""
-    query = select(Email).order_by(Email.created_at.desc()).limit(limit)
-    if status is not None:
-        query = query.where(Email.status == status)
+    emails = email_log.emails_for_support(
+        uow.session, agent, status=EmailStatus(status) if status else None, limit=limit
+    )
     return EmailList(
         items=[
             EmailOut(
@@ -63,14 +59,13 @@ def list_emails(
                 created_at=e.created_at,
                 sent_at=e.sent_at,
             )
-            for e in uow.session.scalars(query)
+            for e in emails
         ]
     )
 
 
-def support_application(
-    application: ProductionApplication, team: Team
-) -> SupportProductionApplication:
+def support_application(view: production.ApplicationView) -> SupportProductionApplication:
+    application, team = view.application, view.team
     return SupportProductionApplication(
         id=application.id,
         status=ApplicationStatus(application.status),
@@ -99,19 +94,17 @@ def list_production_applications(
 ) -> SupportProductionApplicationList:
     """Applications by status, oldest first: ``manual_review`` is the queue to work."""
     found = production.applications_for_support(uow.session, agent, status)
-    return SupportProductionApplicationList(items=[support_application(a, t) for a, t in found])
+    return SupportProductionApplicationList(items=[support_application(v) for v in found])
 
 
 def _settle(
     application_id: str, body: Decision, uow: UowDep, agent: SupportAgent, approve: bool
 ) -> SupportProductionApplication:
-    application = production.settle_manual_review(
+    view = production.settle_manual_review(
         uow.session, agent, application_id, approve=approve, reason=body.reason
     )
     uow.commit()
-    team = uow.session.get(Team, application.team_id)
-    assert team is not None
-    return support_application(application, team)
+    return support_application(view)
 
 
 @router.post(

@@ -11,9 +11,7 @@ from api.errors import error_responses
 from api.routes.accounts import team_out
 from api.schemas import EventList, EventOut, MemberList, MemberOut, RoleChange, TeamOut
 from domain import teams
-from domain.audit import team_events
 from domain.models import Role
-from domain.permissions import Permission
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 
@@ -82,7 +80,6 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> EventList:
     """The team's audit events, newest first (owners only)."""
-    teams.authorize(uow.session, account, team_id, Permission.EVENTS_VIEW)
     return EventList(
         items=[
             EventOut(
@@ -93,6 +90,6 @@ def list_events(
                 target=e.target,
                 details=e.details,
             )
-            for e in team_events(uow.session, team_id, limit=limit)
+            for e in teams.list_events(uow.session, account, team_id, limit=limit)
         ]
     )
