@@ -32,27 +32,9 @@ from api.schemas import (
 )
 from domain import accounts
 from domain.errors import InvalidCredentials
-from domain.models import Account, Role, Team
+from domain.models import Account, Role
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
-
-
-def account_out(account: Account) -> AccountOut:
-    return AccountOut(
-        id=account.id,
-        email=account.email,
-        name=account.name,
-        email_verified=account.email_verified,
-    )
-
-
-def team_out(team: Team) -> TeamOut:
-    return TeamOut(
-        id=team.id,
-        name=team.name,
-        production_status=team.production_status,
-        created_at=team.created_at,
-    )
 
 
 @router.post(
@@ -78,8 +60,8 @@ def sign_up(
     )
     uow.commit()
     return SignUpResponse(
-        account=account_out(issued.account),
-        team=team_out(team),
+        account=AccountOut.model_validate(issued.account),
+        team=TeamOut.model_validate(team),
         token=issued.token,
         expires_at=issued.expires_at,
     )
@@ -140,7 +122,7 @@ def sign_in(
     if issued is None:
         raise InvalidCredentials("Email or password is wrong.")
     uow.commit()
-    return SessionOut(token=issued.token, expires_at=issued.expires_at)
+    return SessionOut.model_validate(issued)
 
 
 @router.delete(
@@ -160,12 +142,10 @@ def me(account: AnyAccount) -> MeOut:
 
 def me_out(account: Account) -> MeOut:
     membership = account.membership
-    if membership is None:
-        return MeOut(account=account_out(account), team=None, role=None)
     return MeOut(
-        account=account_out(account),
-        team=TeamRef(id=membership.team.id, name=membership.team.name),
-        role=Role(membership.role),
+        account=AccountOut.model_validate(account),
+        team=TeamRef.model_validate(membership.team) if membership else None,
+        role=Role(membership.role) if membership else None,
     )
 
 

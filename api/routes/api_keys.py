@@ -8,27 +8,8 @@ from api.deps import CurrentAccount, ServicesDep, UowDep
 from api.errors import error_responses
 from api.schemas import ApiKeyList, ApiKeyOut, ApiKeyRename, ApiKeyRequest, RevealedSecret
 from domain import api_keys
-from domain.models import KeyKind, KeyStatus
 
 router = APIRouter(prefix="/v1/teams/{team_id}/api-keys", tags=["api keys"])
-
-
-def key_out(view: api_keys.KeyView) -> ApiKeyOut:
-    key = view.key
-    return ApiKeyOut(
-        id=key.id,
-        name=key.name,
-        kind=KeyKind(key.kind),
-        status=KeyStatus(key.status),
-        masked=view.masked,
-        created_by=key.created_by,
-        created_by_name=view.created_by_name,
-        created_at=key.created_at,
-        activated_at=key.activated_at,
-        last_used_at=key.last_used_at,
-        failure_reason=key.failure_reason,
-        revealable=view.revealable,
-    )
 
 
 @router.post(
@@ -45,7 +26,7 @@ def request_key(
     key = api_keys.request_api_key(uow.session, account, team_id, name=body.name, kind=body.kind)
     [view] = api_keys.key_views(uow.session, [key], services.key_policy)
     uow.commit()
-    return key_out(view)
+    return ApiKeyOut.model_validate(view)
 
 
 @router.get("", response_model=ApiKeyList, responses=error_responses(401, 403, 404))
@@ -54,9 +35,8 @@ def list_keys(
 ) -> ApiKeyList:
     """Every key of the team with its masked form, never a secret."""
     keys = api_keys.list_api_keys(uow.session, account, team_id)
-    return ApiKeyList(
-        items=[key_out(v) for v in api_keys.key_views(uow.session, keys, services.key_policy)]
-    )
+    views = api_keys.key_views(uow.session, keys, services.key_policy)
+    return ApiKeyList.model_validate({"items": views})
 
 
 @router.get("/{key_id}", response_model=ApiKeyOut, responses=error_responses(401, 403, 404))
@@ -65,7 +45,7 @@ def get_key(
 ) -> ApiKeyOut:
     key = api_keys.get_api_key(uow.session, account, team_id, key_id)
     [view] = api_keys.key_views(uow.session, [key], services.key_policy)
-    return key_out(view)
+    return ApiKeyOut.model_validate(view)
 
 
 @router.post(
@@ -99,7 +79,7 @@ def rename(
     key = api_keys.rename_api_key(uow.session, account, team_id, key_id, body.name)
     [view] = api_keys.key_views(uow.session, [key], services.key_policy)
     uow.commit()
-    return key_out(view)
+    return ApiKeyOut.model_validate(view)
 
 
 @router.delete(

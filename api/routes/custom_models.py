@@ -8,19 +8,8 @@ from api.deps import CurrentAccount, UowDep
 from api.errors import error_responses
 from api.schemas import CustomModelList, CustomModelOut, CustomModelRequest
 from domain import custom_models
-from domain.models import CustomModel
 
 router = APIRouter(prefix="/v1/teams/{team_id}/custom-models", tags=["custom models"])
-
-
-def model_out(model: CustomModel) -> CustomModelOut:
-    return CustomModelOut(
-        id=model.id,
-        name=model.name,
-        base_model=model.base_model,
-        created_by=model.created_by,
-        created_at=model.created_at,
-    )
 
 
 @router.post(
@@ -36,16 +25,13 @@ def create(
         uow.session, account, team_id, name=body.name, base_model=body.base_model
     )
     uow.commit()
-    return model_out(model)
+    return CustomModelOut.model_validate(model)
 
 
 @router.get("", response_model=CustomModelList, responses=error_responses(401, 403, 404))
 def list_models(team_id: str, uow: UowDep, account: CurrentAccount) -> CustomModelList:
-    return CustomModelList(
-        items=[
-            model_out(m) for m in custom_models.list_custom_models(uow.session, account, team_id)
-        ]
-    )
+    found = custom_models.list_custom_models(uow.session, account, team_id)
+    return CustomModelList.model_validate({"items": found})
 
 
 @router.delete(

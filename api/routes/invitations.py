@@ -7,33 +7,19 @@ from fastapi import APIRouter, Response
 
 from api.deps import ClientDep, CurrentAccount, ServicesDep, UowDep
 from api.errors import error_responses
-from api.routes.accounts import account_out, team_out
 from api.schemas import (
     AcceptedInvitation,
     AcceptInvitation,
+    AccountOut,
     InvitationList,
     InvitationOut,
     InvitationPreview,
     InvitationRequest,
+    TeamOut,
 )
 from domain import invitations
-from domain.models import Invitation, InvitationStatus, Role
 
 router = APIRouter(prefix="/v1", tags=["invitations"])
-
-
-def invitation_out(invitation: Invitation) -> InvitationOut:
-    return InvitationOut(
-        id=invitation.id,
-        email=invitation.email,
-        role=Role(invitation.role),
-        status=InvitationStatus(invitation.status),
-        expires_at=invitation.expires_at,
-        created_at=invitation.created_at,
-        sent_at=invitation.sent_at,
-        accepted_at=invitation.accepted_at,
-        failure_reason=invitation.failure_reason,
-    )
 
 
 @router.post(
@@ -60,7 +46,7 @@ def invite(
         policy=services.invitation_policy,
     )
     uow.commit()
-    return invitation_out(invitation)
+    return InvitationOut.model_validate(invitation)
 
 
 @router.get(
@@ -69,11 +55,8 @@ def invite(
     responses=error_responses(401, 404),
 )
 def list_invitations(team_id: str, uow: UowDep, account: CurrentAccount) -> InvitationList:
-    return InvitationList(
-        items=[
-            invitation_out(i) for i in invitations.list_invitations(uow.session, account, team_id)
-        ]
-    )
+    found = invitations.list_invitations(uow.session, account, team_id)
+    return InvitationList.model_validate({"items": found})
 
 
 @router.post(
@@ -93,7 +76,7 @@ def resend(
         uow.session, account, team_id, invitation_id, policy=services.invitation_policy
     )
     uow.commit()
-    return invitation_out(invitation)
+    return InvitationOut.model_validate(invitation)
 
 
 @router.delete(
@@ -113,14 +96,7 @@ def revoke(team_id: str, invitation_id: str, uow: UowDep, account: CurrentAccoun
 )
 def preview(token: str, uow: UowDep) -> InvitationPreview:
     """What the link's holder is invited to. Any link that cannot be used is 410."""
-    found = invitations.preview_invitation(uow.session, token)
-    return InvitationPreview(
-        team_name=found.team.name,
-        inviter_name=found.inviter.name,
-        email=found.invitation.email,
-        role=Role(found.invitation.role),
-        expires_at=found.invitation.expires_at,
-    )
+    return InvitationPreview.model_validate(invitations.preview_invitation(uow.session, token))
 
 
 @router.post(
@@ -145,8 +121,8 @@ def accept(
     )
     uow.commit()
     return AcceptedInvitation(
-        account=account_out(issued.account),
-        team=team_out(team),
+        account=AccountOut.model_validate(issued.account),
+        team=TeamOut.model_validate(team),
         role=role,
         token=issued.token,
         expires_at=issued.expires_at,

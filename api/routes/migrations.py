@@ -16,23 +16,8 @@ from api.schemas import (
     MigrationTicketRequest,
 )
 from domain import migration_tickets
-from domain.models import MigrationTicket, Role, TicketStatus
 
 router = APIRouter(prefix="/v1", tags=["migration tickets"])
-
-
-def ticket_out(ticket: MigrationTicket) -> MigrationTicketOut:
-    return MigrationTicketOut(
-        id=ticket.id,
-        email=ticket.email,
-        role=Role(ticket.role),
-        note=ticket.note,
-        status=TicketStatus(ticket.status),
-        created_at=ticket.created_at,
-        updated_at=ticket.updated_at,
-        expires_at=ticket.expires_at,
-        failure_reason=ticket.failure_reason,
-    )
 
 
 @router.post(
@@ -62,7 +47,7 @@ def open_ticket(
         limits=services.limiter,
     )
     uow.commit()
-    return ticket_out(ticket)
+    return MigrationTicketOut.model_validate(ticket)
 
 
 @router.get(
@@ -72,12 +57,8 @@ def open_ticket(
 )
 def list_tickets(team_id: str, uow: UowDep, account: CurrentAccount) -> MigrationTicketList:
     """The team's tickets, newest first (owners)."""
-    return MigrationTicketList(
-        items=[
-            ticket_out(t)
-            for t in migration_tickets.list_team_tickets(uow.session, account, team_id)
-        ]
-    )
+    found = migration_tickets.list_team_tickets(uow.session, account, team_id)
+    return MigrationTicketList.model_validate({"items": found})
 
 
 @router.delete(
@@ -101,14 +82,7 @@ def cancel(team_id: str, ticket_id: str, uow: UowDep, account: CurrentAccount) -
 def preview(token: str, uow: UowDep) -> MigrationConsentPreview:
     """Who asks to move the link holder's account, and into which team. Unusable links: 410."""
     found = migration_tickets.preview_consent(uow.session, token)
-    return MigrationConsentPreview(
-        requester_email=found.requester.email,
-        requester_name=found.requester.name,
-        team_name=found.team.name,
-        role=Role(found.ticket.role),
-        account_email=found.ticket.email,
-        expires_at=found.ticket.expires_at,
-    )
+    return MigrationConsentPreview.model_validate(found)
 
 
 @router.post(
@@ -122,4 +96,4 @@ def decide(body: MigrationConsentDecision, uow: UowDep) -> MigrationConsentResul
         uow.session, body.token, accept=body.decision == "accept"
     )
     uow.commit()
-    return MigrationConsentResult(status=TicketStatus(ticket.status))
+    return MigrationConsentResult.model_validate(ticket)

@@ -15,7 +15,7 @@ from api.schemas import (
     ProductionApplicationStatus,
 )
 from domain import payments, production
-from domain.models import PaymentMethod, ProductionStatus
+from domain.models import ProductionStatus
 
 router = APIRouter(prefix="/v1/teams/{team_id}", tags=["go to production"])
 
@@ -59,29 +59,15 @@ def status(team_id: str, uow: UowDep, account: CurrentAccount) -> ProductionAppl
         return ProductionApplicationOut(
             status=ProductionStatus.NONE, submitted_at=None, decided_at=None, reasons=[]
         )
-    return ProductionApplicationOut(
-        status=ProductionStatus(latest.status),
-        submitted_at=latest.submitted_at,
-        decided_at=latest.decided_at,
-        reasons=list(latest.reasons),
-    )
-
-
-def payment_out(method: PaymentMethod) -> PaymentMethodOut:
-    return PaymentMethodOut(
-        billing_email=method.billing_email,
-        brand=method.brand,
-        last4=method.last4,
-        exp_month=method.exp_month,
-        exp_year=method.exp_year,
-    )
+    return ProductionApplicationOut.model_validate(latest)
 
 
 @router.get(
     "/payment-method", response_model=PaymentMethodOut, responses=error_responses(401, 403, 404)
 )
 def get_payment_method(team_id: str, uow: UowDep, account: CurrentAccount) -> PaymentMethodOut:
-    return payment_out(payments.get_payment_method(uow.session, account, team_id))
+    method = payments.get_payment_method(uow.session, account, team_id)
+    return PaymentMethodOut.model_validate(method)
 
 
 @router.put(
@@ -108,4 +94,4 @@ def set_payment_method(
         ),
     )
     uow.commit()
-    return payment_out(method)
+    return PaymentMethodOut.model_validate(method)

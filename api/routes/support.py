@@ -10,26 +10,16 @@ from api.deps import SupportAgent, UowDep
 from api.errors import error_responses
 from api.schemas import (
     ApproveTicket,
-    CurrentTeamOut,
     Decision,
     EmailList,
-    EmailOut,
     RejectTicket,
     SupportProductionApplication,
     SupportProductionApplicationList,
     SupportTicketList,
     SupportTicketOut,
-    TeamRef,
-    TicketChangeOut,
 )
 from domain import email_log, migration_tickets, production
-from domain.migration_tickets import TicketView
-from domain.models import (
-    ApplicationStatus,
-    EmailStatus,
-    Role,
-    TicketStatus,
-)
+from domain.models import ApplicationStatus, EmailStatus, TicketStatus
 
 router = APIRouter(prefix="/v1/support", tags=["support"])
 
@@ -46,40 +36,7 @@ def list_emails(
     emails = email_log.emails_for_support(
         uow.session, agent, status=EmailStatus(status) if status else None, limit=limit
     )
-    return EmailList(
-        items=[
-            EmailOut(
-                id=e.id,
-                template=e.template,
-                to_address=e.to_address,
-                team_id=e.team_id,
-                status=EmailStatus(e.status),
-                attempts=e.attempts,
-                last_error=e.last_error,
-                created_at=e.created_at,
-                sent_at=e.sent_at,
-            )
-            for e in emails
-        ]
-    )
-
-
-def support_application(view: production.ApplicationView) -> SupportProductionApplication:
-    application, team = view.application, view.team
-    return SupportProductionApplication(
-        id=application.id,
-        status=ApplicationStatus(application.status),
-        team=TeamRef(id=team.id, name=team.name),
-        company_name=application.company_name,
-        website=application.website,
-        use_case=application.use_case,
-        expected_monthly_requests=application.expected_monthly_requests,
-        contact_email=application.contact_email,
-        submitted_by=application.submitted_by,
-        submitted_at=application.submitted_at,
-        decided_at=application.decided_at,
-        reasons=list(application.reasons),
-    )
+    return EmailList.model_validate({"items": emails})
 
 
 @router.get(
@@ -94,7 +51,7 @@ def list_production_applications(
 ) -> SupportProductionApplicationList:
     """Applications by status, oldest first: ``manual_review`` is the queue to work."""
     found = production.applications_for_support(uow.session, agent, status)
-    return SupportProductionApplicationList(items=[support_application(v) for v in found])
+    return SupportProductionApplicationList.model_validate({"items": found})
 
 
 def _settle(
@@ -104,7 +61,7 @@ def _settle(
         uow.session, agent, application_id, approve=approve, reason=body.reason
     )
     uow.commit()
-    return support_application(view)
+    return SupportProductionApplication.model_validate(view)
 
 
 @router.post(
@@ -131,50 +88,6 @@ def reject_production_application(
     return _settle(application_id, body, uow, agent, approve=False)
 
 
-def support_ticket_out(view: TicketView) -> SupportTicketOut:
-    ticket, current = view.ticket, view.current_team
-    return SupportTicketOut(
-        id=ticket.id,
-        status=TicketStatus(ticket.status),
-        requester_id=view.requester.id,
-        requester_email=view.requester.email,
-        requester_name=view.requester.name,
-        account_id=view.account.id,
-        account_email=view.account.email,
-        account_name=view.account.name,
-        target_team=TeamRef(id=view.target_team.id, name=view.target_team.name),
-        current_team=None
-        if current is None
-        else CurrentTeamOut(
-            id=current.team.id,
-            name=current.team.name,
-            member_count=current.member_count,
-            owner_count=current.owner_count,
-            account_role=current.account_role,
-            account_is_sole_owner=current.account_is_sole_owner,
-        ),
-        role=Role(ticket.role),
-        note=ticket.note,
-        created_at=ticket.created_at,
-        updated_at=ticket.updated_at,
-        expires_at=ticket.expires_at,
-        failure_reason=ticket.failure_reason,
-        history=[
-            TicketChangeOut(
-                at=entry.change.at,
-                from_status=TicketStatus(entry.change.from_status)
-                if entry.change.from_status
-                else None,
-                to_status=TicketStatus(entry.change.to_status),
-                actor_id=entry.change.actor_id,
-                actor_email=entry.actor_email,
-                note=entry.change.note,
-            )
-            for entry in view.history
-        ],
-    )
-
-
 @router.get(
     "/migration-tickets",
     response_model=SupportTicketList,
@@ -190,7 +103,7 @@ def list_migration_tickets(
     the account's current team (members, owners, whether it is the sole owner) and the
     ticket's history."""
     views = migration_tickets.list_tickets(uow.session, agent, status=status, limit=limit)
-    return SupportTicketList(items=[support_ticket_out(v) for v in views])
+    return SupportTicketList.model_validate({"items": views})
 
 
 @router.get(
@@ -199,7 +112,8 @@ def list_migration_tickets(
     responses=error_responses(401, 403, 404),
 )
 def get_migration_ticket(ticket_id: str, uow: UowDep, agent: SupportAgent) -> SupportTicketOut:
-    return support_ticket_out(migration_tickets.get_ticket(uow.session, agent, ticket_id))
+    view = migration_tickets.get_ticket(uow.session, agent, ticket_id)
+    return SupportTicketOut.model_validate(view)
 
 
 @router.post(
@@ -215,7 +129,7 @@ def approve_migration_ticket(
     account. Any other status is 409 ``ticket_not_awaiting_review``."""
     view = migration_tickets.approve_ticket(uow.session, agent, ticket_id, note=body.note)
     uow.commit()
-    return support_ticket_out(view)
+    return SupportTicketOut.model_validate(view)
 
 
 @router.post(
@@ -229,4 +143,4 @@ def reject_migration_ticket(
     """Reject a ticket awaiting review with a reason; requester and account holder are told."""
     view = migration_tickets.reject_ticket(uow.session, agent, ticket_id, reason=body.reason)
     uow.commit()
-    return support_ticket_out(view)
+    return SupportTicketOut.model_validate(view)

@@ -8,34 +8,22 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import CurrentAccount, UowDep
 from api.errors import error_responses
-from api.routes.accounts import team_out
-from api.schemas import EventList, EventOut, MemberList, MemberOut, RoleChange, TeamOut
+from api.schemas import EventList, MemberList, MemberOut, RoleChange, TeamOut
 from domain import teams
 from domain.models import Role
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 
 
-def member_out(member: teams.Member) -> MemberOut:
-    return MemberOut(
-        account_id=member.account.id,
-        email=member.account.email,
-        name=member.account.name,
-        role=Role(member.membership.role),
-        joined_at=member.membership.joined_at,
-    )
-
-
 @router.get("/{team_id}", response_model=TeamOut, responses=error_responses(401, 404))
 def get_team(team_id: str, uow: UowDep, account: CurrentAccount) -> TeamOut:
-    return team_out(teams.get_team(uow.session, account, team_id))
+    return TeamOut.model_validate(teams.get_team(uow.session, account, team_id))
 
 
 @router.get("/{team_id}/members", response_model=MemberList, responses=error_responses(401, 404))
 def list_members(team_id: str, uow: UowDep, account: CurrentAccount) -> MemberList:
-    return MemberList(
-        items=[member_out(m) for m in teams.list_members(uow.session, account, team_id)]
-    )
+    members = teams.list_members(uow.session, account, team_id)
+    return MemberList.model_validate({"items": members})
 
 
 @router.patch(
@@ -53,7 +41,7 @@ def change_role(
     """Owners change a member's role; the last owner cannot be demoted (409 ``last_owner``)."""
     member = teams.change_role(uow.session, account, team_id, account_id, Role(body.role))
     uow.commit()
-    return member_out(member)
+    return MemberOut.model_validate(member)
 
 
 @router.delete(
@@ -80,16 +68,5 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> EventList:
     """The team's audit events, newest first (owners only)."""
-    return EventList(
-        items=[
-            EventOut(
-                id=e.id,
-                at=e.at,
-                actor_id=e.actor_id,
-                action=e.action,
-                target=e.target,
-                details=e.details,
-            )
-            for e in teams.list_events(uow.session, account, team_id, limit=limit)
-        ]
-    )
+    events = teams.list_events(uow.session, account, team_id, limit=limit)
+    return EventList.model_validate({"items": events})

@@ -10,11 +10,10 @@ from fastapi.responses import JSONResponse
 
 from api.deps import BearerDep, CurrentAccount, ServicesDep, UowDep
 from api.errors import error_responses
-from api.schemas import UsageAccepted, UsageCall, UsageList, UsageRowOut
+from api.schemas import UsageAccepted, UsageCall, UsageList
 from domain import usage
 from domain.clock import utcnow
 from domain.errors import InvalidKey
-from domain.models import KeyKind
 
 router = APIRouter(prefix="/v1", tags=["usage"])
 
@@ -70,16 +69,4 @@ def history(
 ) -> UsageList:
     """Calls and tokens by day, model and key kind."""
     rows = usage.usage_history(uow.session, account, team_id, start=start, end=end)
-    return UsageList(
-        items=[
-            UsageRowOut(
-                date=r.date,
-                model=r.model,
-                key_kind=KeyKind(r.key_kind),
-                calls=r.calls,
-                input_tokens=r.input_tokens,
-                output_tokens=r.output_tokens,
-            )
-            for r in rows
-        ]
-    )
+    return UsageList.model_validate({"items": rows})
