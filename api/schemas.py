@@ -156,11 +156,13 @@ class MeOut(Out):
 
 # Read from :class:`domain.teams.Member`.
 class MemberOut(Out):
-    account_id: str = of("account", "id")
+    model_config = fields_of("membership")
+
+    account_id: str
     email: str = of("account", "email")
     name: str = of("account", "name")
-    role: Role = of("membership", "role")
-    joined_at: datetime = of("membership", "joined_at")
+    role: Role
+    joined_at: datetime
 
 
 class MemberList(Out):
@@ -228,11 +230,13 @@ class InvitationList(Out):
 
 # Read from :class:`domain.invitations.Preview`.
 class InvitationPreview(Out):
+    model_config = fields_of("invitation")
+
     team_name: str = of("team", "name")
     inviter_name: str = of("inviter", "name")
-    email: str = of("invitation", "email")
-    role: Role = of("invitation", "role")
-    expires_at: datetime = of("invitation", "expires_at")
+    email: str
+    role: Role
+    expires_at: datetime
 
 
 class AcceptInvitation(Request):
@@ -449,12 +453,14 @@ class MigrationTicketList(Out):
 
 # Read from :class:`domain.migration_tickets.ConsentPreview`.
 class MigrationConsentPreview(Out):
+    model_config = fields_of("ticket")
+
     requester_email: str = of("requester", "email")
     requester_name: str = of("requester", "name")
     team_name: str = of("team", "name")
-    role: Role = of("ticket", "role")
+    role: Role
     account_email: str = of("ticket", "email")
-    expires_at: datetime = of("ticket", "expires_at")
+    expires_at: datetime
 
 
 class MigrationConsentDecision(Request):

@@ -13,7 +13,7 @@ from api.deps import (
     UowDep,
     VerifiedSession,
 )
-from api.errors import error_responses
+from api.routing import answer, empty_answer
 from api.schemas import (
     AccountOut,
     EmailVerificationConfirm,
@@ -37,12 +37,7 @@ from domain.models import Account, Role
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
 
-@router.post(
-    "/signup",
-    status_code=201,
-    response_model=SignUpResponse,
-    responses=error_responses(400, 409, 422, 429),
-)
+@router.post("/signup", **answer(SignUpResponse, 400, 409, 422, 429, status=201))
 def sign_up(
     body: SignUpRequest, uow: UowDep, services: ServicesDep, client: ClientDep
 ) -> SignUpResponse:
@@ -67,12 +62,7 @@ def sign_up(
     )
 
 
-@router.post(
-    "/email-verifications",
-    status_code=202,
-    response_class=Response,
-    responses=error_responses(401, 409, 429),
-)
+@router.post("/email-verifications", **empty_answer(202, 401, 409, 429))
 def resend_verification(
     uow: UowDep, account: AnyAccount, services: ServicesDep, client: ClientDep
 ) -> Response:
@@ -85,11 +75,7 @@ def resend_verification(
     return Response(status_code=202)
 
 
-@router.post(
-    "/email-verifications/confirm",
-    response_model=MeOut,
-    responses=error_responses(400, 410, 422),
-)
+@router.post("/email-verifications/confirm", **answer(MeOut, 400, 410, 422))
 def confirm_verification(body: EmailVerificationConfirm, uow: UowDep) -> MeOut:
     """The emailed link's token proves the address: the account is verified (any other
     unverified account with it is deleted) and the welcome email is sent. 410 if the link
@@ -99,12 +85,7 @@ def confirm_verification(body: EmailVerificationConfirm, uow: UowDep) -> MeOut:
     return me_out(account)
 
 
-@router.post(
-    "/sessions",
-    status_code=201,
-    response_model=SessionOut,
-    responses=error_responses(400, 401, 422, 429),
-)
+@router.post("/sessions", **answer(SessionOut, 400, 401, 422, 429, status=201))
 def sign_in(
     body: SignInRequest, uow: UowDep, services: ServicesDep, client: ClientDep
 ) -> SessionOut:
@@ -125,16 +106,14 @@ def sign_in(
     return SessionOut.model_validate(issued)
 
 
-@router.delete(
-    "/sessions/current", status_code=204, response_class=Response, responses=error_responses(401)
-)
+@router.delete("/sessions/current", **empty_answer(204, 401))
 def sign_out(uow: UowDep, token: TokenDep, _account: AnyAccount) -> Response:
     accounts.sign_out(uow.session, token)
     uow.commit()
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=MeOut, responses=error_responses(401))
+@router.get("/me", **answer(MeOut, 401))
 def me(account: AnyAccount) -> MeOut:
     """Who is signed in, and whether the email is confirmed yet."""
     return me_out(account)
@@ -149,12 +128,7 @@ def me_out(account: Account) -> MeOut:
     )
 
 
-@router.put(
-    "/me/password",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(400, 401, 403, 409, 422, 429),
-)
+@router.put("/me/password", **empty_answer(204, 400, 401, 403, 409, 422, 429))
 def change_password(
     body: PasswordChange,
     uow: UowDep,
@@ -177,12 +151,7 @@ def change_password(
     return Response(status_code=204)
 
 
-@router.post(
-    "/password-resets",
-    status_code=202,
-    response_class=Response,
-    responses=error_responses(400, 422, 429),
-)
+@router.post("/password-resets", **empty_answer(202, 400, 422, 429))
 def request_password_reset(
     body: PasswordResetRequest, uow: UowDep, services: ServicesDep, client: ClientDep
 ) -> Response:
@@ -195,12 +164,7 @@ def request_password_reset(
     return Response(status_code=202)
 
 
-@router.post(
-    "/password-resets/confirm",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(400, 410, 422),
-)
+@router.post("/password-resets/confirm", **empty_answer(204, 400, 410, 422))
 def reset_password(body: PasswordResetConfirm, uow: UowDep, services: ServicesDep) -> Response:
     """Set a new password with the emailed link's token: the email counts as confirmed, and
     every session of the account ends. 410 if the link was used, replaced or has expired."""
@@ -211,7 +175,7 @@ def reset_password(body: PasswordResetConfirm, uow: UowDep, services: ServicesDe
     return Response(status_code=204)
 
 
-@router.get("/me/sessions", response_model=SessionList, responses=error_responses(401, 403))
+@router.get("/me/sessions", **answer(SessionList, 401, 403))
 def list_sessions(uow: UowDep, who: VerifiedSession) -> SessionList:
     """The person's own sessions, most recently used first; ``current`` marks this one."""
     return SessionList(
@@ -229,9 +193,7 @@ def list_sessions(uow: UowDep, who: VerifiedSession) -> SessionList:
     )
 
 
-@router.delete(
-    "/me/sessions", status_code=204, response_class=Response, responses=error_responses(401, 403)
-)
+@router.delete("/me/sessions", **empty_answer(204, 401, 403))
 def end_other_sessions(uow: UowDep, who: VerifiedSession) -> Response:
     """Sign out everywhere else: every session but this one ends."""
     accounts.end_other_sessions(uow.session, who)
@@ -239,12 +201,7 @@ def end_other_sessions(uow: UowDep, who: VerifiedSession) -> Response:
     return Response(status_code=204)
 
 
-@router.delete(
-    "/me/sessions/{session_id}",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(401, 403, 404),
-)
+@router.delete("/me/sessions/{session_id}", **empty_answer(204, 401, 403, 404))
 def end_session(session_id: str, uow: UowDep, who: VerifiedSession) -> Response:
     """End one of your own sessions (this one too, if it is named)."""
     accounts.end_session(uow.session, who, session_id)

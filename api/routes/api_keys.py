@@ -5,19 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import CurrentAccount, ServicesDep, UowDep
-from api.errors import error_responses
+from api.routing import answer, empty_answer
 from api.schemas import ApiKeyList, ApiKeyOut, ApiKeyRename, ApiKeyRequest, RevealedSecret
 from domain import api_keys
 
 router = APIRouter(prefix="/v1/teams/{team_id}/api-keys", tags=["api keys"])
 
 
-@router.post(
-    "",
-    status_code=202,
-    response_model=ApiKeyOut,
-    responses=error_responses(400, 401, 403, 404, 422),
-)
+@router.post("", **answer(ApiKeyOut, 400, 401, 403, 404, 422, status=202))
 def request_key(
     team_id: str, body: ApiKeyRequest, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> ApiKeyOut:
@@ -29,7 +24,7 @@ def request_key(
     return ApiKeyOut.model_validate(view)
 
 
-@router.get("", response_model=ApiKeyList, responses=error_responses(401, 403, 404))
+@router.get("", **answer(ApiKeyList, 401, 403, 404))
 def list_keys(
     team_id: str, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> ApiKeyList:
@@ -39,7 +34,7 @@ def list_keys(
     return ApiKeyList.model_validate({"items": views})
 
 
-@router.get("/{key_id}", response_model=ApiKeyOut, responses=error_responses(401, 403, 404))
+@router.get("/{key_id}", **answer(ApiKeyOut, 401, 403, 404))
 def get_key(
     team_id: str, key_id: str, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> ApiKeyOut:
@@ -48,11 +43,7 @@ def get_key(
     return ApiKeyOut.model_validate(view)
 
 
-@router.post(
-    "/{key_id}/reveal",
-    response_model=RevealedSecret,
-    responses=error_responses(401, 403, 404, 409, 410),
-)
+@router.post("/{key_id}/reveal", **answer(RevealedSecret, 401, 403, 404, 409, 410))
 def reveal(
     team_id: str, key_id: str, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> RevealedSecret:
@@ -65,9 +56,7 @@ def reveal(
     return RevealedSecret(secret=secret)
 
 
-@router.patch(
-    "/{key_id}", response_model=ApiKeyOut, responses=error_responses(400, 401, 403, 404, 410, 422)
-)
+@router.patch("/{key_id}", **answer(ApiKeyOut, 400, 401, 403, 404, 410, 422))
 def rename(
     team_id: str,
     key_id: str,
@@ -82,9 +71,7 @@ def rename(
     return ApiKeyOut.model_validate(view)
 
 
-@router.delete(
-    "/{key_id}", status_code=204, response_class=Response, responses=error_responses(401, 403, 404)
-)
+@router.delete("/{key_id}", **empty_answer(204, 401, 403, 404))
 def delete(team_id: str, key_id: str, uow: UowDep, account: CurrentAccount) -> Response:
     """Delete a key (owners); calls with it are refused from now on."""
     api_keys.delete_api_key(uow.session, account, team_id, key_id)

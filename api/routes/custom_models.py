@@ -5,19 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import CurrentAccount, UowDep
-from api.errors import error_responses
+from api.routing import answer, empty_answer
 from api.schemas import CustomModelList, CustomModelOut, CustomModelRequest
 from domain import custom_models
 
 router = APIRouter(prefix="/v1/teams/{team_id}/custom-models", tags=["custom models"])
 
 
-@router.post(
-    "",
-    status_code=201,
-    response_model=CustomModelOut,
-    responses=error_responses(400, 401, 403, 404, 409, 422),
-)
+@router.post("", **answer(CustomModelOut, 400, 401, 403, 404, 409, 422, status=201))
 def create(
     team_id: str, body: CustomModelRequest, uow: UowDep, account: CurrentAccount
 ) -> CustomModelOut:
@@ -28,18 +23,13 @@ def create(
     return CustomModelOut.model_validate(model)
 
 
-@router.get("", response_model=CustomModelList, responses=error_responses(401, 403, 404))
+@router.get("", **answer(CustomModelList, 401, 403, 404))
 def list_models(team_id: str, uow: UowDep, account: CurrentAccount) -> CustomModelList:
     found = custom_models.list_custom_models(uow.session, account, team_id)
     return CustomModelList.model_validate({"items": found})
 
 
-@router.delete(
-    "/{model_id}",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(401, 403, 404),
-)
+@router.delete("/{model_id}", **empty_answer(204, 401, 403, 404))
 def delete(team_id: str, model_id: str, uow: UowDep, account: CurrentAccount) -> Response:
     custom_models.delete_custom_model(uow.session, account, team_id, model_id)
     uow.commit()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import ClientDep, CurrentAccount, ServicesDep, UowDep
-from api.errors import error_responses
+from api.routing import answer, empty_answer
 from api.schemas import (
     AcceptedInvitation,
     AcceptInvitation,
@@ -24,9 +24,7 @@ router = APIRouter(prefix="/v1", tags=["invitations"])
 
 @router.post(
     "/teams/{team_id}/invitations",
-    status_code=202,
-    response_model=InvitationOut,
-    responses=error_responses(400, 401, 403, 404, 409, 422, 429),
+    **answer(InvitationOut, 400, 401, 403, 404, 409, 422, 429, status=202),
 )
 def invite(
     team_id: str,
@@ -49,11 +47,7 @@ def invite(
     return InvitationOut.model_validate(invitation)
 
 
-@router.get(
-    "/teams/{team_id}/invitations",
-    response_model=InvitationList,
-    responses=error_responses(401, 404),
-)
+@router.get("/teams/{team_id}/invitations", **answer(InvitationList, 401, 404))
 def list_invitations(team_id: str, uow: UowDep, account: CurrentAccount) -> InvitationList:
     found = invitations.list_invitations(uow.session, account, team_id)
     return InvitationList.model_validate({"items": found})
@@ -61,9 +55,7 @@ def list_invitations(team_id: str, uow: UowDep, account: CurrentAccount) -> Invi
 
 @router.post(
     "/teams/{team_id}/invitations/{invitation_id}/resend",
-    status_code=202,
-    response_model=InvitationOut,
-    responses=error_responses(401, 403, 404, 409, 429),
+    **answer(InvitationOut, 401, 403, 404, 409, 429, status=202),
 )
 def resend(
     team_id: str,
@@ -80,10 +72,7 @@ def resend(
 
 
 @router.delete(
-    "/teams/{team_id}/invitations/{invitation_id}",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(401, 403, 404, 409),
+    "/teams/{team_id}/invitations/{invitation_id}", **empty_answer(204, 401, 403, 404, 409)
 )
 def revoke(team_id: str, invitation_id: str, uow: UowDep, account: CurrentAccount) -> Response:
     invitations.revoke_invitation(uow.session, account, team_id, invitation_id)
@@ -91,20 +80,13 @@ def revoke(team_id: str, invitation_id: str, uow: UowDep, account: CurrentAccoun
     return Response(status_code=204)
 
 
-@router.get(
-    "/invitations/{token}", response_model=InvitationPreview, responses=error_responses(410)
-)
+@router.get("/invitations/{token}", **answer(InvitationPreview, 410))
 def preview(token: str, uow: UowDep) -> InvitationPreview:
     """What the link's holder is invited to. Any link that cannot be used is 410."""
     return InvitationPreview.model_validate(invitations.preview_invitation(uow.session, token))
 
 
-@router.post(
-    "/invitations/accept",
-    status_code=201,
-    response_model=AcceptedInvitation,
-    responses=error_responses(400, 409, 410, 422),
-)
+@router.post("/invitations/accept", **answer(AcceptedInvitation, 400, 409, 410, 422, status=201))
 def accept(
     body: AcceptInvitation, uow: UowDep, services: ServicesDep, client: ClientDep
 ) -> AcceptedInvitation:

@@ -7,20 +7,21 @@ from fastapi import APIRouter, Response
 from api.deps import CurrentAccount, ServicesDep, UowDep
 from api.errors import error_responses
 from api.invoice_pdf import invoice_pdf
+from api.routing import answer
 from api.schemas import InvoiceList, InvoiceOut
 from domain import billing
 
 router = APIRouter(prefix="/v1/teams/{team_id}/invoices", tags=["billing"])
 
 
-@router.get("", response_model=InvoiceList, responses=error_responses(401, 403, 404))
+@router.get("", **answer(InvoiceList, 401, 403, 404))
 def list_invoices(team_id: str, uow: UowDep, account: CurrentAccount) -> InvoiceList:
     """The team's invoices, newest period first (owners)."""
     found = billing.list_invoices(uow.session, account, team_id)
     return InvoiceList.model_validate({"items": found})
 
 
-@router.get("/{invoice_id}", response_model=InvoiceOut, responses=error_responses(401, 403, 404))
+@router.get("/{invoice_id}", **answer(InvoiceOut, 401, 403, 404))
 def get_invoice(team_id: str, invoice_id: str, uow: UowDep, account: CurrentAccount) -> InvoiceOut:
     invoice, _team = billing.get_invoice(uow.session, account, team_id, invoice_id)
     return InvoiceOut.model_validate(invoice)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import CurrentAccount, ServicesDep, UowDep
-from api.errors import error_responses
+from api.routing import answer, empty_answer
 from api.schemas import (
     MigrationConsentDecision,
     MigrationConsentPreview,
@@ -22,9 +22,7 @@ router = APIRouter(prefix="/v1", tags=["migration tickets"])
 
 @router.post(
     "/teams/{team_id}/migration-tickets",
-    status_code=202,
-    response_model=MigrationTicketOut,
-    responses=error_responses(400, 401, 403, 404, 409, 422, 429),
+    **answer(MigrationTicketOut, 400, 401, 403, 404, 409, 422, 429, status=202),
 )
 def open_ticket(
     team_id: str,
@@ -50,11 +48,7 @@ def open_ticket(
     return MigrationTicketOut.model_validate(ticket)
 
 
-@router.get(
-    "/teams/{team_id}/migration-tickets",
-    response_model=MigrationTicketList,
-    responses=error_responses(401, 403, 404),
-)
+@router.get("/teams/{team_id}/migration-tickets", **answer(MigrationTicketList, 401, 403, 404))
 def list_tickets(team_id: str, uow: UowDep, account: CurrentAccount) -> MigrationTicketList:
     """The team's tickets, newest first (owners)."""
     found = migration_tickets.list_team_tickets(uow.session, account, team_id)
@@ -62,10 +56,7 @@ def list_tickets(team_id: str, uow: UowDep, account: CurrentAccount) -> Migratio
 
 
 @router.delete(
-    "/teams/{team_id}/migration-tickets/{ticket_id}",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(401, 403, 404, 409),
+    "/teams/{team_id}/migration-tickets/{ticket_id}", **empty_answer(204, 401, 403, 404, 409)
 )
 def cancel(team_id: str, ticket_id: str, uow: UowDep, account: CurrentAccount) -> Response:
     """Withdraw a ticket before a support agent approves it; afterwards 409 ``ticket_closed``."""
@@ -74,22 +65,14 @@ def cancel(team_id: str, ticket_id: str, uow: UowDep, account: CurrentAccount) -
     return Response(status_code=204)
 
 
-@router.get(
-    "/migration-consents/{token}",
-    response_model=MigrationConsentPreview,
-    responses=error_responses(410),
-)
+@router.get("/migration-consents/{token}", **answer(MigrationConsentPreview, 410))
 def preview(token: str, uow: UowDep) -> MigrationConsentPreview:
     """Who asks to move the link holder's account, and into which team. Unusable links: 410."""
     found = migration_tickets.preview_consent(uow.session, token)
     return MigrationConsentPreview.model_validate(found)
 
 
-@router.post(
-    "/migration-consents",
-    response_model=MigrationConsentResult,
-    responses=error_responses(400, 410, 422),
-)
+@router.post("/migration-consents", **answer(MigrationConsentResult, 400, 410, 422))
 def decide(body: MigrationConsentDecision, uow: UowDep) -> MigrationConsentResult:
     """Accept (the ticket then awaits a support agent's review) or decline (it ends)."""
     ticket = migration_tickets.decide_consent(

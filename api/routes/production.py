@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import CurrentAccount, UowDep
-from api.errors import error_responses
+from api.routing import answer
 from api.schemas import (
     PaymentMethodOut,
     PaymentMethodRequest,
@@ -22,9 +22,7 @@ router = APIRouter(prefix="/v1/teams/{team_id}", tags=["go to production"])
 
 @router.put(
     "/production-application",
-    status_code=202,
-    response_model=ProductionApplicationStatus,
-    responses=error_responses(400, 401, 403, 404, 409, 422),
+    **answer(ProductionApplicationStatus, 400, 401, 403, 404, 409, 422, status=202),
 )
 def submit(
     team_id: str, body: ProductionApplicationRequest, uow: UowDep, account: CurrentAccount
@@ -47,11 +45,7 @@ def submit(
     return JSONResponse({"status": "submitted"}, status_code=202)
 
 
-@router.get(
-    "/production-application",
-    response_model=ProductionApplicationOut,
-    responses=error_responses(401, 404),
-)
+@router.get("/production-application", **answer(ProductionApplicationOut, 401, 404))
 def status(team_id: str, uow: UowDep, account: CurrentAccount) -> ProductionApplicationOut:
     """The team's production status and its latest application (``none`` before any)."""
     latest = production.latest_application(uow.session, account, team_id)
@@ -62,19 +56,13 @@ def status(team_id: str, uow: UowDep, account: CurrentAccount) -> ProductionAppl
     return ProductionApplicationOut.model_validate(latest)
 
 
-@router.get(
-    "/payment-method", response_model=PaymentMethodOut, responses=error_responses(401, 403, 404)
-)
+@router.get("/payment-method", **answer(PaymentMethodOut, 401, 403, 404))
 def get_payment_method(team_id: str, uow: UowDep, account: CurrentAccount) -> PaymentMethodOut:
     method = payments.get_payment_method(uow.session, account, team_id)
     return PaymentMethodOut.model_validate(method)
 
 
-@router.put(
-    "/payment-method",
-    response_model=PaymentMethodOut,
-    responses=error_responses(400, 401, 403, 404, 422),
-)
+@router.put("/payment-method", **answer(PaymentMethodOut, 400, 401, 403, 404, 422))
 def set_payment_method(
     team_id: str, body: PaymentMethodRequest, uow: UowDep, account: CurrentAccount
 ) -> PaymentMethodOut:

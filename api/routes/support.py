@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import SupportAgent, UowDep
-from api.errors import error_responses
+from api.routing import answer
 from api.schemas import (
     ApproveTicket,
     Decision,
@@ -24,7 +24,7 @@ from domain.models import ApplicationStatus, EmailStatus, TicketStatus
 router = APIRouter(prefix="/v1/support", tags=["support"])
 
 
-@router.get("/emails", response_model=EmailList, responses=error_responses(401, 403, 422))
+@router.get("/emails", **answer(EmailList, 401, 403, 422))
 def list_emails(
     uow: UowDep,
     agent: SupportAgent,
@@ -39,11 +39,7 @@ def list_emails(
     return EmailList.model_validate({"items": emails})
 
 
-@router.get(
-    "/production-applications",
-    response_model=SupportProductionApplicationList,
-    responses=error_responses(401, 403, 422),
-)
+@router.get("/production-applications", **answer(SupportProductionApplicationList, 401, 403, 422))
 def list_production_applications(
     uow: UowDep,
     agent: SupportAgent,
@@ -66,8 +62,7 @@ def _settle(
 
 @router.post(
     "/production-applications/{application_id}/approve",
-    response_model=SupportProductionApplication,
-    responses=error_responses(400, 401, 403, 404, 409, 422),
+    **answer(SupportProductionApplication, 400, 401, 403, 404, 409, 422),
 )
 def approve_production_application(
     application_id: str, body: Decision, uow: UowDep, agent: SupportAgent
@@ -78,8 +73,7 @@ def approve_production_application(
 
 @router.post(
     "/production-applications/{application_id}/reject",
-    response_model=SupportProductionApplication,
-    responses=error_responses(400, 401, 403, 404, 409, 422),
+    **answer(SupportProductionApplication, 400, 401, 403, 404, 409, 422),
 )
 def reject_production_application(
     application_id: str, body: Decision, uow: UowDep, agent: SupportAgent
@@ -88,11 +82,7 @@ def reject_production_application(
     return _settle(application_id, body, uow, agent, approve=False)
 
 
-@router.get(
-    "/migration-tickets",
-    response_model=SupportTicketList,
-    responses=error_responses(401, 403, 422),
-)
+@router.get("/migration-tickets", **answer(SupportTicketList, 401, 403, 422))
 def list_migration_tickets(
     uow: UowDep,
     agent: SupportAgent,
@@ -106,11 +96,7 @@ def list_migration_tickets(
     return SupportTicketList.model_validate({"items": views})
 
 
-@router.get(
-    "/migration-tickets/{ticket_id}",
-    response_model=SupportTicketOut,
-    responses=error_responses(401, 403, 404),
-)
+@router.get("/migration-tickets/{ticket_id}", **answer(SupportTicketOut, 401, 403, 404))
 def get_migration_ticket(ticket_id: str, uow: UowDep, agent: SupportAgent) -> SupportTicketOut:
     view = migration_tickets.get_ticket(uow.session, agent, ticket_id)
     return SupportTicketOut.model_validate(view)
@@ -118,9 +104,7 @@ def get_migration_ticket(ticket_id: str, uow: UowDep, agent: SupportAgent) -> Su
 
 @router.post(
     "/migration-tickets/{ticket_id}/approve",
-    status_code=202,
-    response_model=SupportTicketOut,
-    responses=error_responses(400, 401, 403, 404, 409, 422),
+    **answer(SupportTicketOut, 400, 401, 403, 404, 409, 422, status=202),
 )
 def approve_migration_ticket(
     ticket_id: str, body: ApproveTicket, uow: UowDep, agent: SupportAgent
@@ -134,8 +118,7 @@ def approve_migration_ticket(
 
 @router.post(
     "/migration-tickets/{ticket_id}/reject",
-    response_model=SupportTicketOut,
-    responses=error_responses(400, 401, 403, 404, 409, 422),
+    **answer(SupportTicketOut, 400, 401, 403, 404, 409, 422),
 )
 def reject_migration_ticket(
     ticket_id: str, body: RejectTicket, uow: UowDep, agent: SupportAgent

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import CurrentAccount, UowDep
-from api.errors import error_responses
+from api.routing import answer, empty_answer
 from api.schemas import EventList, MemberList, MemberOut, RoleChange, TeamOut
 from domain import teams
 from domain.models import Role
@@ -15,22 +15,18 @@ from domain.models import Role
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 
 
-@router.get("/{team_id}", response_model=TeamOut, responses=error_responses(401, 404))
+@router.get("/{team_id}", **answer(TeamOut, 401, 404))
 def get_team(team_id: str, uow: UowDep, account: CurrentAccount) -> TeamOut:
     return TeamOut.model_validate(teams.get_team(uow.session, account, team_id))
 
 
-@router.get("/{team_id}/members", response_model=MemberList, responses=error_responses(401, 404))
+@router.get("/{team_id}/members", **answer(MemberList, 401, 404))
 def list_members(team_id: str, uow: UowDep, account: CurrentAccount) -> MemberList:
     members = teams.list_members(uow.session, account, team_id)
     return MemberList.model_validate({"items": members})
 
 
-@router.patch(
-    "/{team_id}/members/{account_id}",
-    response_model=MemberOut,
-    responses=error_responses(400, 401, 403, 404, 409, 422),
-)
+@router.patch("/{team_id}/members/{account_id}", **answer(MemberOut, 400, 401, 403, 404, 409, 422))
 def change_role(
     team_id: str,
     account_id: str,
@@ -44,12 +40,7 @@ def change_role(
     return MemberOut.model_validate(member)
 
 
-@router.delete(
-    "/{team_id}/members/{account_id}",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(401, 403, 404, 409),
-)
+@router.delete("/{team_id}/members/{account_id}", **empty_answer(204, 401, 403, 404, 409))
 def remove_member(team_id: str, account_id: str, uow: UowDep, account: CurrentAccount) -> Response:
     """Owners remove a member; any member removes itself (leaves). The account that goes gets a
     new personal team."""
@@ -58,9 +49,7 @@ def remove_member(team_id: str, account_id: str, uow: UowDep, account: CurrentAc
     return Response(status_code=204)
 
 
-@router.get(
-    "/{team_id}/events", response_model=EventList, responses=error_responses(401, 403, 404, 422)
-)
+@router.get("/{team_id}/events", **answer(EventList, 401, 403, 404, 422))
 def list_events(
     team_id: str,
     uow: UowDep,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import BearerDep, CurrentAccount, ServicesDep, UowDep
-from api.errors import error_responses
+from api.routing import answer
 from api.schemas import UsageAccepted, UsageCall, UsageList
 from domain import usage
 from domain.clock import utcnow
@@ -18,12 +18,7 @@ from domain.errors import InvalidKey
 router = APIRouter(prefix="/v1", tags=["usage"])
 
 
-@router.post(
-    "/usage",
-    status_code=202,
-    response_model=UsageAccepted,
-    responses=error_responses(400, 401, 422, 429),
-)
+@router.post("/usage", **answer(UsageAccepted, 400, 401, 422, 429, status=202))
 def record(
     body: UsageCall, uow: UowDep, credentials: BearerDep, services: ServicesDep
 ) -> JSONResponse:
@@ -50,11 +45,7 @@ def record(
     )
 
 
-@router.get(
-    "/teams/{team_id}/usage",
-    response_model=UsageList,
-    responses=error_responses(401, 403, 404, 422),
-)
+@router.get("/teams/{team_id}/usage", **answer(UsageList, 401, 403, 404, 422))
 def history(
     team_id: str,
     uow: UowDep,
