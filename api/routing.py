@@ -3,12 +3,15 @@ errors it documents (all of which the OpenAPI document shows)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Response
 from pydantic import BaseModel
 
 from api.errors import error_responses
+from infra.db import UnitOfWork
+
+T = TypeVar("T")
 
 
 def answer(model: type[BaseModel], *errors: int, status: int | None = None) -> dict[str, Any]:
@@ -27,3 +30,10 @@ def empty_answer(status: int, *errors: int) -> dict[str, Any]:
         "response_class": Response,
         "responses": error_responses(*errors),
     }
+
+
+def committed(uow: UnitOfWork, answer: T) -> T:
+    """Commit the request's unit of work, then give ``answer``: built before the commit, from
+    what this transaction read, so nothing is read again in another."""
+    uow.commit()
+    return answer

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, Self, TypeVar
 
 from pydantic import (
     AliasGenerator,
@@ -27,6 +28,8 @@ from domain.models import (
     TicketStatus,
 )
 
+T = TypeVar("T")
+
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -45,6 +48,17 @@ class Out(BaseModel):
     ``Model.model_validate(obj)``, nested models included."""
 
     model_config = ConfigDict(from_attributes=True)
+
+
+class Items(Out, Generic[T]):
+    """A list answer: ``{"items": [...]}``."""
+
+    items: list[T]
+
+    @classmethod
+    def of(cls, found: Iterable[object]) -> Self:
+        """The answer listing ``found``, each item read from its attributes."""
+        return cls.model_validate({"items": found})
 
 
 def of(*path: str, **field: Any) -> Any:
@@ -120,8 +134,8 @@ class SessionItem(Out):
     current: bool = Field(description="whether this is the session making the request")
 
 
-class SessionList(Out):
-    items: list[SessionItem]
+class SessionList(Items[SessionItem]):
+    pass
 
 
 class TeamRef(Out):
@@ -165,8 +179,8 @@ class MemberOut(Out):
     joined_at: datetime
 
 
-class MemberList(Out):
-    items: list[MemberOut]
+class MemberList(Items[MemberOut]):
+    pass
 
 
 class RoleChange(Request):
@@ -182,8 +196,8 @@ class EventOut(Out):
     details: dict[str, Any]
 
 
-class EventList(Out):
-    items: list[EventOut]
+class EventList(Items[EventOut]):
+    pass
 
 
 class EmailOut(Out):
@@ -198,8 +212,8 @@ class EmailOut(Out):
     sent_at: datetime | None
 
 
-class EmailList(Out):
-    items: list[EmailOut]
+class EmailList(Items[EmailOut]):
+    pass
 
 
 class Health(Out):
@@ -224,8 +238,8 @@ class InvitationOut(Out):
     failure_reason: str | None
 
 
-class InvitationList(Out):
-    items: list[InvitationOut]
+class InvitationList(Items[InvitationOut]):
+    pass
 
 
 # Read from :class:`domain.invitations.Preview`.
@@ -280,8 +294,8 @@ class ApiKeyOut(Out):
     revealable: bool = of("revealable", description="whether POST …/reveal can show the secret now")
 
 
-class ApiKeyList(Out):
-    items: list[ApiKeyOut]
+class ApiKeyList(Items[ApiKeyOut]):
+    pass
 
 
 class RevealedSecret(Out):
@@ -311,8 +325,8 @@ class UsageRowOut(Out):
     output_tokens: int
 
 
-class UsageList(Out):
-    items: list[UsageRowOut]
+class UsageList(Items[UsageRowOut]):
+    pass
 
 
 class CustomModelRequest(Request):
@@ -328,8 +342,8 @@ class CustomModelOut(Out):
     created_at: datetime
 
 
-class CustomModelList(Out):
-    items: list[CustomModelOut]
+class CustomModelList(Items[CustomModelOut]):
+    pass
 
 
 class ProductionApplicationRequest(Request):
@@ -377,8 +391,8 @@ class SupportProductionApplication(Out):
     reasons: list[str]
 
 
-class SupportProductionApplicationList(Out):
-    items: list[SupportProductionApplication]
+class SupportProductionApplicationList(Items[SupportProductionApplication]):
+    pass
 
 
 class Decision(Request):
@@ -412,8 +426,8 @@ class InvoiceSummary(Out):
     total_cents: int
 
 
-class InvoiceList(Out):
-    items: list[InvoiceSummary]
+class InvoiceList(Items[InvoiceSummary]):
+    pass
 
 
 class InvoiceLineOut(Out):
@@ -447,8 +461,8 @@ class MigrationTicketOut(Out):
     failure_reason: str | None = Field(description="why it failed, or the rejection's reason")
 
 
-class MigrationTicketList(Out):
-    items: list[MigrationTicketOut]
+class MigrationTicketList(Items[MigrationTicketOut]):
+    pass
 
 
 # Read from :class:`domain.migration_tickets.ConsentPreview`.
@@ -517,8 +531,8 @@ class SupportTicketOut(Out):
     history: list[TicketChangeOut] = of("history")
 
 
-class SupportTicketList(Out):
-    items: list[SupportTicketOut]
+class SupportTicketList(Items[SupportTicketOut]):
+    pass
 
 
 class ApproveTicket(Request):

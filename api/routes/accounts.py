@@ -13,7 +13,7 @@ from api.deps import (
     UowDep,
     VerifiedSession,
 )
-from api.routing import answer, empty_answer
+from api.routing import answer, committed, empty_answer
 from api.schemas import (
     AccountOut,
     EmailVerificationConfirm,
@@ -53,12 +53,14 @@ def sign_up(
         password=body.password,
         client=client,
     )
-    uow.commit()
-    return SignUpResponse(
-        account=AccountOut.model_validate(issued.account),
-        team=TeamOut.model_validate(team),
-        token=issued.token,
-        expires_at=issued.expires_at,
+    return committed(
+        uow,
+        SignUpResponse(
+            account=AccountOut.model_validate(issued.account),
+            team=TeamOut.model_validate(team),
+            token=issued.token,
+            expires_at=issued.expires_at,
+        ),
     )
 
 
@@ -71,8 +73,7 @@ def resend_verification(
     accounts.request_verification(
         uow.session, services.limiter, services.account_policy, account, client
     )
-    uow.commit()
-    return Response(status_code=202)
+    return committed(uow, Response(status_code=202))
 
 
 @router.post("/email-verifications/confirm", **answer(MeOut, 400, 410, 422))
@@ -81,8 +82,7 @@ def confirm_verification(body: EmailVerificationConfirm, uow: UowDep) -> MeOut:
     unverified account with it is deleted) and the welcome email is sent. 410 if the link
     was used, replaced by a newer one, or has expired."""
     account = accounts.confirm_verification(uow.session, body.token)
-    uow.commit()
-    return me_out(account)
+    return committed(uow, me_out(account))
 
 
 @router.post("/sessions", **answer(SessionOut, 400, 401, 422, 429, status=201))
@@ -102,15 +102,13 @@ def sign_in(
     )
     if issued is None:
         raise InvalidCredentials("Email or password is wrong.")
-    uow.commit()
-    return SessionOut.model_validate(issued)
+    return committed(uow, SessionOut.model_validate(issued))
 
 
 @router.delete("/sessions/current", **empty_answer(204, 401))
 def sign_out(uow: UowDep, token: TokenDep, _account: AnyAccount) -> Response:
     accounts.sign_out(uow.session, token)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))
 
 
 @router.get("/me", **answer(MeOut, 401))
@@ -147,8 +145,7 @@ def change_password(
         new_password=body.new_password,
         client=client,
     )
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))
 
 
 @router.post("/password-resets", **empty_answer(202, 400, 422, 429))
@@ -160,8 +157,7 @@ def request_password_reset(
     accounts.request_password_reset(
         uow.session, services.limiter, services.account_policy, email=body.email, client=client
     )
-    uow.commit()
-    return Response(status_code=202)
+    return committed(uow, Response(status_code=202))
 
 
 @router.post("/password-resets/confirm", **empty_answer(204, 400, 410, 422))
@@ -171,8 +167,7 @@ def reset_password(body: PasswordResetConfirm, uow: UowDep, services: ServicesDe
     accounts.reset_password(
         uow.session, services.passwords, token=body.token, new_password=body.new_password
     )
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))
 
 
 @router.get("/me/sessions", **answer(SessionList, 401, 403))
@@ -197,13 +192,11 @@ def list_sessions(uow: UowDep, who: VerifiedSession) -> SessionList:
 def end_other_sessions(uow: UowDep, who: VerifiedSession) -> Response:
     """Sign out everywhere else: every session but this one ends."""
     accounts.end_other_sessions(uow.session, who)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))
 
 
 @router.delete("/me/sessions/{session_id}", **empty_answer(204, 401, 403, 404))
 def end_session(session_id: str, uow: UowDep, who: VerifiedSession) -> Response:
     """End one of your own sessions (this one too, if it is named)."""
     accounts.end_session(uow.session, who, session_id)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))

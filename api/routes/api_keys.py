@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import CurrentAccount, ServicesDep, UowDep
-from api.routing import answer, empty_answer
+from api.routing import answer, committed, empty_answer
 from api.schemas import ApiKeyList, ApiKeyOut, ApiKeyRename, ApiKeyRequest, RevealedSecret
 from domain import api_keys
 
@@ -20,8 +20,7 @@ def request_key(
     Production keys need the team approved (403 ``production_not_approved``)."""
     key = api_keys.request_api_key(uow.session, account, team_id, name=body.name, kind=body.kind)
     [view] = api_keys.key_views(uow.session, [key], services.key_policy)
-    uow.commit()
-    return ApiKeyOut.model_validate(view)
+    return committed(uow, ApiKeyOut.model_validate(view))
 
 
 @router.get("", **answer(ApiKeyList, 401, 403, 404))
@@ -30,8 +29,7 @@ def list_keys(
 ) -> ApiKeyList:
     """Every key of the team with its masked form, never a secret."""
     keys = api_keys.list_api_keys(uow.session, account, team_id)
-    views = api_keys.key_views(uow.session, keys, services.key_policy)
-    return ApiKeyList.model_validate({"items": views})
+    return ApiKeyList.of(api_keys.key_views(uow.session, keys, services.key_policy))
 
 
 @router.get("/{key_id}", **answer(ApiKeyOut, 401, 403, 404))
@@ -52,8 +50,9 @@ def reveal(
     secret = api_keys.reveal_api_key(
         uow.session, services.secret_box, account, team_id, key_id, services.key_policy
     )
-    uow.commit()  # a production secret is wiped before it leaves
-    return RevealedSecret(secret=secret)
+    return committed(
+        uow, RevealedSecret(secret=secret)
+    )  # a production secret is wiped before it leaves
 
 
 @router.patch("/{key_id}", **answer(ApiKeyOut, 400, 401, 403, 404, 410, 422))
@@ -67,13 +66,11 @@ def rename(
 ) -> ApiKeyOut:
     key = api_keys.rename_api_key(uow.session, account, team_id, key_id, body.name)
     [view] = api_keys.key_views(uow.session, [key], services.key_policy)
-    uow.commit()
-    return ApiKeyOut.model_validate(view)
+    return committed(uow, ApiKeyOut.model_validate(view))
 
 
 @router.delete("/{key_id}", **empty_answer(204, 401, 403, 404))
 def delete(team_id: str, key_id: str, uow: UowDep, account: CurrentAccount) -> Response:
     """Delete a key (owners); calls with it are refused from now on."""
     api_keys.delete_api_key(uow.session, account, team_id, key_id)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))

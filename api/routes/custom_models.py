@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import CurrentAccount, UowDep
-from api.routing import answer, empty_answer
+from api.routing import answer, committed, empty_answer
 from api.schemas import CustomModelList, CustomModelOut, CustomModelRequest
 from domain import custom_models
 
@@ -19,18 +19,15 @@ def create(
     model = custom_models.create_custom_model(
         uow.session, account, team_id, name=body.name, base_model=body.base_model
     )
-    uow.commit()
-    return CustomModelOut.model_validate(model)
+    return committed(uow, CustomModelOut.model_validate(model))
 
 
 @router.get("", **answer(CustomModelList, 401, 403, 404))
 def list_models(team_id: str, uow: UowDep, account: CurrentAccount) -> CustomModelList:
-    found = custom_models.list_custom_models(uow.session, account, team_id)
-    return CustomModelList.model_validate({"items": found})
+    return CustomModelList.of(custom_models.list_custom_models(uow.session, account, team_id))
 
 
 @router.delete("/{model_id}", **empty_answer(204, 401, 403, 404))
 def delete(team_id: str, model_id: str, uow: UowDep, account: CurrentAccount) -> Response:
     custom_models.delete_custom_model(uow.session, account, team_id, model_id)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import ClientDep, CurrentAccount, ServicesDep, UowDep
-from api.routing import answer, empty_answer
+from api.routing import answer, committed, empty_answer
 from api.schemas import (
     AcceptedInvitation,
     AcceptInvitation,
@@ -43,14 +43,12 @@ def invite(
         role=body.role,
         policy=services.invitation_policy,
     )
-    uow.commit()
-    return InvitationOut.model_validate(invitation)
+    return committed(uow, InvitationOut.model_validate(invitation))
 
 
 @router.get("/teams/{team_id}/invitations", **answer(InvitationList, 401, 404))
 def list_invitations(team_id: str, uow: UowDep, account: CurrentAccount) -> InvitationList:
-    found = invitations.list_invitations(uow.session, account, team_id)
-    return InvitationList.model_validate({"items": found})
+    return InvitationList.of(invitations.list_invitations(uow.session, account, team_id))
 
 
 @router.post(
@@ -67,8 +65,7 @@ def resend(
     invitation = invitations.resend_invitation(
         uow.session, account, team_id, invitation_id, policy=services.invitation_policy
     )
-    uow.commit()
-    return InvitationOut.model_validate(invitation)
+    return committed(uow, InvitationOut.model_validate(invitation))
 
 
 @router.delete(
@@ -76,8 +73,7 @@ def resend(
 )
 def revoke(team_id: str, invitation_id: str, uow: UowDep, account: CurrentAccount) -> Response:
     invitations.revoke_invitation(uow.session, account, team_id, invitation_id)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))
 
 
 @router.get("/invitations/{token}", **answer(InvitationPreview, 410))
@@ -101,11 +97,13 @@ def accept(
         password=body.password,
         client=client,
     )
-    uow.commit()
-    return AcceptedInvitation(
-        account=AccountOut.model_validate(issued.account),
-        team=TeamOut.model_validate(team),
-        role=role,
-        token=issued.token,
-        expires_at=issued.expires_at,
+    return committed(
+        uow,
+        AcceptedInvitation(
+            account=AccountOut.model_validate(issued.account),
+            team=TeamOut.model_validate(team),
+            role=role,
+            token=issued.token,
+            expires_at=issued.expires_at,
+        ),
     )

@@ -17,8 +17,7 @@ router = APIRouter(prefix="/v1/teams/{team_id}/invoices", tags=["billing"])
 @router.get("", **answer(InvoiceList, 401, 403, 404))
 def list_invoices(team_id: str, uow: UowDep, account: CurrentAccount) -> InvoiceList:
     """The team's invoices, newest period first (owners)."""
-    found = billing.list_invoices(uow.session, account, team_id)
-    return InvoiceList.model_validate({"items": found})
+    return InvoiceList.of(billing.list_invoices(uow.session, account, team_id))
 
 
 @router.get("/{invoice_id}", **answer(InvoiceOut, 401, 403, 404))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import CurrentAccount, ServicesDep, UowDep
-from api.routing import answer, empty_answer
+from api.routing import answer, committed, empty_answer
 from api.schemas import (
     MigrationConsentDecision,
     MigrationConsentPreview,
@@ -44,15 +44,14 @@ def open_ticket(
         policy=services.migration_policy,
         limits=services.limiter,
     )
-    uow.commit()
-    return MigrationTicketOut.model_validate(ticket)
+    return committed(uow, MigrationTicketOut.model_validate(ticket))
 
 
 @router.get("/teams/{team_id}/migration-tickets", **answer(MigrationTicketList, 401, 403, 404))
 def list_tickets(team_id: str, uow: UowDep, account: CurrentAccount) -> MigrationTicketList:
     """The team's tickets, newest first (owners)."""
     found = migration_tickets.list_team_tickets(uow.session, account, team_id)
-    return MigrationTicketList.model_validate({"items": found})
+    return MigrationTicketList.of(found)
 
 
 @router.delete(
@@ -61,8 +60,7 @@ def list_tickets(team_id: str, uow: UowDep, account: CurrentAccount) -> Migratio
 def cancel(team_id: str, ticket_id: str, uow: UowDep, account: CurrentAccount) -> Response:
     """Withdraw a ticket before a support agent approves it; afterwards 409 ``ticket_closed``."""
     migration_tickets.cancel_ticket(uow.session, account, team_id, ticket_id)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))
 
 
 @router.get("/migration-consents/{token}", **answer(MigrationConsentPreview, 410))
@@ -78,5 +76,4 @@ def decide(body: MigrationConsentDecision, uow: UowDep) -> MigrationConsentResul
     ticket = migration_tickets.decide_consent(
         uow.session, body.token, accept=body.decision == "accept"
     )
-    uow.commit()
-    return MigrationConsentResult.model_validate(ticket)
+    return committed(uow, MigrationConsentResult.model_validate(ticket))

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import CurrentAccount, UowDep
-from api.routing import answer
+from api.routing import answer, committed
 from api.schemas import (
     PaymentMethodOut,
     PaymentMethodRequest,
@@ -33,16 +33,9 @@ def submit(
         uow.session,
         account,
         team_id,
-        production.Application(
-            company_name=body.company_name,
-            website=str(body.website),
-            use_case=body.use_case,
-            expected_monthly_requests=body.expected_monthly_requests,
-            contact_email=body.contact_email,
-        ),
+        production.Application(**body.model_dump(mode="json", exclude={"accept_terms"})),
     )
-    uow.commit()
-    return JSONResponse({"status": "submitted"}, status_code=202)
+    return committed(uow, JSONResponse({"status": "submitted"}, status_code=202))
 
 
 @router.get("/production-application", **answer(ProductionApplicationOut, 401, 404))
@@ -72,14 +65,6 @@ def set_payment_method(
         uow.session,
         account,
         team_id,
-        payments.CardOnFile(
-            billing_email=body.billing_email,
-            provider_token=body.provider_token,
-            brand=body.brand,
-            last4=body.last4,
-            exp_month=body.exp_month,
-            exp_year=body.exp_year,
-        ),
+        payments.CardOnFile(**body.model_dump()),
     )
-    uow.commit()
-    return PaymentMethodOut.model_validate(method)
+    return committed(uow, PaymentMethodOut.model_validate(method))

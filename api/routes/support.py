@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import SupportAgent, UowDep
-from api.routing import answer
+from api.routing import answer, committed
 from api.schemas import (
     ApproveTicket,
     Decision,
@@ -36,7 +36,7 @@ def list_emails(
     emails = email_log.emails_for_support(
         uow.session, agent, status=EmailStatus(status) if status else None, limit=limit
     )
-    return EmailList.model_validate({"items": emails})
+    return EmailList.of(emails)
 
 
 @router.get("/production-applications", **answer(SupportProductionApplicationList, 401, 403, 422))
@@ -47,7 +47,7 @@ def list_production_applications(
 ) -> SupportProductionApplicationList:
     """Applications by status, oldest first: ``manual_review`` is the queue to work."""
     found = production.applications_for_support(uow.session, agent, status)
-    return SupportProductionApplicationList.model_validate({"items": found})
+    return SupportProductionApplicationList.of(found)
 
 
 def _settle(
@@ -56,8 +56,7 @@ def _settle(
     view = production.settle_manual_review(
         uow.session, agent, application_id, approve=approve, reason=body.reason
     )
-    uow.commit()
-    return SupportProductionApplication.model_validate(view)
+    return committed(uow, SupportProductionApplication.model_validate(view))
 
 
 @router.post(
@@ -93,7 +92,7 @@ def list_migration_tickets(
     the account's current team (members, owners, whether it is the sole owner) and the
     ticket's history."""
     views = migration_tickets.list_tickets(uow.session, agent, status=status, limit=limit)
-    return SupportTicketList.model_validate({"items": views})
+    return SupportTicketList.of(views)
 
 
 @router.get("/migration-tickets/{ticket_id}", **answer(SupportTicketOut, 401, 403, 404))
@@ -112,8 +111,7 @@ def approve_migration_ticket(
     """Approve a ticket awaiting review; the migration job then re-checks and moves the
     account. Any other status is 409 ``ticket_not_awaiting_review``."""
     view = migration_tickets.approve_ticket(uow.session, agent, ticket_id, note=body.note)
-    uow.commit()
-    return SupportTicketOut.model_validate(view)
+    return committed(uow, SupportTicketOut.model_validate(view))
 
 
 @router.post(
@@ -125,5 +123,4 @@ def reject_migration_ticket(
 ) -> SupportTicketOut:
     """Reject a ticket awaiting review with a reason; requester and account holder are told."""
     view = migration_tickets.reject_ticket(uow.session, agent, ticket_id, reason=body.reason)
-    uow.commit()
-    return SupportTicketOut.model_validate(view)
+    return committed(uow, SupportTicketOut.model_validate(view))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import CurrentAccount, UowDep
-from api.routing import answer, empty_answer
+from api.routing import answer, committed, empty_answer
 from api.schemas import EventList, MemberList, MemberOut, RoleChange, TeamOut
 from domain import teams
 from domain.models import Role
@@ -22,8 +22,7 @@ def get_team(team_id: str, uow: UowDep, account: CurrentAccount) -> TeamOut:
 
 @router.get("/{team_id}/members", **answer(MemberList, 401, 404))
 def list_members(team_id: str, uow: UowDep, account: CurrentAccount) -> MemberList:
-    members = teams.list_members(uow.session, account, team_id)
-    return MemberList.model_validate({"items": members})
+    return MemberList.of(teams.list_members(uow.session, account, team_id))
 
 
 @router.patch("/{team_id}/members/{account_id}", **answer(MemberOut, 400, 401, 403, 404, 409, 422))
@@ -36,8 +35,7 @@ def change_role(
 ) -> MemberOut:
     """Owners change a member's role; the last owner cannot be demoted (409 ``last_owner``)."""
     member = teams.change_role(uow.session, account, team_id, account_id, Role(body.role))
-    uow.commit()
-    return MemberOut.model_validate(member)
+    return committed(uow, MemberOut.model_validate(member))
 
 
 @router.delete("/{team_id}/members/{account_id}", **empty_answer(204, 401, 403, 404, 409))
@@ -45,8 +43,7 @@ def remove_member(team_id: str, account_id: str, uow: UowDep, account: CurrentAc
     """Owners remove a member; any member removes itself (leaves). The account that goes gets a
     new personal team."""
     teams.remove_member(uow.session, account, team_id, account_id)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))
 
 
 @router.get("/{team_id}/events", **answer(EventList, 401, 403, 404, 422))
@@ -57,5 +54,4 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> EventList:
     """The team's audit events, newest first (owners only)."""
-    events = teams.list_events(uow.session, account, team_id, limit=limit)
-    return EventList.model_validate({"items": events})
+    return EventList.of(teams.list_events(uow.session, account, team_id, limit=limit))

@@ -29,13 +29,7 @@ def record(
     recorded = usage.record_usage(
         uow.session,
         credentials.credentials,
-        usage.Call(
-            request_id=body.id,
-            model=body.model,
-            input_tokens=body.input_tokens,
-            output_tokens=body.output_tokens,
-            occurred_at=body.occurred_at,
-        ),
+        usage.Call(request_id=body.id, **body.model_dump(exclude={"id"})),
         services.usage_policy,
     )
     uow.commit()
@@ -59,5 +53,4 @@ def history(
     ] = None,
 ) -> UsageList:
     """Calls and tokens by day, model and key kind."""
-    rows = usage.usage_history(uow.session, account, team_id, start=start, end=end)
-    return UsageList.model_validate({"items": rows})
+    return UsageList.of(usage.usage_history(uow.session, account, team_id, start=start, end=end))
