@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,28 +36,20 @@ class KeyPolicy:
     reveal_window: timedelta = timedelta(minutes=15)
 
 
-#: Per kind, the matrix's permission for each act on a key. Every act is for the team's
-#: members only: support agents get 403 before the key is looked up (``_team_key``).
-_VIEW = {
-    KeyKind.TRIAL: Permission.TRIAL_KEYS_USE,
-    KeyKind.PRODUCTION: Permission.PRODUCTION_KEYS_VIEW,
-}
-_CREATE = {
-    KeyKind.TRIAL: Permission.TRIAL_KEYS_USE,
-    KeyKind.PRODUCTION: Permission.PRODUCTION_KEYS_CREATE,
-}
-_RENAME = {
-    KeyKind.TRIAL: Permission.TRIAL_KEYS_USE,
-    KeyKind.PRODUCTION: Permission.PRODUCTION_KEYS_MANAGE,
-}
-_DELETE = {
-    KeyKind.TRIAL: Permission.TRIAL_KEYS_DELETE,
-    KeyKind.PRODUCTION: Permission.PRODUCTION_KEYS_MANAGE,
-}
-_REVEAL = {
-    KeyKind.TRIAL: Permission.TRIAL_KEYS_USE,
-    KeyKind.PRODUCTION: Permission.PRODUCTION_KEYS_REVEAL_OWN,
-}
+class _Act(enum.Enum):
+    """What is done to a key, and the matrix's permission for it: for a trial key, for a
+    production key. Every act is for the team's members only: support agents get 403 before
+    a key is looked up (``_team_key``)."""
+
+    VIEW = (Permission.TRIAL_KEYS_USE, Permission.PRODUCTION_KEYS_VIEW)
+    CREATE = (Permission.TRIAL_KEYS_USE, Permission.PRODUCTION_KEYS_CREATE)
+    REVEAL = (Permission.TRIAL_KEYS_USE, Permission.PRODUCTION_KEYS_REVEAL_OWN)
+    RENAME = (Permission.TRIAL_KEYS_USE, Permission.PRODUCTION_KEYS_MANAGE)
+    DELETE = (Permission.TRIAL_KEYS_DELETE, Permission.PRODUCTION_KEYS_MANAGE)
+
+    def permission(self, kind: str) -> Permission:
+        trial, production = self.value
+        return trial if kind == KeyKind.TRIAL else production
 
 
 def masked_key(key: ApiKey) -> str:
@@ -107,7 +100,7 @@ def request_api_key(
     kind: KeyKind,
 ) -> ApiKey:
     """A pending key; the job generates its secret after re-checking role and approval."""
-    authorize(session, actor, team_id, _CREATE[kind])
+    authorize(session, actor, team_id, _Act.CREATE.permission(kind))
     name = clean_name(name)
     if kind is KeyKind.PRODUCTION:
         _require_approved(session, team_id)
@@ -146,7 +139,7 @@ def generate_api_key(session: Session, box: SecretBox, api_key_id: str) -> ApiKe
     kind = KeyKind(key.kind)
     requester = session.get(Account, key.created_by)
     actor = actor_in(session, requester, key.team_id) if requester else None
-    if actor is None or not allows(actor, _CREATE[kind]):
+    if actor is None or not allows(actor, _Act.CREATE.permission(kind)):
         return _fail(
             session,
             key,
@@ -190,7 +183,7 @@ def reveal_api_key(
     """The secret. Trial: any member, any time. Production: its creator, once, within the
     reveal window after activation; the encrypted copy is wiped as it is revealed (the
     caller must commit before answering)."""
-    key = _team_key(session, actor, team_id, key_id, _REVEAL, lock=True)
+    key = _team_key(session, actor, team_id, key_id, _Act.REVEAL, lock=True)
     kind = KeyKind(key.kind)
     if kind is KeyKind.PRODUCTION and key.created_by != actor.id:
         raise NotAllowed("Only the member who created a production key may reveal it.")
@@ -231,7 +224,7 @@ def reveal_api_key(
 def rename_api_key(
     session: Session, actor: Account, team_id: str, key_id: str, name: str
 ) -> ApiKey:
-    key = _team_key(session, actor, team_id, key_id, _RENAME, lock=True)
+    key = _team_key(session, actor, team_id, key_id, _Act.RENAME, lock=True)
     if key.status == KeyStatus.DELETED:
         raise Gone("This key was deleted.", code="key_deleted")
     old, key.name = key.name, clean_name(name)
@@ -248,7 +241,7 @@ def rename_api_key(
 
 def delete_api_key(session: Session, actor: Account, team_id: str, key_id: str) -> None:
     """Stop the key at once: usage with it is refused from this commit on."""
-    key = _team_key(session, actor, team_id, key_id, _DELETE, lock=True)
+    key = _team_key(session, actor, team_id, key_id, _Act.DELETE, lock=True)
     if key.status == KeyStatus.DELETED:
         return
     key.status = KeyStatus.DELETED
@@ -313,11 +306,11 @@ def list_api_keys(session: Session, actor: Account, team_id: str) -> list[ApiKey
         .where(ApiKey.team_id == team_id)
         .order_by(ApiKey.created_at.desc(), ApiKey.id)
     )
-    return [k for k in keys if allows(role, _VIEW[KeyKind(k.kind)])]
+    return [k for k in keys if allows(role, _Act.VIEW.permission(k.kind))]
 
 
 def get_api_key(session: Session, actor: Account, team_id: str, key_id: str) -> ApiKey:
-    return _team_key(session, actor, team_id, key_id, _VIEW)
+    return _team_key(session, actor, team_id, key_id, _Act.VIEW)
 
 
 def _require_approved(session: Session, team_id: str) -> None:
@@ -349,16 +342,16 @@ def _team_key(
     actor: Account,
     team_id: str,
     key_id: str,
-    rights: dict[KeyKind, Permission],
+    act: _Act,
     *,
     lock: bool = False,
 ) -> ApiKey:
-    """The key, if ``actor`` may do to it what ``rights`` says for its kind. Only members get
-    as far as looking the key up (strangers 404, support agents 403); then a missing key is
-    404 ``no_such_key``, and a role without the kind's permission 403."""
+    """The key, if ``actor`` may do ``act`` to a key of its kind. Only members get as far as
+    looking the key up (strangers 404, support agents 403); then a missing key is 404
+    ``no_such_key``, and a role without the kind's permission 403."""
     authorize_member(session, actor, team_id)
     key = _key(session, team_id, key_id, lock=lock)
-    authorize(session, actor, team_id, rights[KeyKind(key.kind)])
+    authorize(session, actor, team_id, act.permission(key.kind))
     return key
 
 
