@@ -465,6 +465,11 @@ class MigrationTicketList(Items[MigrationTicketOut]):
     pass
 
 
+class MigrationConsentDecision(Request):
+    token: str = Field(min_length=1, max_length=200)
+    decision: Literal["accept", "decline"]
+
+
 # Read from :class:`domain.migration_tickets.ConsentPreview`.
 class MigrationConsentPreview(Out):
     model_config = fields_of("ticket")
@@ -475,11 +480,6 @@ class MigrationConsentPreview(Out):
     role: Role
     account_email: str = of("ticket", "email")
     expires_at: datetime
-
-
-class MigrationConsentDecision(Request):
-    token: str = Field(min_length=1, max_length=200)
-    decision: Literal["accept", "decline"]
 
 
 class MigrationConsentResult(Out):
