@@ -50,9 +50,8 @@ def reveal(
     secret = api_keys.reveal_api_key(
         uow.session, services.secret_box, account, team_id, key_id, services.key_policy
     )
-    return committed(
-        uow, RevealedSecret(secret=secret)
-    )  # a production secret is wiped before it leaves
+    # A production secret is wiped in this transaction: committed before it leaves.
+    return committed(uow, RevealedSecret(secret=secret))
 
 
 @router.patch("/{key_id}", **answer(ApiKeyOut, 400, 401, 403, 404, 410, 422))
