@@ -48,7 +48,7 @@ from domain.models import (
 from domain.permissions import Permission
 from domain.secrets import Passwords
 from domain.team_links import Preview, Refusal, TeamLink
-from domain.teams import authorize, authorize_member, lock_team
+from domain.teams import authorize_locked, authorize_member, lock_team
 
 #: Actions counted against the per-team daily invitation limit.
 SENDING_ACTIONS = ("invitation.created", "invitation.renewed", "invitation.resent")
@@ -78,9 +78,7 @@ def invite_member(
     :class:`Conflict` ``already_member``; anyone else needs a migration ticket.
     """
     email = email.strip().lower()
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
-    lock_team(session, team_id)
-    authorize(session, actor, team_id, Permission.INVITATIONS_MANAGE)
+    authorize_locked(session, actor, team_id, Permission.INVITATIONS_MANAGE)
     _refuse_existing_account(session, team_id, email)
     _check_daily_limit(session, team_id, policy)
     now = utcnow()
@@ -130,9 +128,7 @@ def resend_invitation(
     policy: InvitationPolicy,
 ) -> Invitation:
     """Send again with a fresh token and expiry; accepted and revoked invitations stay so."""
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
-    lock_team(session, team_id)
-    authorize(session, actor, team_id, Permission.INVITATIONS_MANAGE)
+    authorize_locked(session, actor, team_id, Permission.INVITATIONS_MANAGE)
     invitation = _invitation(session, team_id, invitation_id, lock=True)
     if invitation.status in (InvitationStatus.ACCEPTED, InvitationStatus.REVOKED):
         raise Conflict(
@@ -157,9 +153,7 @@ def resend_invitation(
 
 def revoke_invitation(session: Session, actor: Account, team_id: str, invitation_id: str) -> None:
     """Kill the link. Revoking twice is fine; an accepted invitation cannot be revoked."""
-    authorize(session, actor, team_id, Permission.INVITATIONS_MANAGE)
-    _invitation(session, team_id, invitation_id)  # 404 before any lock
-    lock_team(session, team_id)  # always the team first, then the invitation
+    authorize_locked(session, actor, team_id, Permission.INVITATIONS_MANAGE)  # team, then it
     invitation = _invitation(session, team_id, invitation_id, lock=True)
     if invitation.status == InvitationStatus.REVOKED:
         return

@@ -43,6 +43,7 @@ from domain.team_links import Preview, Refusal, TeamLink
 from domain.teams import (
     actor_in,
     authorize,
+    authorize_locked,
     lock_team,
     member_count,
     owner_count,
@@ -90,9 +91,7 @@ def open_ticket(
     per team and per account (429).
     """
     email = normalize_email(email)
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
-    lock_team(session, team_id)
-    authorize(session, actor, team_id, Permission.MIGRATION_REQUEST)
+    authorize_locked(session, actor, team_id, Permission.MIGRATION_REQUEST)
     note = _clean_text(note, what="Note", required=False)
     account = verified_account(session, email)
     if account is None or account.is_support:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.jobs import DISPATCHING_KEY, NEW_JOBS_KEY
@@ -91,6 +91,15 @@ class Database:
         session = self.sessions()
         session.info[DISPATCHING_KEY] = self.dispatch_lease if self.dispatch else None
         return UnitOfWork(session, self.dispatch)
+
+    def ping(self) -> bool:
+        """Whether the database answers right now (the readiness probe)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     def dispose(self) -> None:
         self.engine.dispose()
