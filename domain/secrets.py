@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet
 
 T = TypeVar("T")
 
@@ -25,10 +26,6 @@ def token_digest(token: str) -> str:
 def new_token(prefix: str, nbytes: int = 32) -> str:
     """A fresh bearer token: ``prefix`` plus ``nbytes`` of randomness, URL-safe."""
     return f"{prefix}_{secrets.token_urlsafe(nbytes)}"
-
-
-def digests_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 @dataclass(frozen=True)
@@ -99,8 +96,6 @@ class SecretBox:
     (AES-128-CBC + HMAC-SHA256, from ``cryptography``); the key comes from settings."""
 
     def __init__(self, key: str) -> None:
-        from cryptography.fernet import Fernet
-
         self._fernet = Fernet(key.encode())
 
     def seal(self, secret: str) -> str:
@@ -111,6 +106,4 @@ class SecretBox:
 
     @staticmethod
     def new_key() -> str:
-        from cryptography.fernet import Fernet
-
         return Fernet.generate_key().decode()
