@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.jobs import DISPATCHING_KEY, NEW_JOBS_KEY
+from domain.jobs import dispatch_after_commit, take_jobs_to_dispatch
 
 #: Called with (id, name) of the jobs a transaction wrote, right after it committed.
 JobDispatch = Callable[[Sequence[tuple[str, str]]], None]
@@ -89,7 +89,7 @@ class Database:
 
     def unit_of_work(self) -> UnitOfWork:
         session = self.sessions()
-        session.info[DISPATCHING_KEY] = self.dispatch_lease if self.dispatch else None
+        dispatch_after_commit(session, self.dispatch_lease if self.dispatch else None)
         return UnitOfWork(session, self.dispatch)
 
     def dispose(self) -> None:
@@ -114,11 +114,11 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         # close() rolls back whatever was not committed, and leaves loaded objects readable.
-        self.session.info.pop(NEW_JOBS_KEY, None)
+        take_jobs_to_dispatch(self.session)  # a rollback's jobs never existed
         self.session.close()
 
     def commit(self) -> None:
         self.session.commit()
-        jobs: list[tuple[str, str]] = self.session.info.pop(NEW_JOBS_KEY, [])
+        jobs = take_jobs_to_dispatch(self.session)
         if jobs and self._dispatch is not None:
             self._dispatch(jobs)
