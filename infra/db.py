@@ -75,21 +75,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """Owns the engine and makes units of work; one per process."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        dispatch: JobDispatch | None = None,
-        dispatch_lease: timedelta = timedelta(seconds=60),
-    ) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
-        self.dispatch = dispatch
-        #: How long a job handed over right after commit is presumed on its way.
-        self.dispatch_lease = dispatch_lease
+        #: Who takes the jobs a unit of work wrote, right after its commit (None: the relay's
+        #: next pass), and how long they are presumed on their way.
+        self.dispatch: JobDispatch | None = None
+        self.dispatch_lease: timedelta | None = None
+
+    def dispatch_through(self, dispatch: JobDispatch, lease: timedelta) -> None:
+        """Hand every unit of work's jobs to ``dispatch`` right after it commits; the relay
+        leaves them alone for ``lease``."""
+        self.dispatch, self.dispatch_lease = dispatch, lease
 
     def unit_of_work(self) -> UnitOfWork:
         session = self.sessions()
-        dispatch_after_commit(session, self.dispatch_lease if self.dispatch else None)
+        dispatch_after_commit(session, self.dispatch_lease)
         return UnitOfWork(session, self.dispatch)
 
     def dispose(self) -> None:

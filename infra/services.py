@@ -101,10 +101,7 @@ def encryption_key(settings: Settings) -> str:
 def build_services(settings: Settings) -> Services:
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(
-        make_engine(settings.effective_database_url),
-        dispatch_lease=timedelta(seconds=settings.job_dispatch_lease_seconds),
-    )
+    db = Database(make_engine(settings.effective_database_url))
     master_key = encryption_key(settings)
     hashing = ThreadPoolExecutor(
         max_workers=settings.password_hashing_threads,
