@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_validator
 
 from domain.models import (
+    MAX_NAME_LENGTH,
+    MAX_PERSON_NAME_LENGTH,
     ApplicationStatus,
     EmailStatus,
     InvitationStatus,
@@ -43,7 +45,7 @@ class ErrorBody(BaseModel):
 
 class SignUpRequest(Request):
     email: EmailStr
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=MAX_PERSON_NAME_LENGTH)
     password: str = Field(min_length=1, max_length=1024)
 
 
@@ -204,7 +206,7 @@ class InvitationPreview(BaseModel):
 
 class AcceptInvitation(Request):
     token: str = Field(min_length=1, max_length=200)
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=MAX_PERSON_NAME_LENGTH)
     password: str = Field(min_length=1, max_length=1024)
 
 
@@ -217,12 +219,12 @@ class AcceptedInvitation(BaseModel):
 
 
 class ApiKeyRequest(Request):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     kind: KeyKind
 
 
 class ApiKeyRename(Request):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
 
 
 class ApiKeyOut(BaseModel):
@@ -250,7 +252,7 @@ class RevealedSecret(BaseModel):
 
 class UsageCall(Request):
     id: str = Field(min_length=1, max_length=100, description="the gateway's idempotency id")
-    model: str = Field(min_length=1, max_length=100)
+    model: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     input_tokens: int = Field(ge=0, le=10**9)
     output_tokens: int = Field(ge=0, le=10**9)
     occurred_at: datetime | None = Field(
@@ -276,8 +278,8 @@ class UsageList(BaseModel):
 
 
 class CustomModelRequest(Request):
-    name: str = Field(min_length=1, max_length=100)
-    base_model: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    base_model: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
 
 
 class CustomModelOut(BaseModel):

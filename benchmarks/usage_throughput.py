@@ -67,25 +67,30 @@ def serve(database_url: str, port: int) -> None:
 
 def seed(database_url: str) -> tuple[str, str]:
     """A team with an active trial key; returns (team id, key secret)."""
-    from domain.accounts import AccountPolicy, Client, sign_up
+    from domain.accounts import Client, sign_up
     from domain.api_keys import generate_api_key, request_api_key
     from domain.clock import utcnow
     from domain.models import KeyKind
-    from domain.secrets import PasswordPolicy, Passwords, SecretBox
+    from domain.secrets import Passwords, SecretBox
     from infra.db import Database, make_engine
     from infra.migrate import upgrade
     from infra.ratelimits import Limiter
+    from infra.services import build_policies
+    from infra.settings import Settings
 
     upgrade(database_url)
     db = Database(make_engine(database_url))
-    passwords = Passwords(PasswordPolicy(1, 1024, 1))
+    policies = build_policies(
+        Settings(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
+    )
+    passwords = Passwords(policies.password_policy)
     box = SecretBox(KEY)
     with db.unit_of_work() as uow:
         issued, team = sign_up(
             uow.session,
             passwords,
             Limiter.from_settings({}, "", ""),
-            AccountPolicy(),
+            policies.account_policy,
             email="bench@example.com",
             name="Bench",
             password="bench password",

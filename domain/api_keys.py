@@ -32,7 +32,7 @@ from domain.teams import actor_in, authorize, team_owners
 @dataclass(frozen=True)
 class KeyPolicy:
     #: A production key's secret can be revealed, once, this long after it became active.
-    reveal_window: timedelta = timedelta(minutes=15)
+    reveal_window: timedelta
 
 
 #: Per kind: (use: view, create, reveal, rename) and (manage: delete; rename for production).

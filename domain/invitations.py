@@ -32,6 +32,7 @@ from domain.errors import Conflict, EmailTaken, Gone, NotFound, Throttled
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
 from domain.models import (
+    MAX_PERSON_NAME_LENGTH,
     Account,
     Email,
     EmailStatus,
@@ -54,8 +55,10 @@ LIVE = (InvitationStatus.PENDING, InvitationStatus.SENT)
 
 @dataclass(frozen=True)
 class InvitationPolicy:
-    ttl: timedelta = timedelta(days=7)
-    daily_limit: int = 50
+    #: How long an invitation's link works.
+    ttl: timedelta
+    #: Invitations (new, renewed or resent) one team may send in 24 hours.
+    daily_limit: int
 
 
 def invite_member(
@@ -224,7 +227,7 @@ def accept_invitation(
     and only then checks that the link is usable. The password is hashed in between, once
     the link is known to be good, outside any transaction.
     """
-    name = clean_name(name)
+    name = clean_name(name, MAX_PERSON_NAME_LENGTH)
     _usable(session, token, lock=False)
     end_reads(session)
     password_hash = hash_new_password(session, passwords, password)

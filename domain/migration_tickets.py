@@ -60,7 +60,7 @@ TRANSFER_OWNERSHIP_FIRST = (
 @dataclass(frozen=True)
 class MigrationPolicy:
     #: How long the consent link works; then the sweep marks the ticket ``expired``.
-    consent_ttl: timedelta = timedelta(days=7)
+    consent_ttl: timedelta
 
 
 class MembershipMoved(Exception):

@@ -32,9 +32,9 @@ def new_token(prefix: str, nbytes: int = 32) -> str:
 class PasswordPolicy:
     """argon2id cost parameters; tests lower them, production keeps the library defaults."""
 
-    time_cost: int = 3
-    memory_kib: int = 65536
-    parallelism: int = 4
+    time_cost: int
+    memory_kib: int
+    parallelism: int
 
 
 class Passwords:

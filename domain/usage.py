@@ -24,7 +24,7 @@ CLOCK_SKEW = timedelta(seconds=5)
 @dataclass(frozen=True)
 class UsagePolicy:
     #: Trial calls a team may make per calendar month (UTC).
-    trial_monthly_calls: int = 1000
+    trial_monthly_calls: int
 
 
 @dataclass(frozen=True)

@@ -305,23 +305,16 @@ def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _add_tickets_parser(support: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    statuses = [
-        "awaiting_consent",
-        "awaiting_review",
-        "approved",
-        "completed",
-        "failed",
-        "declined",
-        "rejected",
-        "cancelled",
-        "expired",
-    ]
+    from domain.models import TicketStatus
+
     tickets = support.add_parser(
         "tickets",
         help="list and settle account migration tickets",
         description="Without a subcommand: list tickets, oldest first.",
     )
-    tickets.add_argument("--status", choices=statuses, help="only tickets in this status")
+    tickets.add_argument(
+        "--status", choices=[str(s) for s in TicketStatus], help="only tickets in this status"
+    )
     tickets.add_argument("--limit", type=int, default=200)
     tickets.set_defaults(run=cmd_tickets, tickets_command=None)
     actions = tickets.add_subparsers(dest="tickets_command")
