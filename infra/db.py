@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -108,12 +107,7 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc_info: object) -> None:
         # close() rolls back whatever was not committed, and leaves loaded objects readable.
         take_jobs_to_dispatch(self.session)  # a rollback's jobs never existed
         self.session.close()

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -217,22 +217,16 @@ class Story:
     #: The step under way, for a failure to name.
     number: int = 0
     stage: str = "start"
-    # What one step leaves for a later one: sessions, ids, secrets, an email to open.
-    owner: str = ""
-    user: str = ""
-    agent: str = ""
-    team_id: str = ""
-    team_name: str = ""
-    verification_email: tuple[Path, EmailMessage] = field(
-        default_factory=lambda: (Path(), EmailMessage())
-    )
-    invitation_token: str = ""
-    trial_secret: str = ""
-    live_secret: str = ""
-    ticket_id: str = ""
-    consent_token: str = ""
-    consent_email: Path = field(default_factory=Path)
-    when: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        # What one step leaves for a later one: sessions, ids, secrets, an email to open.
+        self.owner = self.user = self.agent = ""
+        self.team_id = self.team_name = ""
+        self.verification_email = (Path(), EmailMessage())
+        self.invitation_token = self.trial_secret = self.live_secret = ""
+        self.ticket_id = self.consent_token = ""
+        self.consent_email = Path()
+        self.when = datetime.now(UTC)
 
     def steps(self) -> list[tuple[str, Callable[[], str]]]:
         """The story in order: each step's name, and the step, which says what happened."""
