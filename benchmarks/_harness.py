@@ -139,26 +139,36 @@ def start_server(module: str, name: str, database_url: str, port: int) -> subpro
     return server
 
 
-def per_backend(
-    parser: argparse.ArgumentParser,
+Figures = dict[str, float]
+
+
+def server_benchmark(
+    description: str | None,
     serve: Callable[[str, int], None],
-    run_backend: Callable[[str, str, argparse.Namespace], dict[str, float]],
-) -> tuple[argparse.Namespace, dict[str, dict[str, float]]] | None:
+    run_backend: Callable[[str, str, argparse.Namespace], Figures],
+    report: Callable[[argparse.Namespace, dict[str, Figures]], None],
+    **options: int,
+) -> None:
     """The main of a benchmark with a server process of its own (:func:`start_server`): with
-    ``--serve``, be that server; else ``run_backend(backend, database URL, args)`` on a fresh
-    database of each of ``--backends``, and give the figures by backend."""
+    ``--serve``, be that server; else ``run_backend(backend, database URL, args)`` for
+    ``--seconds`` on a fresh database of each of ``--backends``, then ``report`` the figures
+    by backend. ``options``: the benchmark's own whole-number options and their defaults."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    for name, default in options.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port)
-        return None
-    results: dict[str, dict[str, float]] = {}
+        return
+    results: dict[str, Figures] = {}
     for backend in args.backends.split(","):
         with backend_database(backend) as url:
             results[backend] = run_backend(backend, url, args)
-    return args, results
+    report(args, results)
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks._harness import KEY, per_backend, start_server
+from benchmarks._harness import KEY, Figures, server_benchmark, start_server
 from infra.settings import Settings
 
 EMAIL, PASSWORD = "bench@example.com", "bench password, long enough"
@@ -92,7 +92,7 @@ def sign_in_loop(base: str, stop: threading.Event, done: list[int]) -> None:
             done.append(1)
 
 
-def run_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[str, float]:
+def run_backend(name: str, database_url: str, args: argparse.Namespace) -> Figures:
     seed(database_url)
     port = 19000 + os.getpid() % 1000
     server = start_server("benchmarks.sign_in_load", name, database_url, port)
@@ -132,14 +132,7 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--loops", type=int, default=4)
-    measured = per_backend(parser, serve, run_backend)
-    if measured is None:
-        return
-    args, results = measured
+def report(args: argparse.Namespace, results: dict[str, Figures]) -> None:
     print(f"\nGET /v1/me, one client, {args.seconds:g} s each; {args.loops} sign-in loops\n")
     print(
         f"{'backend':<11}{'idle p50':>10}{'loaded p50':>12}{'loaded p90':>12}"
@@ -153,4 +146,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    server_benchmark(__doc__, serve, run_backend, report, loops=4)

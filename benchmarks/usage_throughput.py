@@ -27,7 +27,7 @@ import httpx
 from sqlalchemy import select
 
 from api.deps import UowDep
-from benchmarks._harness import KEY, ROOT, per_backend, start_server
+from benchmarks._harness import KEY, ROOT, Figures, server_benchmark, start_server
 
 
 def serve(database_url: str, port: int) -> None:
@@ -183,7 +183,7 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] * 1000
 
 
-def run_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[str, float]:
+def run_backend(name: str, database_url: str, args: argparse.Namespace) -> Figures:
     team_id, secret = seed(database_url)
     port = 18000 + os.getpid() % 1000
     server = start_server("benchmarks.usage_throughput", name, database_url, port)
@@ -218,14 +218,7 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[
     return figures | {"ratio": figures["usage/s"] / figures["select/s"]}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=8)
-    measured = per_backend(parser, serve, run_backend)
-    if measured is None:
-        return
-    args, results = measured
+def report(args: argparse.Namespace, results: dict[str, Figures]) -> None:
     client = "wrk" if shutil.which("wrk") else "httpx (install wrk for truer figures)"
     print(
         f"\nthroughput at concurrency {args.concurrency}, latency at concurrency 1, "
@@ -245,4 +238,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    server_benchmark(__doc__, serve, run_backend, report, concurrency=8)
