@@ -14,10 +14,8 @@ import email
 import email.policy
 import logging
 import re
-import socket
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,9 +25,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
 
 from infra.settings import Settings
+from teamkeys.loopback import LoopbackServer
 
 T = TypeVar("T")
 
@@ -156,44 +154,6 @@ def link_token(message: EmailMessage, pattern: re.Pattern[str]) -> str:
     if not found:
         raise DemoFailed(f'no link in the email "{message["Subject"]}"')
     return found.group(1)
-
-
-class Server:
-    """The real API under uvicorn, on a loopback port the OS chose, in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.port: int = self.socket.getsockname()[1]
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            proxy_headers=False,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, name="demo-api", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise DemoFailed("the API did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
 
 
 def last_month_moment(now: datetime) -> datetime:
@@ -624,7 +584,7 @@ def run_demo(
     out(f"  data folder: {folder} (database, encryption key, emails, invoice PDF)")
 
     embedded = Embedded(settings)
-    server: Server | None = None
+    server: LoopbackServer | None = None
     story: Story | None = None
     failure: str | None = None
     started = time.monotonic()
@@ -632,8 +592,11 @@ def run_demo(
         runtime = embedded.start()
         assert embedded.sink is not None  # no SMTP host: the embedded sink keeps the mail
         sink = embedded.sink
-        server = Server(create_app(runtime))
-        server.start()
+        server = LoopbackServer(create_app(runtime), what="the API", thread_name="demo-api")
+        try:
+            server.start()
+        except RuntimeError as exc:
+            raise DemoFailed(str(exc)) from None
         out(f"  API:         {server.url} (docs at /docs), until the demo ends")
         out(f"  emails:      {settings.mail_dir.resolve()}")
         out("")
