@@ -563,7 +563,7 @@ def run_demo(
     settings: Settings,
     data_dir: Path | None = None,
     *,
-    timeout: float = 30.0,
+    timeout: float,
     verbose: bool = False,
     out: Callable[[str], None] = print,
     err: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
