@@ -26,8 +26,13 @@ from typing import Any, TypeVar
 
 import httpx
 
+from api.app import create_app
+from domain import accounts
+from domain.billing import Period, format_money
 from infra.settings import Settings
+from teamkeys.embedded import Embedded
 from teamkeys.loopback import LoopbackServer
+from workers.billing import issue_invoices
 
 T = TypeVar("T")
 
@@ -170,7 +175,7 @@ class Story:
 
     http: httpx.Client
     mail: Mailbox
-    embedded: Any
+    embedded: Embedded
     data_dir: Path
     timeout: float
     out: Callable[[str], None]
@@ -494,7 +499,7 @@ class Story:
         )
 
     def invoice(self) -> str:
-        period, issued = self.issue_invoices(self.when)
+        period, issued = self.issue_month(self.when)
         invoices = f"/v1/teams/{self.team_id}/invoices"
         listed = self.json("GET", invoices, 200, self.owner)["items"]
         mine = [item for item in listed if item["period"] == period]
@@ -508,13 +513,13 @@ class Story:
         pdf_path.write_bytes(pdf.content)
         self.mail.wait_for(CAROL, f"Invoice for {self.team_name}")
         lines = ", ".join(
-            f"{line['model']} {_money(line['amount_cents'], invoice['currency'])}"
+            f"{line['model']} {format_money(line['amount_cents'], invoice['currency'])}"
             for line in invoice["lines"]
         )
         return (
             f"issued {period}'s invoices as `teamkeys invoices generate --period {period}` "
             f"does ({issued} new); Carol's invoice {invoice['id']} totals "
-            f"{_money(invoice['total_cents'], invoice['currency'])} ({lines}); PDF saved as "
+            f"{format_money(invoice['total_cents'], invoice['currency'])} ({lines}); PDF saved as "
             f"{pdf_path}"
         )
 
@@ -532,31 +537,23 @@ class Story:
     # --- the two steps that are not HTTP in production either -------------------------------
 
     def add_support_agent(self, address: str, name: str) -> str:
-        from domain.accounts import add_support_agent
-
         runtime = self.embedded.runtime
+        assert runtime is not None
         with runtime.db.unit_of_work() as uow:
-            agent = add_support_agent(
+            agent = accounts.add_support_agent(
                 uow.session, runtime.passwords, email=address, name=name, password=AGENT_PASSWORD
             )
             agent_id = str(agent.id)
             uow.commit()
         return agent_id
 
-    def issue_invoices(self, moment: datetime) -> tuple[str, int]:
-        from domain.billing import Period
-        from workers.billing import issue_invoices
-
+    def issue_month(self, moment: datetime) -> tuple[str, int]:
+        """The invoices of ``moment``'s month, as `teamkeys invoices generate` issues them."""
         runtime = self.embedded.runtime
+        assert runtime is not None
         period = Period.of(moment)
         issued = issue_invoices(runtime.db, runtime.settings.prices, period)
         return str(period), len(issued.created)
-
-
-def _money(cents: int, currency: str) -> str:
-    from domain.billing import format_money
-
-    return format_money(cents, currency)
 
 
 def run_demo(
@@ -569,9 +566,6 @@ def run_demo(
     err: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> int:
     """Walk the story; 0 when every step happened, 1 (with the reason) when one did not."""
-    from api.app import create_app
-    from teamkeys.embedded import Embedded
-
     if not verbose:
         logging.getLogger().setLevel(logging.WARNING)
     try:
