@@ -18,6 +18,8 @@ from pydantic import (
 )
 
 from domain.models import (
+    MAX_NAME_LENGTH,
+    MAX_PERSON_NAME_LENGTH,
     ApplicationStatus,
     EmailStatus,
     InvitationStatus,
@@ -88,7 +90,7 @@ class ErrorBody(Out):
 
 class SignUpRequest(Request):
     email: EmailStr
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=MAX_PERSON_NAME_LENGTH)
     password: str = Field(min_length=1, max_length=1024)
 
 
@@ -255,7 +257,7 @@ class InvitationPreview(Out):
 
 class AcceptInvitation(Request):
     token: str = Field(min_length=1, max_length=200)
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=MAX_PERSON_NAME_LENGTH)
     password: str = Field(min_length=1, max_length=1024)
 
 
@@ -268,12 +270,12 @@ class AcceptedInvitation(Out):
 
 
 class ApiKeyRequest(Request):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     kind: KeyKind
 
 
 class ApiKeyRename(Request):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
 
 
 # Read from :class:`domain.api_keys.KeyView`.
@@ -304,7 +306,7 @@ class RevealedSecret(Out):
 
 class UsageCall(Request):
     id: str = Field(min_length=1, max_length=100, description="the gateway's idempotency id")
-    model: str = Field(min_length=1, max_length=100)
+    model: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     input_tokens: int = Field(ge=0, le=10**9)
     output_tokens: int = Field(ge=0, le=10**9)
     occurred_at: datetime | None = Field(
@@ -330,8 +332,8 @@ class UsageList(Items[UsageRowOut]):
 
 
 class CustomModelRequest(Request):
-    name: str = Field(min_length=1, max_length=100)
-    base_model: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    base_model: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
 
 
 class CustomModelOut(Out):

@@ -33,7 +33,7 @@ from domain.teams import actor_in, authorize, authorize_member, team_owners
 @dataclass(frozen=True)
 class KeyPolicy:
     #: A production key's secret can be revealed, once, this long after it became active.
-    reveal_window: timedelta = timedelta(minutes=15)
+    reveal_window: timedelta
 
 
 class _Act(enum.Enum):

@@ -35,6 +35,7 @@ from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
 from domain.links import LinkEmail, LinkKind, LinkSending, email_link, past_expiry
 from domain.models import (
+    MAX_PERSON_NAME_LENGTH,
     Account,
     Email,
     EmailStatus,
@@ -58,8 +59,10 @@ LIVE = (InvitationStatus.PENDING, InvitationStatus.SENT)
 
 @dataclass(frozen=True)
 class InvitationPolicy:
-    ttl: timedelta = timedelta(days=7)
-    daily_limit: int = 50
+    #: How long an invitation's link works.
+    ttl: timedelta
+    #: Invitations (new, renewed or resent) one team may send in 24 hours.
+    daily_limit: int
 
 
 def invite_member(
@@ -201,7 +204,7 @@ def accept_invitation(
     and only then checks that the link is usable. The password is hashed in between, once
     the link is known to be good, outside any transaction.
     """
-    name = clean_name(name)
+    name = clean_name(name, MAX_PERSON_NAME_LENGTH)
     LINK.usable(session, token, lock=False)
     end_reads(session)
     password_hash = hash_new_password(session, passwords, password)

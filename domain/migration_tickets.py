@@ -52,6 +52,8 @@ from domain.teams import (
 )
 
 MAX_NOTE_LENGTH = 2000
+#: Tickets listed at once, oldest first, unless the caller asks for another number.
+TICKET_PAGE = 200
 #: Why a migration fails when the account would leave its team without an owner.
 TRANSFER_OWNERSHIP_FIRST = (
     "transfer ownership first: the account is the sole owner of a team that has other "
@@ -62,7 +64,7 @@ TRANSFER_OWNERSHIP_FIRST = (
 @dataclass(frozen=True)
 class MigrationPolicy:
     #: How long the consent link works; then the sweep marks the ticket ``expired``.
-    consent_ttl: timedelta = timedelta(days=7)
+    consent_ttl: timedelta
 
 
 class MembershipMoved(Exception):
@@ -249,7 +251,11 @@ class TicketView:
 
 
 def list_tickets(
-    session: Session, agent: Account, *, status: TicketStatus | None = None, limit: int = 200
+    session: Session,
+    agent: Account,
+    *,
+    status: TicketStatus | None = None,
+    limit: int = TICKET_PAGE,
 ) -> list[TicketView]:
     """Tickets oldest first (a queue to work through), optionally of one status."""
     require_support(agent)
@@ -262,7 +268,7 @@ def get_ticket(session: Session, agent: Account, ticket_id: str) -> TicketView:
 
 
 def ticket_views(
-    session: Session, *, status: TicketStatus | None = None, limit: int = 200
+    session: Session, *, status: TicketStatus | None = None, limit: int = TICKET_PAGE
 ) -> list[TicketView]:
     """For callers that checked who asks already (the API's support routes, the terminal)."""
     query = select(MigrationTicket).order_by(MigrationTicket.created_at, MigrationTicket.id)

@@ -40,7 +40,7 @@ UNDECIDED = (ApplicationStatus.SUBMITTED, ApplicationStatus.MANUAL_REVIEW)
 @dataclass(frozen=True)
 class ReviewPolicy:
     #: Expected monthly requests above this go to a support agent.
-    manual_review_above: int = 10_000_000
+    manual_review_above: int
 
 
 @dataclass(frozen=True)

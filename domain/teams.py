@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from domain import emails
 from domain.accounts import found_personal_team, require_verified, verified_account
 from domain.audit import record_event, team_events
-from domain.errors import InvalidInput, LastOwner, NotAllowed, NotFound
+from domain.errors import LastOwner, NotAllowed, NotFound
 from domain.models import Account, Event, Membership, Role, Team
 from domain.permissions import Actor, Permission, require
 
@@ -164,13 +164,6 @@ def member_count(session: Session, team_id: str) -> int:
         )
         or 0
     )
-
-
-def parse_role(raw: str) -> Role:
-    try:
-        return Role(raw)
-    except ValueError:
-        raise InvalidInput("Role must be 'owner' or 'user'.", code="invalid_role") from None
 
 
 def change_role(

@@ -28,7 +28,7 @@ DEFAULT_SPAN = timedelta(days=30)
 @dataclass(frozen=True)
 class UsagePolicy:
     #: Trial calls a team may make per calendar month (UTC).
-    trial_monthly_calls: int = 1000
+    trial_monthly_calls: int
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from domain import billing
 from domain.billing import Generated, Period, Price, PriceTable, format_money, line_amount
-from domain.jobs import NEW_JOBS_KEY
+from domain.jobs import jobs_to_dispatch
 from domain.models import (
     Account,
     CustomModel,
@@ -125,7 +125,7 @@ def issue(db: Database, generate: Generate) -> dict[str, Any]:
             for team, invoice in invoices.items()
         }
         jobs = list(session.scalars(select(Job)))
-        assert sorted(session.info[NEW_JOBS_KEY]) == sorted((j.id, j.name) for j in jobs)
+        assert sorted(jobs_to_dispatch(session)) == sorted((j.id, j.name) for j in jobs)
         # One job per new invoice, which queues its owners' emails when it runs.
         assert sorted((j.name, j.args["invoice_id"]) for j in jobs) == sorted(
             ("notify_invoice_owners", i.id) for i in invoices.values()
