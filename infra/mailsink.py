@@ -179,7 +179,11 @@ class MailSink:
             subject = str(message.get("Subject", ""))
             stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
             path = self.directory / f"{stamp}-{number}-{_slug(subject)}.eml"
-            path.write_bytes(raw)
+            # Written aside and renamed into place: whoever watches the folder (a mail
+            # program, a script) never opens a half-written message.
+            partial = path.with_suffix(".partial")
+            partial.write_bytes(raw)
+            partial.replace(path)
             log.info('email to %s "%s" saved as %s', ", ".join(recipients), subject, path)
         with self._condition:
             self._messages.append(message)
