@@ -10,16 +10,14 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_response
-
-MESSAGE = "The request body is larger than this server accepts."
+from api.errors import BODY_TOO_LARGE, body_too_large
 
 
 class BodyTooLarge(HTTPException):
     """Raised while the body is read: the app's error handler answers it as JSON."""
 
     def __init__(self) -> None:
-        super().__init__(status_code=413, detail=MESSAGE)
+        super().__init__(status_code=413, detail=BODY_TOO_LARGE)
 
 
 class BodyLimit:
@@ -35,7 +33,7 @@ class BodyLimit:
         limit = self.per_path.get(scope["path"], self.limit)
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            await error_response(413, "body_too_large", MESSAGE)(scope, receive, send)
+            await body_too_large()(scope, receive, send)
             return
         received = 0
 

@@ -37,16 +37,20 @@ STATUS: list[tuple[type[DomainError], int]] = [
     (Throttled, 429),
 ]
 
-_HTTP_CODES = {
+#: The codes of refusals that HTTP itself makes, before any rule is asked; where a domain error
+#: means the same, its code is the one.
+HTTP_CODES = {
     400: "bad_request",
-    401: "unauthenticated",
-    403: "not_allowed",
-    404: "not_found",
+    401: Unauthenticated.code,
+    403: NotAllowed.code,
+    404: NotFound.code,
     405: "method_not_allowed",
     406: "not_acceptable",
     413: "body_too_large",
     415: "unsupported_media_type",
 }
+#: A body is refused as too large before it is parsed (``api.body_limit``), or while it is read.
+BODY_TOO_LARGE = "The request body is larger than this server accepts."
 
 
 def error_response(
@@ -61,6 +65,10 @@ def error_response(
     if status == 401:
         merged.setdefault("WWW-Authenticate", "Bearer")
     return JSONResponse({"error": body}, status_code=status, headers=merged or None)
+
+
+def body_too_large() -> JSONResponse:
+    return error_response(413, HTTP_CODES[413], BODY_TOO_LARGE)
 
 
 def status_of(exc: DomainError) -> int:
@@ -101,14 +109,14 @@ def install_error_handlers(app: FastAPI) -> None:
         if any(err.get("type") == "json_invalid" for err in errors):
             return error_response(400, "malformed_json", "The request body is not valid JSON.")
         summary, fields = _describe(errors)
-        return error_response(422, "invalid_request", summary, fields=fields)
+        return error_response(422, DomainError.code, summary, fields=fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(exc.status_code, "error")
+        code = HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         if exc.status_code == 413:
-            message = "The request body is larger than this server accepts."
+            message = BODY_TOO_LARGE
         # Starlette's headers carry what HTTP requires, e.g. ``Allow`` on a 405.
         return error_response(exc.status_code, code, message, headers=exc.headers)
 

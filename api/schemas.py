@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_validator
+from pydantic import (
+    AliasGenerator,
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    field_validator,
+)
 
 from domain.models import (
+    MAX_NAME_LENGTH,
+    MAX_PERSON_NAME_LENGTH,
     ApplicationStatus,
     EmailStatus,
     InvitationStatus,
@@ -17,6 +29,8 @@ from domain.models import (
     Role,
     TicketStatus,
 )
+
+T = TypeVar("T")
 
 
 class Request(BaseModel):
@@ -31,19 +45,52 @@ class Request(BaseModel):
         return value
 
 
-class ErrorDetail(BaseModel):
+class Out(BaseModel):
+    """A response body, read from the attributes of the domain's objects and views:
+    ``Model.model_validate(obj)``, nested models included."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Items(Out, Generic[T]):
+    """A list answer: ``{"items": [...]}``."""
+
+    items: list[T]
+
+    @classmethod
+    def of(cls, found: Iterable[object]) -> Self:
+        """The answer listing ``found``, each item read from its attributes."""
+        return cls.model_validate({"items": found})
+
+
+def of(*path: str, **field: Any) -> Any:
+    """A field read along ``path`` from the object validated: ``of("team", "name")`` is
+    ``obj.team.name``. The JSON keeps the field's own name."""
+    return Field(validation_alias=AliasPath(*path), **field)
+
+
+def fields_of(part: str) -> ConfigDict:
+    """For a model read from a view: each field is ``view.<part>.<field>``, but for those
+    that say with :func:`of` where they come from."""
+    return ConfigDict(
+        from_attributes=True,
+        alias_generator=AliasGenerator(validation_alias=lambda name: AliasPath(part, name)),
+    )
+
+
+class ErrorDetail(Out):
     code: str = Field(examples=["not_allowed"])
     message: str
     fields: list[dict[str, Any]] | None = None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Out):
     error: ErrorDetail
 
 
 class SignUpRequest(Request):
     email: EmailStr
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=MAX_PERSON_NAME_LENGTH)
     password: str = Field(min_length=1, max_length=1024)
 
 
@@ -52,7 +99,7 @@ class SignInRequest(Request):
     password: str = Field(min_length=1, max_length=1024)
 
 
-class AccountOut(BaseModel):
+class AccountOut(Out):
     id: str
     email: str
     name: str
@@ -80,7 +127,7 @@ class PasswordResetConfirm(Request):
     new_password: str = Field(min_length=1, max_length=1024)
 
 
-class SessionItem(BaseModel):
+class SessionItem(Out):
     id: str
     created_at: datetime
     last_used_at: datetime | None
@@ -89,57 +136,60 @@ class SessionItem(BaseModel):
     current: bool = Field(description="whether this is the session making the request")
 
 
-class SessionList(BaseModel):
-    items: list[SessionItem]
+class SessionList(Items[SessionItem]):
+    pass
 
 
-class TeamRef(BaseModel):
+class TeamRef(Out):
     id: str
     name: str
 
 
-class TeamOut(BaseModel):
+class TeamOut(Out):
     id: str
     name: str
     production_status: str
     created_at: datetime
 
 
-class SignUpResponse(BaseModel):
+class SignUpResponse(Out):
     account: AccountOut
     team: TeamOut
     token: str
     expires_at: datetime
 
 
-class SessionOut(BaseModel):
+class SessionOut(Out):
     token: str
     expires_at: datetime
 
 
-class MeOut(BaseModel):
+class MeOut(Out):
     account: AccountOut
     team: TeamRef | None
     role: Role | None
 
 
-class MemberOut(BaseModel):
+# Read from :class:`domain.teams.Member`.
+class MemberOut(Out):
+    model_config = fields_of("membership")
+
     account_id: str
-    email: str
-    name: str
+    email: str = of("account", "email")
+    name: str = of("account", "name")
     role: Role
     joined_at: datetime
 
 
-class MemberList(BaseModel):
-    items: list[MemberOut]
+class MemberList(Items[MemberOut]):
+    pass
 
 
 class RoleChange(Request):
     role: Role
 
 
-class EventOut(BaseModel):
+class EventOut(Out):
     id: str
     at: datetime
     actor_id: str | None
@@ -148,11 +198,11 @@ class EventOut(BaseModel):
     details: dict[str, Any]
 
 
-class EventList(BaseModel):
-    items: list[EventOut]
+class EventList(Items[EventOut]):
+    pass
 
 
-class EmailOut(BaseModel):
+class EmailOut(Out):
     id: str
     template: str
     to_address: str
@@ -164,11 +214,11 @@ class EmailOut(BaseModel):
     sent_at: datetime | None
 
 
-class EmailList(BaseModel):
-    items: list[EmailOut]
+class EmailList(Items[EmailOut]):
+    pass
 
 
-class Health(BaseModel):
+class Health(Out):
     status: Literal["ok", "unavailable"]
     checks: dict[str, bool] = Field(default_factory=dict)
 
@@ -178,7 +228,7 @@ class InvitationRequest(Request):
     role: Role
 
 
-class InvitationOut(BaseModel):
+class InvitationOut(Out):
     id: str
     email: str
     role: Role
@@ -190,13 +240,16 @@ class InvitationOut(BaseModel):
     failure_reason: str | None
 
 
-class InvitationList(BaseModel):
-    items: list[InvitationOut]
+class InvitationList(Items[InvitationOut]):
+    pass
 
 
-class InvitationPreview(BaseModel):
-    team_name: str
-    inviter_name: str
+# Read from :class:`domain.invitations.Preview`.
+class InvitationPreview(Out):
+    model_config = fields_of("link")
+
+    team_name: str = of("team", "name")
+    inviter_name: str = of("sender", "name")
     email: str
     role: Role
     expires_at: datetime
@@ -204,11 +257,11 @@ class InvitationPreview(BaseModel):
 
 class AcceptInvitation(Request):
     token: str = Field(min_length=1, max_length=200)
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=MAX_PERSON_NAME_LENGTH)
     password: str = Field(min_length=1, max_length=1024)
 
 
-class AcceptedInvitation(BaseModel):
+class AcceptedInvitation(Out):
     account: AccountOut
     team: TeamOut
     role: Role
@@ -217,40 +270,43 @@ class AcceptedInvitation(BaseModel):
 
 
 class ApiKeyRequest(Request):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     kind: KeyKind
 
 
 class ApiKeyRename(Request):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
 
 
-class ApiKeyOut(BaseModel):
+# Read from :class:`domain.api_keys.KeyView`.
+class ApiKeyOut(Out):
+    model_config = fields_of("key")
+
     id: str
     name: str
     kind: KeyKind
     status: KeyStatus
-    masked: str | None = Field(description="prefix…last 4; null until the key is generated")
+    masked: str | None = of("masked", description="prefix…last 4; null until the key is generated")
     created_by: str = Field(description="account id of the member who created it")
-    created_by_name: str | None
+    created_by_name: str | None = of("created_by_name")
     created_at: datetime
     activated_at: datetime | None
     last_used_at: datetime | None
     failure_reason: str | None
-    revealable: bool = Field(description="whether POST …/reveal can show the secret now")
+    revealable: bool = of("revealable", description="whether POST …/reveal can show the secret now")
 
 
-class ApiKeyList(BaseModel):
-    items: list[ApiKeyOut]
+class ApiKeyList(Items[ApiKeyOut]):
+    pass
 
 
-class RevealedSecret(BaseModel):
+class RevealedSecret(Out):
     secret: str
 
 
 class UsageCall(Request):
     id: str = Field(min_length=1, max_length=100, description="the gateway's idempotency id")
-    model: str = Field(min_length=1, max_length=100)
+    model: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     input_tokens: int = Field(ge=0, le=10**9)
     output_tokens: int = Field(ge=0, le=10**9)
     occurred_at: datetime | None = Field(
@@ -258,11 +314,11 @@ class UsageCall(Request):
     )
 
 
-class UsageAccepted(BaseModel):
+class UsageAccepted(Out):
     status: Literal["recorded", "duplicate"]
 
 
-class UsageRowOut(BaseModel):
+class UsageRowOut(Out):
     date: date
     model: str
     key_kind: KeyKind
@@ -271,16 +327,16 @@ class UsageRowOut(BaseModel):
     output_tokens: int
 
 
-class UsageList(BaseModel):
-    items: list[UsageRowOut]
+class UsageList(Items[UsageRowOut]):
+    pass
 
 
 class CustomModelRequest(Request):
-    name: str = Field(min_length=1, max_length=100)
-    base_model: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    base_model: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
 
 
-class CustomModelOut(BaseModel):
+class CustomModelOut(Out):
     id: str
     name: str
     base_model: str
@@ -288,8 +344,8 @@ class CustomModelOut(BaseModel):
     created_at: datetime
 
 
-class CustomModelList(BaseModel):
-    items: list[CustomModelOut]
+class CustomModelList(Items[CustomModelOut]):
+    pass
 
 
 class ProductionApplicationRequest(Request):
@@ -308,21 +364,24 @@ class ProductionApplicationRequest(Request):
         return value
 
 
-class ProductionApplicationStatus(BaseModel):
+class ProductionApplicationStatus(Out):
     status: Literal["submitted"]
 
 
-class ProductionApplicationOut(BaseModel):
+class ProductionApplicationOut(Out):
     status: ProductionStatus
     submitted_at: datetime | None
     decided_at: datetime | None
     reasons: list[str]
 
 
-class SupportProductionApplication(BaseModel):
+# Read from :class:`domain.production.ApplicationView`.
+class SupportProductionApplication(Out):
+    model_config = fields_of("application")
+
     id: str
     status: ApplicationStatus
-    team: TeamRef
+    team: TeamRef = of("team")
     company_name: str
     website: str
     use_case: str
@@ -334,8 +393,8 @@ class SupportProductionApplication(BaseModel):
     reasons: list[str]
 
 
-class SupportProductionApplicationList(BaseModel):
-    items: list[SupportProductionApplication]
+class SupportProductionApplicationList(Items[SupportProductionApplication]):
+    pass
 
 
 class Decision(Request):
@@ -353,7 +412,7 @@ class PaymentMethodRequest(Request):
     exp_year: int = Field(ge=2000, le=2100)
 
 
-class PaymentMethodOut(BaseModel):
+class PaymentMethodOut(Out):
     billing_email: str
     brand: str
     last4: str
@@ -361,7 +420,7 @@ class PaymentMethodOut(BaseModel):
     exp_year: int
 
 
-class InvoiceSummary(BaseModel):
+class InvoiceSummary(Out):
     id: str
     period: str = Field(description="YYYY-MM")
     status: str
@@ -369,11 +428,11 @@ class InvoiceSummary(BaseModel):
     total_cents: int
 
 
-class InvoiceList(BaseModel):
-    items: list[InvoiceSummary]
+class InvoiceList(Items[InvoiceSummary]):
+    pass
 
 
-class InvoiceLineOut(BaseModel):
+class InvoiceLineOut(Out):
     model: str
     calls: int
     input_tokens: int
@@ -383,7 +442,7 @@ class InvoiceLineOut(BaseModel):
 
 class InvoiceOut(InvoiceSummary):
     issued_at: datetime
-    lines: list[InvoiceLineOut]
+    lines: list[InvoiceLineOut] = of("line_items")
 
 
 class MigrationTicketRequest(Request):
@@ -392,7 +451,7 @@ class MigrationTicketRequest(Request):
     note: str = Field(default="", max_length=2000, description="for the support agent")
 
 
-class MigrationTicketOut(BaseModel):
+class MigrationTicketOut(Out):
     id: str
     email: str
     role: Role
@@ -404,17 +463,8 @@ class MigrationTicketOut(BaseModel):
     failure_reason: str | None = Field(description="why it failed, or the rejection's reason")
 
 
-class MigrationTicketList(BaseModel):
-    items: list[MigrationTicketOut]
-
-
-class MigrationConsentPreview(BaseModel):
-    requester_email: str
-    requester_name: str
-    team_name: str
-    role: Role
-    account_email: str
-    expires_at: datetime
+class MigrationTicketList(Items[MigrationTicketOut]):
+    pass
 
 
 class MigrationConsentDecision(Request):
@@ -422,50 +472,69 @@ class MigrationConsentDecision(Request):
     decision: Literal["accept", "decline"]
 
 
-class MigrationConsentResult(BaseModel):
+# Read from :class:`domain.migration_tickets.ConsentPreview`.
+class MigrationConsentPreview(Out):
+    model_config = fields_of("link")
+
+    requester_email: str = of("sender", "email")
+    requester_name: str = of("sender", "name")
+    team_name: str = of("team", "name")
+    role: Role
+    account_email: str = of("link", "email")
+    expires_at: datetime
+
+
+class MigrationConsentResult(Out):
     status: TicketStatus
 
 
-class TicketChangeOut(BaseModel):
+# Read from :class:`domain.migration_tickets.HistoryEntry`.
+class TicketChangeOut(Out):
+    model_config = fields_of("change")
+
     at: datetime
     from_status: TicketStatus | None
     to_status: TicketStatus
     actor_id: str | None = Field(description="null when the system moved it")
-    actor_email: str | None
+    actor_email: str | None = of("actor_email")
     note: str
 
 
-class CurrentTeamOut(BaseModel):
-    id: str
-    name: str
+# Read from :class:`domain.migration_tickets.CurrentTeam`.
+class CurrentTeamOut(Out):
+    id: str = of("team", "id")
+    name: str = of("team", "name")
     member_count: int
     owner_count: int
     account_role: Role
     account_is_sole_owner: bool
 
 
-class SupportTicketOut(BaseModel):
+# Read from :class:`domain.migration_tickets.TicketView`.
+class SupportTicketOut(Out):
+    model_config = fields_of("ticket")
+
     id: str
     status: TicketStatus
-    requester_id: str
-    requester_email: str
-    requester_name: str
-    account_id: str
-    account_email: str
-    account_name: str
-    target_team: TeamRef
-    current_team: CurrentTeamOut | None
+    requester_id: str = of("requester", "id")
+    requester_email: str = of("requester", "email")
+    requester_name: str = of("requester", "name")
+    account_id: str = of("account", "id")
+    account_email: str = of("account", "email")
+    account_name: str = of("account", "name")
+    target_team: TeamRef = of("target_team")
+    current_team: CurrentTeamOut | None = of("current_team")
     role: Role
     note: str
     created_at: datetime
     updated_at: datetime
     expires_at: datetime
     failure_reason: str | None
-    history: list[TicketChangeOut]
+    history: list[TicketChangeOut] = of("history")
 
 
-class SupportTicketList(BaseModel):
-    items: list[SupportTicketOut]
+class SupportTicketList(Items[SupportTicketOut]):
+    pass
 
 
 class ApproveTicket(Request):

@@ -21,63 +21,53 @@ BY, a statement that writes cannot use parallel workers.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
-import uuid
 from typing import Any, cast
 
 from sqlalchemy import create_engine, event, text
 
+from benchmarks._harness import fresh_database
 from domain.billing import DEFAULT_PRICES, Period, generate_invoices
 from domain.clock import utcnow
 from infra.db import Database, make_engine
 from infra.migrate import upgrade
 
-PG_ADMIN = os.environ.get(
-    "TEAMKEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+#: Teams with an owner each, and their usage last month on three models.
+SEED = [
+    """
+    INSERT INTO teams (id, name, production_status, created_at)
+    SELECT 'team_' || n, 'Team ' || n, 'approved', now() FROM generate_series(1, :teams) n
+    """,
+    """
+    INSERT INTO accounts (id, email, name, password_hash, is_support, created_at)
+    SELECT 'acc_' || n, 'owner' || n || '@example.com', 'Owner ' || n, 'x', false, now()
+    FROM generate_series(1, :teams) n
+    """,
+    """
+    INSERT INTO memberships (account_id, team_id, role, joined_at)
+    SELECT 'acc_' || n, 'team_' || n, 'owner', now() FROM generate_series(1, :teams) n
+    """,
+    """
+    INSERT INTO usage_records (team_id, request_id, api_key_id, key_kind, model,
+                               input_tokens, output_tokens, occurred_at, occurred_on,
+                               recorded_at)
+    SELECT 'team_' || t, 'r' || r, 'key_' || t, 'production',
+           (ARRAY['teamkeys-small', 'teamkeys-large', 'other'])[1 + r % 3],
+           1000 + r * 7, 200 + r * 3, d, d::date, now()
+    FROM generate_series(1, :teams) t, generate_series(1, :records) r,
+         LATERAL (SELECT CAST(:first AS timestamptz) + (r % 27) * interval '1 day') AS x(d)
+    """,
+    "ANALYZE",
+]
 
 
 def seed(url: str, teams: int, records: int, period: Period) -> None:
     engine = create_engine(url)
+    params = {"teams": teams, "records": records, "first": str(period.first_day)}
     with engine.begin() as conn:
-        conn.execute(
-            text("""
-            INSERT INTO teams (id, name, production_status, created_at)
-            SELECT 'team_' || n, 'Team ' || n, 'approved', now() FROM generate_series(1, :n) n
-        """),
-            {"n": teams},
-        )
-        conn.execute(
-            text("""
-            INSERT INTO accounts (id, email, name, password_hash, is_support, created_at)
-            SELECT 'acc_' || n, 'owner' || n || '@example.com', 'Owner ' || n, 'x', false, now()
-            FROM generate_series(1, :n) n
-        """),
-            {"n": teams},
-        )
-        conn.execute(
-            text("""
-            INSERT INTO memberships (account_id, team_id, role, joined_at)
-            SELECT 'acc_' || n, 'team_' || n, 'owner', now() FROM generate_series(1, :n) n
-        """),
-            {"n": teams},
-        )
-        conn.execute(
-            text("""
-            INSERT INTO usage_records (team_id, request_id, api_key_id, key_kind, model,
-                                       input_tokens, output_tokens, occurred_at, occurred_on,
-                                       recorded_at)
-            SELECT 'team_' || t, 'r' || r, 'key_' || t, 'production',
-                   (ARRAY['teamkeys-small', 'teamkeys-large', 'other'])[1 + r % 3],
-                   1000 + r * 7, 200 + r * 3, d, d::date, now()
-            FROM generate_series(1, :teams) t, generate_series(1, :records) r,
-                 LATERAL (SELECT CAST(:first AS timestamptz) + (r % 27) * interval '1 day') AS x(d)
-        """),
-            {"teams": teams, "records": records, "first": str(period.first_day)},
-        )
-        conn.execute(text("ANALYZE"))
+        for statement in SEED:
+            conn.execute(text(statement), params)
     engine.dispose()
 
 
@@ -146,23 +136,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="measured rounds (after a warm-up)")
     args = parser.parse_args()
     period = Period.of(utcnow()).previous
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     results = []
     for teams in (int(n) for n in args.teams.split(",")):
-        name = f"teamkeys_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-        try:
+        with fresh_database() as url:
             print(f"{teams:,} teams x {args.records} records: migrating and seeding …", flush=True)
             upgrade(url)
             seed(url, teams, args.records, period)
             print(f"{teams:,} teams: measuring …", flush=True)
             results.append((teams, measure(url, period, args.repeats)))
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
     print(
         f"\nPostgreSQL, period {period}, {args.records} production usage records per team; "

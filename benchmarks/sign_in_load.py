@@ -17,25 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
 
+from benchmarks._harness import KEY, Figures, server_benchmark, start_server
 from infra.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = os.environ.get(
-    "TEAMKEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-KEY = "dGVhbWtleXMtdGVzdHMtb25seS0zMi1ieXRlcy1rZXk="
 EMAIL, PASSWORD = "bench@example.com", "bench password, long enough"
 
 
@@ -102,31 +92,12 @@ def sign_in_loop(base: str, stop: threading.Event, done: list[int]) -> None:
             done.append(1)
 
 
-def run_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[str, float]:
+def run_backend(name: str, database_url: str, args: argparse.Namespace) -> Figures:
     seed(database_url)
     port = 19000 + os.getpid() % 1000
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.sign_in_load",
-            "--serve",
-            database_url,
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-    )
+    server = start_server("benchmarks.sign_in_load", name, database_url, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            if server.poll() is not None:
-                raise SystemExit(f"the {name} server exited ({server.returncode})")
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
         token = httpx.post(
             f"{base}/v1/sessions", json={"email": EMAIL, "password": PASSWORD}
         ).json()["token"]
@@ -161,35 +132,7 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--loops", type=int, default=4)
-    parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--serve", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve:
-        serve(args.serve, args.port)
-        return
-    results: dict[str, dict[str, float]] = {}
-    for backend in args.backends.split(","):
-        if backend == "sqlite":
-            with tempfile.TemporaryDirectory() as tmp:
-                results[backend] = run_backend(backend, f"sqlite:///{tmp}/bench.db", args)
-            continue
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        database = f"teamkeys_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{database}"'))
-        try:
-            url = PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
-            results[backend] = run_backend(backend, url, args)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE "{database}" WITH (FORCE)'))
-            admin.dispose()
-
+def report(args: argparse.Namespace, results: dict[str, Figures]) -> None:
     print(f"\nGET /v1/me, one client, {args.seconds:g} s each; {args.loops} sign-in loops\n")
     print(
         f"{'backend':<11}{'idle p50':>10}{'loaded p50':>12}{'loaded p90':>12}"
@@ -203,4 +146,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    server_benchmark(__doc__, serve, run_backend, report, loops=4)

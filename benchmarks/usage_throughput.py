@@ -20,22 +20,14 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from api.deps import UowDep
-
-ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = os.environ.get(
-    "TEAMKEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-KEY = "dGVhbWtleXMtdGVzdHMtb25seS0zMi1ieXRlcy1rZXk="
+from benchmarks._harness import KEY, ROOT, Figures, server_benchmark, start_server
 
 
 def serve(database_url: str, port: int) -> None:
@@ -67,25 +59,34 @@ def serve(database_url: str, port: int) -> None:
 
 def seed(database_url: str) -> tuple[str, str]:
     """A team with an active trial key; returns (team id, key secret)."""
-    from domain.accounts import AccountPolicy, Client, sign_up
+    from domain.accounts import Client, sign_up
     from domain.api_keys import generate_api_key, request_api_key
     from domain.clock import utcnow
     from domain.models import KeyKind
-    from domain.secrets import PasswordPolicy, Passwords, SecretBox
+    from domain.secrets import Passwords, SecretBox
     from infra.db import Database, make_engine
     from infra.migrate import upgrade
     from infra.ratelimits import Limiter
+    from infra.services import build_policies
+    from infra.settings import Settings
 
     upgrade(database_url)
     db = Database(make_engine(database_url))
-    passwords = Passwords(PasswordPolicy(1, 1024, 1))
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        argon2_parallelism=1,
+    )
+    policies = build_policies(settings)
+    passwords = Passwords(policies.password_policy)
     box = SecretBox(KEY)
     with db.unit_of_work() as uow:
         issued, team = sign_up(
             uow.session,
             passwords,
-            Limiter.from_settings({}, "", ""),
-            AccountPolicy(),
+            Limiter.from_settings(settings.rates, "", ""),
+            policies.account_policy,
             email="bench@example.com",
             name="Bench",
             password="bench password",
@@ -182,31 +183,12 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] * 1000
 
 
-def run_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[str, float]:
+def run_backend(name: str, database_url: str, args: argparse.Namespace) -> Figures:
     team_id, secret = seed(database_url)
     port = 18000 + os.getpid() % 1000
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.usage_throughput",
-            "--serve",
-            database_url,
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-    )
+    server = start_server("benchmarks.usage_throughput", name, database_url, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            if server.poll() is not None:
-                raise SystemExit(f"the {name} server exited ({server.returncode})")
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
         select_url, usage_url = f"{base}/bench/select/{team_id}", f"{base}/v1/usage"
         print(f"\n[{name}] warming up …", flush=True)
         measure(select_url, seconds=2, concurrency=4, usage_secret=None)
@@ -236,36 +218,7 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> dict[
     return figures | {"ratio": figures["usage/s"] / figures["select/s"]}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--serve", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve:
-        serve(args.serve, args.port)
-        return
-
-    results: dict[str, dict[str, float]] = {}
-    for backend in args.backends.split(","):
-        if backend == "sqlite":
-            with tempfile.TemporaryDirectory() as tmp:
-                results[backend] = run_backend(backend, f"sqlite:///{tmp}/bench.db", args)
-        else:
-            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            name = f"teamkeys_bench_{uuid.uuid4().hex[:8]}"
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-                results[backend] = run_backend(backend, url, args)
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-                admin.dispose()
-
+def report(args: argparse.Namespace, results: dict[str, Figures]) -> None:
     client = "wrk" if shutil.which("wrk") else "httpx (install wrk for truer figures)"
     print(
         f"\nthroughput at concurrency {args.concurrency}, latency at concurrency 1, "
@@ -285,4 +238,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    server_benchmark(__doc__, serve, run_backend, report, concurrency=8)

@@ -30,8 +30,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import create_engine, text
 
-from benchmarks._proc import rss_kib
-from benchmarks.invitation_pipeline import (
+from benchmarks._harness import (
     KEY,
     REDIS_URL,
     Sink,
@@ -40,7 +39,9 @@ from benchmarks.invitation_pipeline import (
     spawn,
     stop,
     teamkeys_env,
+    workers,
 )
+from benchmarks._proc import rss_kib
 
 SEED = """
 INSERT INTO emails (id, template, cause, team_id, to_address, to_name, context, status,
@@ -107,14 +108,7 @@ def main(argv: list[str] | None = None) -> None:
             runtime = build_runtime(settings)
             backlog = redis.Redis.from_url(REDIS_URL)
             worker = spawn(
-                [
-                    "teamkeys.cli",
-                    "worker",
-                    "--processes",
-                    str(args.processes),
-                    "--threads",
-                    str(args.threads),
-                ],
+                workers(["teamkeys.cli", "worker"], args.processes, args.threads),
                 env,
                 logs / "worker.log",
             )

@@ -36,6 +36,8 @@ from domain.errors import (
 from domain.ids import new_id
 from domain.limits import Limit, RateLimits
 from domain.models import (
+    MAX_NAME_LENGTH,
+    MAX_PERSON_NAME_LENGTH,
     Account,
     AccountLink,
     AuthSession,
@@ -49,18 +51,18 @@ from domain.secrets import Passwords, new_token, token_digest
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
-MAX_NAME_LENGTH = 200
 
 
 @dataclass(frozen=True)
 class AccountPolicy:
-    """How long sessions and emailed links live, and how long an unverified account waits."""
+    """How long sessions and emailed links live, and how long an unverified account waits
+    (values: ``infra.services.build_policies``, from settings)."""
 
-    session_ttl: timedelta = timedelta(days=14)
-    verification_ttl: timedelta = timedelta(hours=24)
-    reset_ttl: timedelta = timedelta(hours=1)
+    session_ttl: timedelta
+    verification_ttl: timedelta
+    reset_ttl: timedelta
     #: Unverified accounts older than this are deleted by the sweep.
-    unverified_ttl: timedelta = timedelta(days=7)
+    unverified_ttl: timedelta
 
 
 @dataclass(frozen=True)
@@ -105,16 +107,15 @@ def normalize_email(raw: str) -> str:
     return raw.strip().lower()
 
 
-def clean_name(raw: str) -> str:
-    """A name a person chose (account, team, key, custom model), trimmed. Control characters
-    are refused (no header can be injected) and so are links (names go into emails)."""
+def clean_name(raw: str, max_length: int = MAX_NAME_LENGTH) -> str:
+    """A name a person chose (key, custom model; their own with ``MAX_PERSON_NAME_LENGTH``),
+    trimmed. Control characters are refused (no header can be injected) and so are links
+    (names go into emails)."""
     name = raw.strip()
     if not name:
         raise InvalidInput("Name must not be empty.", code="invalid_name")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(
-            f"Name is longer than {MAX_NAME_LENGTH} characters.", code="invalid_name"
-        )
+    if len(name) > max_length:
+        raise InvalidInput(f"Name is longer than {max_length} characters.", code="invalid_name")
     if any(unicodedata.category(ch).startswith("C") for ch in name):
         raise InvalidInput("Name must not contain control characters.", code="invalid_name")
     if _LINK.search(name):
@@ -178,7 +179,7 @@ def create_account(
     """Insert an account. An email that has a verified account is :class:`EmailTaken`; a
     verified new account takes the email from any unverified ones (:func:`claim_email`)."""
     email = normalize_email(email)
-    name = clean_name(name)
+    name = clean_name(name, MAX_PERSON_NAME_LENGTH)
     now = utcnow()
     account = Account(
         id=new_id("acc"),
@@ -306,7 +307,7 @@ def sign_up(
     email. An email with a verified account is :class:`EmailTaken`; one with only unverified
     accounts goes ahead (typing an address proves nothing)."""
     email = normalize_email(email)
-    name = clean_name(name)
+    name = clean_name(name, MAX_PERSON_NAME_LENGTH)
     check_password_strength(password)
     limits.hit(Limit.SIGN_UP_PER_IP, client.ip)
     limits.hit(Limit.SIGN_UP_PER_EMAIL, email)

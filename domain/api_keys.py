@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -26,36 +27,68 @@ from domain.models import (
 )
 from domain.permissions import Permission, allows
 from domain.secrets import SecretBox, token_digest
-from domain.teams import actor_in, authorize, team_owners
+from domain.teams import actor_in, authorize, authorize_member, team_owners
 
 
 @dataclass(frozen=True)
 class KeyPolicy:
     #: A production key's secret can be revealed, once, this long after it became active.
-    reveal_window: timedelta = timedelta(minutes=15)
+    reveal_window: timedelta
 
 
-#: Per kind: (use: view, create, reveal, rename) and (manage: delete; rename for production).
-_CREATE = {
-    KeyKind.TRIAL: Permission.TRIAL_KEYS_USE,
-    KeyKind.PRODUCTION: Permission.PRODUCTION_KEYS_CREATE,
-}
-_RENAME = {
-    KeyKind.TRIAL: Permission.TRIAL_KEYS_USE,
-    KeyKind.PRODUCTION: Permission.PRODUCTION_KEYS_MANAGE,
-}
-_DELETE = {
-    KeyKind.TRIAL: Permission.TRIAL_KEYS_DELETE,
-    KeyKind.PRODUCTION: Permission.PRODUCTION_KEYS_MANAGE,
-}
-_REVEAL = {
-    KeyKind.TRIAL: Permission.TRIAL_KEYS_USE,
-    KeyKind.PRODUCTION: Permission.PRODUCTION_KEYS_REVEAL_OWN,
-}
+class _Act(enum.Enum):
+    """What is done to a key, and the matrix's permission for it: for a trial key, for a
+    production key. Every act is for the team's members only: support agents get 403 before
+    a key is looked up (``_team_key``)."""
+
+    VIEW = (Permission.TRIAL_KEYS_USE, Permission.PRODUCTION_KEYS_VIEW)
+    CREATE = (Permission.TRIAL_KEYS_USE, Permission.PRODUCTION_KEYS_CREATE)
+    REVEAL = (Permission.TRIAL_KEYS_USE, Permission.PRODUCTION_KEYS_REVEAL_OWN)
+    RENAME = (Permission.TRIAL_KEYS_USE, Permission.PRODUCTION_KEYS_MANAGE)
+    DELETE = (Permission.TRIAL_KEYS_DELETE, Permission.PRODUCTION_KEYS_MANAGE)
+
+    def permission(self, kind: str) -> Permission:
+        trial, production = self.value
+        return trial if kind == KeyKind.TRIAL else production
 
 
 def masked_key(key: ApiKey) -> str:
     return masked(KeyKind(key.kind), key.last4)
+
+
+@dataclass(frozen=True)
+class KeyView:
+    """A key as its team's members see it: masked, with its creator's name, never a secret."""
+
+    key: ApiKey
+    #: prefix…last 4; ``None`` until the key is generated.
+    masked: str | None
+    created_by_name: str | None
+    #: Whether revealing can show the secret now.
+    revealable: bool
+
+
+def key_views(session: Session, keys: list[ApiKey], policy: KeyPolicy) -> list[KeyView]:
+    creators = select(Account.id, Account.name).where(Account.id.in_({k.created_by for k in keys}))
+    names = {account_id: name for account_id, name in session.execute(creators).tuples()}
+    now = utcnow()
+    return [
+        KeyView(
+            key,
+            masked=masked_key(key) if key.last4 else None,
+            created_by_name=names.get(key.created_by),
+            revealable=_revealable(key, now, policy),
+        )
+        for key in keys
+    ]
+
+
+def _revealable(key: ApiKey, now: datetime, policy: KeyPolicy) -> bool:
+    if key.status != KeyStatus.ACTIVE or key.secret_encrypted is None:
+        return False
+    if key.kind == KeyKind.TRIAL:
+        return True
+    return key.activated_at is not None and now <= key.activated_at + policy.reveal_window
 
 
 def request_api_key(
@@ -67,7 +100,7 @@ def request_api_key(
     kind: KeyKind,
 ) -> ApiKey:
     """A pending key; the job generates its secret after re-checking role and approval."""
-    authorize(session, actor, team_id, _CREATE[kind])
+    authorize(session, actor, team_id, _Act.CREATE.permission(kind))
     name = clean_name(name)
     if kind is KeyKind.PRODUCTION:
         _require_approved(session, team_id)
@@ -106,7 +139,7 @@ def generate_api_key(session: Session, box: SecretBox, api_key_id: str) -> ApiKe
     kind = KeyKind(key.kind)
     requester = session.get(Account, key.created_by)
     actor = actor_in(session, requester, key.team_id) if requester else None
-    if actor is None or not allows(actor, _CREATE[kind]):
+    if actor is None or not allows(actor, _Act.CREATE.permission(kind)):
         return _fail(
             session,
             key,
@@ -152,10 +185,8 @@ def reveal_api_key(
     """The secret. Trial: any member, any time. Production: its creator, once, within the
     reveal window after activation; the encrypted copy is wiped as it is revealed (the
     caller must commit before answering)."""
-    authorize(session, actor, team_id, Permission.TRIAL_KEYS_USE)  # members only, first
-    key = _key(session, team_id, key_id, lock=True)
+    key = _team_key(session, actor, team_id, key_id, _Act.REVEAL, lock=True)
     kind = KeyKind(key.kind)
-    authorize(session, actor, team_id, _REVEAL[kind])
     if kind is KeyKind.PRODUCTION and key.created_by != actor.id:
         raise NotAllowed("Only the member who created a production key may reveal it.")
     if key.status == KeyStatus.PENDING:
@@ -195,9 +226,7 @@ def reveal_api_key(
 def rename_api_key(
     session: Session, actor: Account, team_id: str, key_id: str, name: str
 ) -> ApiKey:
-    authorize(session, actor, team_id, Permission.TRIAL_KEYS_USE)  # members only, first
-    key = _key(session, team_id, key_id, lock=True)
-    authorize(session, actor, team_id, _RENAME[KeyKind(key.kind)])
+    key = _team_key(session, actor, team_id, key_id, _Act.RENAME, lock=True)
     if key.status == KeyStatus.DELETED:
         raise Gone("This key was deleted.", code="key_deleted")
     old, key.name = key.name, clean_name(name)
@@ -214,9 +243,7 @@ def rename_api_key(
 
 def delete_api_key(session: Session, actor: Account, team_id: str, key_id: str) -> None:
     """Stop the key at once: usage with it is refused from this commit on."""
-    authorize(session, actor, team_id, Permission.TRIAL_KEYS_USE)  # members only, first
-    key = _key(session, team_id, key_id, lock=True)
-    authorize(session, actor, team_id, _DELETE[KeyKind(key.kind)])
+    key = _team_key(session, actor, team_id, key_id, _Act.DELETE, lock=True)
     if key.status == KeyStatus.DELETED:
         return
     key.status = KeyStatus.DELETED
@@ -276,22 +303,18 @@ def delete_team_keys(session: Session, team_id: str, *, actor_id: str | None) ->
 
 
 def list_api_keys(session: Session, actor: Account, team_id: str) -> list[ApiKey]:
-    actor_role = authorize(session, actor, team_id, Permission.TRIAL_KEYS_USE)
+    """The team's keys, newest first: each kind the member's role may view."""
+    role = authorize_member(session, actor, team_id)
     keys = session.scalars(
         select(ApiKey)
         .where(ApiKey.team_id == team_id)
         .order_by(ApiKey.created_at.desc(), ApiKey.id)
     )
-    return [
-        k
-        for k in keys
-        if k.kind == KeyKind.TRIAL or allows(actor_role, Permission.PRODUCTION_KEYS_VIEW)
-    ]
+    return [k for k in keys if allows(role, _Act.VIEW.permission(k.kind))]
 
 
 def get_api_key(session: Session, actor: Account, team_id: str, key_id: str) -> ApiKey:
-    authorize(session, actor, team_id, Permission.TRIAL_KEYS_USE)
-    return _key(session, team_id, key_id)
+    return _team_key(session, actor, team_id, key_id, _Act.VIEW)
 
 
 def _require_approved(session: Session, team_id: str) -> None:
@@ -315,6 +338,24 @@ def _fail(session: Session, key: ApiKey, reason: str) -> ApiKey:
         target=key.id,
         details={"name": key.name, "reason": reason},
     )
+    return key
+
+
+def _team_key(
+    session: Session,
+    actor: Account,
+    team_id: str,
+    key_id: str,
+    act: _Act,
+    *,
+    lock: bool = False,
+) -> ApiKey:
+    """The key, if ``actor`` may do ``act`` to a key of its kind. Only members get as far as
+    looking the key up (strangers 404, support agents 403); then a missing key is 404
+    ``no_such_key``, and a role without the kind's permission 403."""
+    authorize_member(session, actor, team_id)
+    key = _key(session, team_id, key_id, lock=lock)
+    authorize(session, actor, team_id, act.permission(key.kind))
     return key
 
 

@@ -11,7 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -22,7 +22,13 @@ from domain import emails
 from domain.clock import utcnow
 from domain.errors import InvalidInput, NotFound
 from domain.ids import new_id
-from domain.jobs import DISPATCHING_KEY, NEW_JOBS_KEY, JobName, enqueue_jobs
+from domain.jobs import (
+    JobName,
+    enqueue_jobs,
+    insert_jobs_params,
+    insert_jobs_sql,
+    jobs_written,
+)
 from domain.models import (
     Account,
     CustomModel,
@@ -231,11 +237,7 @@ WITH usage AS (
     ON CONFLICT (team_id, period) DO NOTHING
     RETURNING id, team_id, total_cents
 ), new_jobs AS (
-    INSERT INTO jobs (id, name, args, status, attempts, available_at, created_at, lease_until)
-    SELECT 'job_' || replace(CAST(gen_random_uuid() AS text), '-', ''), :job,
-           json_build_object('invoice_id', i.id), 'pending', 0, :now, :now, :lease_until
-    FROM new_invoices i
-    RETURNING id
+    {insert_jobs}
 )
 SELECT 'invoice' AS kind, id, team_id, total_cents FROM new_invoices
 UNION ALL SELECT 'job', id, NULL, NULL FROM new_jobs
@@ -246,10 +248,10 @@ UNION ALL SELECT 'teams', NULL, NULL, count(*) FROM invoiced
 def _generate_in_postgresql(
     session: Session, period: Period, prices: PriceTable, team_ids: Sequence[str] | None
 ) -> Generated:
-    """:data:`_GENERATE_SQL`, and the new jobs' ids into ``session.info[NEW_JOBS_KEY]`` for
-    the unit of work to hand to the broker after commit (as :func:`enqueue_jobs` does)."""
+    """:data:`_GENERATE_SQL`, with the outbox's own insert of the jobs
+    (:func:`domain.jobs.insert_jobs_sql`), handed to the broker after commit as
+    :func:`enqueue_jobs`'s are."""
     now = utcnow()
-    lease: timedelta | None = session.info.get(DISPATCHING_KEY)
     # Every price times 10**places is a whole number; a line's divisor grows to match.
     places = max(
         [0]
@@ -277,8 +279,7 @@ def _generate_in_postgresql(
         "period": str(period),
         "currency": prices.currency,
         "now": now,
-        "job": str(JobName.NOTIFY_INVOICE_OWNERS),
-        "lease_until": now + lease if lease is not None else None,
+        **insert_jobs_params(session, JobName.NOTIFY_INVOICE_OWNERS, now),
     }
     only_these = ""
     if team_ids is not None:
@@ -287,13 +288,15 @@ def _generate_in_postgresql(
     # A month's usage is grouped in one hash table: room for it in memory, not a spill to disk
     # (this transaction only).
     session.execute(text("SET LOCAL work_mem = '64MB'"))
-    rows = session.execute(text(_GENERATE_SQL.format(only_these=only_these)), params).all()
+    insert_jobs = insert_jobs_sql("new_invoices", invoice_id="id")
+    statement = _GENERATE_SQL.format(only_these=only_these, insert_jobs=insert_jobs)
+    rows = session.execute(text(statement), params).all()
     teams = next(int(total) for kind, _, _, total in rows if kind == "teams")
-    jobs = [
-        (job_id, str(JobName.NOTIFY_INVOICE_OWNERS)) for kind, job_id, _, _ in rows if kind == "job"
-    ]
-    if jobs:
-        session.info.setdefault(NEW_JOBS_KEY, []).extend(jobs)
+    jobs_written(
+        session,
+        JobName.NOTIFY_INVOICE_OWNERS,
+        [job_id for kind, job_id, _, _ in rows if kind == "job"],
+    )
     created = sorted(
         (
             IssuedInvoice(

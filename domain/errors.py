@@ -21,6 +21,12 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class InvalidRange(InvalidInput):
+    """A range of dates that is reversed, too long, or outside the dates kept (422)."""
+
+    code = "invalid_range"
+
+
 class Unauthenticated(DomainError):
     """No valid session or key was presented (401)."""
 
@@ -31,6 +37,12 @@ class InvalidCredentials(Unauthenticated):
     """Email and password do not match an account (401)."""
 
     code = "invalid_credentials"
+
+
+class InvalidKey(Unauthenticated):
+    """No API key was sent, or it is malformed, unknown or deleted (401)."""
+
+    code = "invalid_key"
 
 
 class NotFound(DomainError):

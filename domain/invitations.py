@@ -35,6 +35,7 @@ from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
 from domain.links import LinkEmail, LinkKind, LinkSending, email_link, past_expiry
 from domain.models import (
+    MAX_PERSON_NAME_LENGTH,
     Account,
     Email,
     EmailStatus,
@@ -48,7 +49,7 @@ from domain.models import (
 from domain.permissions import Permission
 from domain.secrets import Passwords
 from domain.team_links import Preview, Refusal, TeamLink
-from domain.teams import authorize, authorize_member, lock_team
+from domain.teams import authorize_locked, authorize_member, lock_team
 
 #: Actions counted against the per-team daily invitation limit.
 SENDING_ACTIONS = ("invitation.created", "invitation.renewed", "invitation.resent")
@@ -58,8 +59,10 @@ LIVE = (InvitationStatus.PENDING, InvitationStatus.SENT)
 
 @dataclass(frozen=True)
 class InvitationPolicy:
-    ttl: timedelta = timedelta(days=7)
-    daily_limit: int = 50
+    #: How long an invitation's link works.
+    ttl: timedelta
+    #: Invitations (new, renewed or resent) one team may send in 24 hours.
+    daily_limit: int
 
 
 def invite_member(
@@ -78,9 +81,7 @@ def invite_member(
     :class:`Conflict` ``already_member``; anyone else needs a migration ticket.
     """
     email = email.strip().lower()
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
-    lock_team(session, team_id)
-    authorize(session, actor, team_id, Permission.INVITATIONS_MANAGE)
+    authorize_locked(session, actor, team_id, Permission.INVITATIONS_MANAGE)
     _refuse_existing_account(session, team_id, email)
     _check_daily_limit(session, team_id, policy)
     now = utcnow()
@@ -130,9 +131,7 @@ def resend_invitation(
     policy: InvitationPolicy,
 ) -> Invitation:
     """Send again with a fresh token and expiry; accepted and revoked invitations stay so."""
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
-    lock_team(session, team_id)
-    authorize(session, actor, team_id, Permission.INVITATIONS_MANAGE)
+    authorize_locked(session, actor, team_id, Permission.INVITATIONS_MANAGE)
     invitation = _invitation(session, team_id, invitation_id, lock=True)
     if invitation.status in (InvitationStatus.ACCEPTED, InvitationStatus.REVOKED):
         raise Conflict(
@@ -157,9 +156,7 @@ def resend_invitation(
 
 def revoke_invitation(session: Session, actor: Account, team_id: str, invitation_id: str) -> None:
     """Kill the link. Revoking twice is fine; an accepted invitation cannot be revoked."""
-    authorize(session, actor, team_id, Permission.INVITATIONS_MANAGE)
-    _invitation(session, team_id, invitation_id)  # 404 before any lock
-    lock_team(session, team_id)  # always the team first, then the invitation
+    authorize_locked(session, actor, team_id, Permission.INVITATIONS_MANAGE)  # team, then it
     invitation = _invitation(session, team_id, invitation_id, lock=True)
     if invitation.status == InvitationStatus.REVOKED:
         return
@@ -207,7 +204,7 @@ def accept_invitation(
     and only then checks that the link is usable. The password is hashed in between, once
     the link is known to be good, outside any transaction.
     """
-    name = clean_name(name)
+    name = clean_name(name, MAX_PERSON_NAME_LENGTH)
     LINK.usable(session, token, lock=False)
     end_reads(session)
     password_hash = hash_new_password(session, passwords, password)

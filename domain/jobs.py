@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -14,15 +14,12 @@ from domain.clock import utcnow
 from domain.ids import new_id
 from domain.models import Job
 
-#: Key in ``Session.info`` under which (id, name) of the jobs written in this transaction gather,
-#: so the unit of work can hand them to the broker as soon as it has committed.
-NEW_JOBS_KEY = "teamkeys.new_jobs"
-
-#: In ``Session.info``: how long jobs written in this transaction are presumed on their way
-#: through the broker, which the unit of work hands them to right after commit. ``None`` (a
-#: command-line process with no worker of its own): they are left for the relay at once.
-#: If the hand-over fails (broker down), they are released for the relay's next pass.
-DISPATCHING_KEY = "teamkeys.dispatch_lease"
+# The outbox's two notes in ``Session.info``, read and written only through the functions below:
+#: the (id, name) of the jobs written in this transaction, for the unit of work to hand to the
+#: broker as soon as it has committed;
+_TO_DISPATCH = "teamkeys.new_jobs"
+#: how long jobs written in this transaction are presumed on their way through the broker.
+_DISPATCH_LEASE = "teamkeys.dispatch_lease"
 
 
 class JobName(enum.StrEnum):
@@ -43,7 +40,7 @@ def enqueue_job(session: Session, name: JobName, **ids: str) -> Job:
     """Record a job to run once this transaction commits; ``ids`` are its only arguments."""
     job = Job(**_job_row(session, name, ids))
     session.add(job)
-    session.info.setdefault(NEW_JOBS_KEY, []).append((job.id, job.name))
+    _to_dispatch(session).append((job.id, job.name))
     return job
 
 
@@ -52,12 +49,68 @@ def enqueue_jobs(session: Session, name: JobName, args: Sequence[dict[str, str]]
     rows = [_job_row(session, name, ids) for ids in args]
     if rows:
         session.connection().execute(insert(Job), rows)
-        session.info.setdefault(NEW_JOBS_KEY, []).extend((row["id"], row["name"]) for row in rows)
+        _to_dispatch(session).extend((row["id"], row["name"]) for row in rows)
+
+
+def insert_jobs_sql(source: str, **args: str) -> str:
+    """For a PostgreSQL statement that writes its jobs itself, in the same statement as what
+    causes them (a data-modifying CTE: no round trip, no row through Python): an ``INSERT``
+    of one pending job per row of ``source``, whose arguments are ``args`` (name -> column of
+    ``source``), ``RETURNING id``. Bind :func:`insert_jobs_params`; then tell the unit of work
+    with :func:`jobs_written`."""
+    if not all(word.isidentifier() for word in (source, *args, *args.values())):
+        raise ValueError("insert_jobs_sql takes names from code, never from input")
+    arguments = ", ".join(f"'{name}', src.{column}" for name, column in args.items())
+    return f"""INSERT INTO jobs (id, name, args, status, attempts, available_at, created_at,
+                      lease_until)
+    SELECT 'job_' || replace(CAST(gen_random_uuid() AS text), '-', ''), :job_name,
+           json_build_object({arguments}), 'pending', 0, :job_now, :job_now, :job_lease_until
+    FROM {source} src
+    RETURNING id"""  # noqa: S608 - identifiers checked above, values bound
+
+
+def insert_jobs_params(session: Session, name: JobName, now: datetime) -> dict[str, Any]:
+    """What :func:`insert_jobs_sql` binds: the same values :func:`enqueue_job` writes."""
+    return {"job_name": str(name), "job_now": now, "job_lease_until": _lease_until(session, now)}
+
+
+def jobs_written(session: Session, name: JobName, ids: Sequence[str]) -> None:
+    """Jobs a statement of :func:`insert_jobs_sql` wrote, to be handed over after commit."""
+    _to_dispatch(session).extend((job_id, str(name)) for job_id in ids)
+
+
+def dispatch_after_commit(session: Session, lease: timedelta | None) -> None:
+    """How this session's new jobs reach the broker: handed over right after commit and
+    presumed on their way for ``lease``; or, with ``None`` (a command-line process with no
+    worker of its own), left to the relay at once. If the hand-over fails (broker down), they
+    are released for the relay's next pass."""
+    session.info[_DISPATCH_LEASE] = lease
+
+
+def jobs_to_dispatch(session: Session) -> list[tuple[str, str]]:
+    """(id, name) of the jobs written in this session's transaction so far."""
+    return list(session.info.get(_TO_DISPATCH, []))
+
+
+def take_jobs_to_dispatch(session: Session) -> list[tuple[str, str]]:
+    """:func:`jobs_to_dispatch`, forgotten: once committed they are the broker's to take, and
+    after a rollback they never existed."""
+    jobs: list[tuple[str, str]] = session.info.pop(_TO_DISPATCH, [])
+    return jobs
+
+
+def _to_dispatch(session: Session) -> list[tuple[str, str]]:
+    jobs: list[tuple[str, str]] = session.info.setdefault(_TO_DISPATCH, [])
+    return jobs
+
+
+def _lease_until(session: Session, now: datetime) -> datetime | None:
+    lease: timedelta | None = session.info.get(_DISPATCH_LEASE)
+    return now + lease if lease is not None else None
 
 
 def _job_row(session: Session, name: JobName, ids: dict[str, str]) -> dict[str, Any]:
     now = utcnow()
-    lease: timedelta | None = session.info.get(DISPATCHING_KEY)
     return {
         "id": new_id("job"),
         "name": str(name),
@@ -66,5 +119,5 @@ def _job_row(session: Session, name: JobName, ids: dict[str, str]) -> dict[str, 
         "attempts": 0,
         "available_at": now,
         "created_at": now,
-        "lease_until": now + lease if lease is not None else None,
+        "lease_until": _lease_until(session, now),
     }

@@ -43,6 +43,7 @@ from domain.team_links import Preview, Refusal, TeamLink
 from domain.teams import (
     actor_in,
     authorize,
+    authorize_locked,
     lock_team,
     member_count,
     owner_count,
@@ -51,6 +52,8 @@ from domain.teams import (
 )
 
 MAX_NOTE_LENGTH = 2000
+#: Tickets listed at once, oldest first, unless the caller asks for another number.
+TICKET_PAGE = 200
 #: Why a migration fails when the account would leave its team without an owner.
 TRANSFER_OWNERSHIP_FIRST = (
     "transfer ownership first: the account is the sole owner of a team that has other "
@@ -61,7 +64,7 @@ TRANSFER_OWNERSHIP_FIRST = (
 @dataclass(frozen=True)
 class MigrationPolicy:
     #: How long the consent link works; then the sweep marks the ticket ``expired``.
-    consent_ttl: timedelta = timedelta(days=7)
+    consent_ttl: timedelta
 
 
 class MembershipMoved(Exception):
@@ -90,9 +93,7 @@ def open_ticket(
     per team and per account (429).
     """
     email = normalize_email(email)
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
-    lock_team(session, team_id)
-    authorize(session, actor, team_id, Permission.MIGRATION_REQUEST)
+    authorize_locked(session, actor, team_id, Permission.MIGRATION_REQUEST)
     note = _clean_text(note, what="Note", required=False)
     account = verified_account(session, email)
     if account is None or account.is_support:
@@ -250,7 +251,11 @@ class TicketView:
 
 
 def list_tickets(
-    session: Session, agent: Account, *, status: TicketStatus | None = None, limit: int = 200
+    session: Session,
+    agent: Account,
+    *,
+    status: TicketStatus | None = None,
+    limit: int = TICKET_PAGE,
 ) -> list[TicketView]:
     """Tickets oldest first (a queue to work through), optionally of one status."""
     require_support(agent)
@@ -263,7 +268,7 @@ def get_ticket(session: Session, agent: Account, ticket_id: str) -> TicketView:
 
 
 def ticket_views(
-    session: Session, *, status: TicketStatus | None = None, limit: int = 200
+    session: Session, *, status: TicketStatus | None = None, limit: int = TICKET_PAGE
 ) -> list[TicketView]:
     """For callers that checked who asks already (the API's support routes, the terminal)."""
     query = select(MigrationTicket).order_by(MigrationTicket.created_at, MigrationTicket.id)

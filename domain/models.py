@@ -31,6 +31,12 @@ from sqlalchemy.sql.dml import Insert
 from domain.clock import utcnow
 from domain.ids import new_id
 
+#: Longest name of a thing a team names (an API key, a custom model, so also the model a usage
+#: call names): the API's limit, ``clean_name``'s and the column's.
+MAX_NAME_LENGTH = 100
+#: Longest name of a person (an account): the API's limit, ``clean_name``'s and the column's.
+MAX_PERSON_NAME_LENGTH = 200
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -107,7 +113,7 @@ class Account(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("acc"))
     #: Trimmed and lower-cased, so uniqueness is case-insensitive (invariant 1).
     email: Mapped[str] = mapped_column(String(320), index=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(MAX_PERSON_NAME_LENGTH))
     password_hash: Mapped[str] = mapped_column(String(200))
     is_support: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -327,7 +333,7 @@ class ApiKey(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("key"))
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     kind: Mapped[str] = mapped_column(String(12))
     status: Mapped[str] = mapped_column(String(10), default=KeyStatus.PENDING)
     created_by: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
@@ -360,7 +366,7 @@ class UsageRecord(Base):
     request_id: Mapped[str] = mapped_column(String(100))
     api_key_id: Mapped[str] = mapped_column(String(40))
     key_kind: Mapped[str] = mapped_column(String(12))
-    model: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     input_tokens: Mapped[int] = mapped_column(BigInteger)
     output_tokens: Mapped[int] = mapped_column(BigInteger)
     occurred_at: Mapped[datetime]
@@ -387,8 +393,8 @@ class CustomModel(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cm"))
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    base_model: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
+    base_model: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     created_by: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

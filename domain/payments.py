@@ -12,7 +12,7 @@ from domain.clock import utcnow
 from domain.errors import InvalidInput, NotFound
 from domain.models import Account, PaymentMethod
 from domain.permissions import Permission
-from domain.teams import authorize, lock_team
+from domain.teams import authorize, authorize_locked
 
 BRANDS = ("visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay")
 #: A run of digits, whatever separates them (spaces, dashes, dots, slashes, underscores...):
@@ -33,8 +33,8 @@ class CardOnFile:
 def set_payment_method(
     session: Session, actor: Account, team_id: str, card: CardOnFile
 ) -> PaymentMethod:
-    authorize(session, actor, team_id, Permission.PAYMENT_MANAGE)
-    lock_team(session, team_id)  # two first PUTs at once: one inserts, the other updates
+    # Locked: of two first PUTs at once, one inserts and the other then updates.
+    authorize_locked(session, actor, team_id, Permission.PAYMENT_MANAGE)
     for field, value in (
         ("billing_email", card.billing_email),
         ("provider_token", card.provider_token),

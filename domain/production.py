@@ -26,7 +26,7 @@ from domain.models import (
 from domain.permissions import Actor, Permission
 from domain.teams import (
     actor_in,
-    authorize,
+    authorize_locked,
     authorize_member,
     lock_team,
     require_support,
@@ -40,7 +40,7 @@ UNDECIDED = (ApplicationStatus.SUBMITTED, ApplicationStatus.MANUAL_REVIEW)
 @dataclass(frozen=True)
 class ReviewPolicy:
     #: Expected monthly requests above this go to a support agent.
-    manual_review_above: int = 10_000_000
+    manual_review_above: int
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,7 @@ def submit_application(
 ) -> ProductionApplication:
     """Record the form and queue the review. An approved team cannot apply again (409); a
     rejected one may."""
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
-    team = lock_team(session, team_id)
-    authorize(session, actor, team_id, Permission.PRODUCTION_APPLY)
+    team = authorize_locked(session, actor, team_id, Permission.PRODUCTION_APPLY)
     if team.production_status == ProductionStatus.APPROVED:
         raise Conflict("This team is already approved for production.", code="already_approved")
     if team.production_status in UNDECIDED:
@@ -195,6 +193,14 @@ def review_application(
     )
 
 
+@dataclass(frozen=True)
+class ApplicationView:
+    """An application and its team, as support agents see it."""
+
+    application: ProductionApplication
+    team: Team
+
+
 def settle_manual_review(
     session: Session,
     agent: Account,
@@ -202,7 +208,7 @@ def settle_manual_review(
     *,
     approve: bool,
     reason: str,
-) -> ProductionApplication:
+) -> ApplicationView:
     """A support agent decides an application the automatic checks handed over."""
     require_support(agent)
     application = session.get(ProductionApplication, application_id, with_for_update=True)
@@ -216,13 +222,12 @@ def settle_manual_review(
     team = lock_team(session, application.team_id)
     status = ApplicationStatus.APPROVED if approve else ApplicationStatus.REJECTED
     decided = _decide(session, application, team, status, [reason.strip()], agent=agent)
-    assert decided is not None
-    return decided
+    return ApplicationView(decided, team)
 
 
 def applications_for_support(
     session: Session, agent: Account, status: ApplicationStatus | None
-) -> list[tuple[ProductionApplication, Team]]:
+) -> list[ApplicationView]:
     require_support(agent)
     query = (
         select(ProductionApplication, Team)
@@ -231,7 +236,7 @@ def applications_for_support(
     )
     if status is not None:
         query = query.where(ProductionApplication.status == status)
-    return [(a, t) for a, t in session.execute(query.limit(500)).tuples()]
+    return [ApplicationView(a, t) for a, t in session.execute(query.limit(500)).tuples()]
 
 
 def _decide(

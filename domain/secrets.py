@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet
 
 T = TypeVar("T")
 
@@ -27,17 +28,13 @@ def new_token(prefix: str, nbytes: int = 32) -> str:
     return f"{prefix}_{secrets.token_urlsafe(nbytes)}"
 
 
-def digests_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
-
-
 @dataclass(frozen=True)
 class PasswordPolicy:
     """argon2id cost parameters; tests lower them, production keeps the library defaults."""
 
-    time_cost: int = 3
-    memory_kib: int = 65536
-    parallelism: int = 4
+    time_cost: int
+    memory_kib: int
+    parallelism: int
 
 
 class Passwords:
@@ -99,8 +96,6 @@ class SecretBox:
     (AES-128-CBC + HMAC-SHA256, from ``cryptography``); the key comes from settings."""
 
     def __init__(self, key: str) -> None:
-        from cryptography.fernet import Fernet
-
         self._fernet = Fernet(key.encode())
 
     def seal(self, secret: str) -> str:
@@ -111,6 +106,4 @@ class SecretBox:
 
     @staticmethod
     def new_key() -> str:
-        from cryptography.fernet import Fernet
-
         return Fernet.generate_key().decode()

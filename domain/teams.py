@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from domain import emails
 from domain.accounts import found_personal_team, require_verified, verified_account
-from domain.audit import record_event
-from domain.errors import InvalidInput, LastOwner, NotAllowed, NotFound
-from domain.models import Account, Membership, Role, Team
+from domain.audit import record_event, team_events
+from domain.errors import LastOwner, NotAllowed, NotFound
+from domain.models import Account, Event, Membership, Role, Team
 from domain.permissions import Actor, Permission, require
 
 
@@ -33,6 +33,20 @@ def authorize(session: Session, account: Account, team_id: str, permission: Perm
     An account that has not proven its email may do nothing to any team (403)."""
     require_verified(account)
     return require(actor_in(session, account, team_id), permission)
+
+
+def authorize_locked(
+    session: Session, account: Account, team_id: str, permission: Permission
+) -> Team:
+    """Authorize, lock the team row, and authorize again under the lock; the locked team.
+
+    The first ask refuses (404/403) before waiting on anyone's lock; the second counts a
+    role that changed while this waited. Every change to a team's members, owners or
+    settings goes through here, so two changes to one team run one after the other."""
+    authorize(session, account, team_id, permission)
+    team = lock_team(session, team_id)
+    authorize(session, account, team_id, permission)
+    return team
 
 
 def authorize_member(session: Session, account: Account, team_id: str) -> Actor:
@@ -99,6 +113,12 @@ def list_members(session: Session, account: Account, team_id: str) -> list[Membe
     return [Member(a, m) for a, m in rows.tuples()]
 
 
+def list_events(session: Session, account: Account, team_id: str, *, limit: int) -> list[Event]:
+    """The team's audit events, newest first (owners)."""
+    authorize(session, account, team_id, Permission.EVENTS_VIEW)
+    return team_events(session, team_id, limit=limit)
+
+
 def lock_team(session: Session, team_id: str) -> Team:
     """Lock the team row: every change to a team's owners goes through here first, so two
     changes to one team run one after the other and the owner count they see is current."""
@@ -146,13 +166,6 @@ def member_count(session: Session, team_id: str) -> int:
     )
 
 
-def parse_role(raw: str) -> Role:
-    try:
-        return Role(raw)
-    except ValueError:
-        raise InvalidInput("Role must be 'owner' or 'user'.", code="invalid_role") from None
-
-
 def change_role(
     session: Session,
     actor: Account,
@@ -162,9 +175,7 @@ def change_role(
 ) -> Member:
     """Give a member another role; an owner may demote anyone, itself too, but never the last
     owner. The member and the team's other owners are told by email."""
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
-    team = lock_team(session, team_id)
-    authorize(session, actor, team_id, Permission.MEMBERS_MANAGE)  # re-read under the lock
+    team = authorize_locked(session, actor, team_id, Permission.MEMBERS_MANAGE)
     membership = _membership(session, team_id, member_id)
     member = membership.account
     old_role = Role(membership.role)
@@ -192,9 +203,7 @@ def remove_member(session: Session, actor: Account, team_id: str, member_id: str
     The account that goes gets a fresh personal team as its owner (invariant 1), returned here.
     """
     leaving = actor.id == member_id
-    authorize(session, actor, team_id, Permission.TEAM_VIEW)
-    team = lock_team(session, team_id)
-    authorize(
+    team = authorize_locked(
         session, actor, team_id, Permission.TEAM_LEAVE if leaving else Permission.MEMBERS_MANAGE
     )
     membership = _membership(session, team_id, member_id)

@@ -9,7 +9,7 @@ from sqlalchemy import Date, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
-from domain.errors import InvalidInput, Throttled, Unauthenticated
+from domain.errors import InvalidInput, InvalidKey, InvalidRange, Throttled
 from domain.key_format import key_kind
 from domain.models import Account, ApiKey, KeyKind, KeyStatus, UsageRecord, UTCDateTime
 from domain.permissions import Permission
@@ -19,12 +19,16 @@ from domain.teams import authorize
 #: How far back a call may be dated (docs/api.md), and how much clock skew "now" tolerates.
 MAX_AGE = timedelta(days=35)
 CLOCK_SKEW = timedelta(seconds=5)
+#: Bounds on the history's dates, so date arithmetic on them can never overflow.
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
+#: The history shown when no start is given: this long before its end.
+DEFAULT_SPAN = timedelta(days=30)
 
 
 @dataclass(frozen=True)
 class UsagePolicy:
     #: Trial calls a team may make per calendar month (UTC).
-    trial_monthly_calls: int = 1000
+    trial_monthly_calls: int
 
 
 @dataclass(frozen=True)
@@ -48,16 +52,14 @@ _KEY_BY_DIGEST = select(ApiKey.id, ApiKey.team_id, ApiKey.kind, ApiKey.status).w
 
 
 def key_for(session: Session, raw_key: str) -> tuple[str, str, str]:
-    """(key id, team id, kind) of a live key; anything else is :class:`Unauthenticated`.
+    """(key id, team id, kind) of a live key; anything else is :class:`InvalidKey`.
 
     The format and checksum are checked first, so a typo costs no database lookup."""
     if key_kind(raw_key) is None:
-        raise Unauthenticated(
-            "This is not a teamkeys API key (wrong format or checksum).", code="invalid_key"
-        )
+        raise InvalidKey("This is not a teamkeys API key (wrong format or checksum).")
     row = session.connection().execute(_KEY_BY_DIGEST, {"digest": token_digest(raw_key)}).first()
     if row is None or row.status != KeyStatus.ACTIVE:
-        raise Unauthenticated("Unknown or deleted API key.", code="invalid_key")
+        raise InvalidKey("Unknown or deleted API key.")
     return row.id, row.team_id, row.kind
 
 
@@ -155,14 +157,24 @@ class UsageRow:
 
 
 def usage_history(
-    session: Session, actor: Account, team_id: str, *, start: date, end: date
+    session: Session,
+    actor: Account,
+    team_id: str,
+    *,
+    start: date | None = None,
+    end: date | None = None,
 ) -> list[UsageRow]:
-    """Calls and tokens by day, model and key kind, ``start`` to ``end`` inclusive."""
+    """Calls and tokens by day, model and key kind, ``start`` to ``end`` inclusive; by
+    default the :data:`DEFAULT_SPAN` up to today (UTC)."""
+    if any(day is not None and not EARLIEST <= day <= LATEST for day in (start, end)):
+        raise InvalidRange(f"Dates must lie between {EARLIEST} and {LATEST}.")
+    end = end or utcnow().date()
+    start = start or end - DEFAULT_SPAN
     authorize(session, actor, team_id, Permission.USAGE_VIEW)
     if end < start:
-        raise InvalidInput("end is before start.", code="invalid_range")
+        raise InvalidRange("end is before start.")
     if (end - start).days > 366:
-        raise InvalidInput("Ask for at most a year at a time.", code="invalid_range")
+        raise InvalidRange("Ask for at most a year at a time.")
     rows = session.execute(
         select(
             UsageRecord.occurred_on,

@@ -6,13 +6,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.jobs import DISPATCHING_KEY, NEW_JOBS_KEY
+from domain.jobs import dispatch_after_commit, take_jobs_to_dispatch
 
 #: Called with (id, name) of the jobs a transaction wrote, right after it committed.
 JobDispatch = Callable[[Sequence[tuple[str, str]]], None]
@@ -75,22 +74,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """Owns the engine and makes units of work; one per process."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        dispatch: JobDispatch | None = None,
-        dispatch_lease: timedelta = timedelta(seconds=60),
-    ) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
-        self.dispatch = dispatch
-        #: How long a job handed over right after commit is presumed on its way.
-        self.dispatch_lease = dispatch_lease
+        #: Who takes the jobs a unit of work wrote, right after its commit (None: the relay's
+        #: next pass), and how long they are presumed on their way.
+        self.dispatch: JobDispatch | None = None
+        self.dispatch_lease: timedelta | None = None
+
+    def dispatch_through(self, dispatch: JobDispatch, lease: timedelta) -> None:
+        """Hand every unit of work's jobs to ``dispatch`` right after it commits; the relay
+        leaves them alone for ``lease``."""
+        self.dispatch, self.dispatch_lease = dispatch, lease
 
     def unit_of_work(self) -> UnitOfWork:
         session = self.sessions()
-        session.info[DISPATCHING_KEY] = self.dispatch_lease if self.dispatch else None
+        dispatch_after_commit(session, self.dispatch_lease)
         return UnitOfWork(session, self.dispatch)
+
+    def ping(self) -> bool:
+        """Whether the database answers right now (the readiness probe)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -107,18 +116,13 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc_info: object) -> None:
         # close() rolls back whatever was not committed, and leaves loaded objects readable.
-        self.session.info.pop(NEW_JOBS_KEY, None)
+        take_jobs_to_dispatch(self.session)  # a rollback's jobs never existed
         self.session.close()
 
     def commit(self) -> None:
         self.session.commit()
-        jobs: list[tuple[str, str]] = self.session.info.pop(NEW_JOBS_KEY, [])
+        jobs = take_jobs_to_dispatch(self.session)
         if jobs and self._dispatch is not None:
             self._dispatch(jobs)

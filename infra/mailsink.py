@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import logging
@@ -14,7 +13,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
@@ -71,26 +69,7 @@ class _Handler:
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any
     ) -> str:
-        """Keep the message, unless a test asked for a delay or a refusal."""
-        if self._sink.data_delay > 0:
-            self._sink._hold(+1)
-            try:
-                await asyncio.sleep(self._sink.data_delay)
-            finally:
-                self._sink._hold(-1)
-            if server.transport is None or server.transport.is_closing():
-                # The client went away before our answer: it never heard "250", so as far as
-                # it knows the message was not taken, and it will send it again.
-                return "421 client gone"
-        refusal = self._sink.refuse_with
-        only = self._sink.refuse_only
-        if refusal is not None and (only is None or set(envelope.rcpt_tos) & only):
-            code, text = refusal
-            return f"{code} {text}"
-        content = envelope.original_content or envelope.content
-        raw = content if isinstance(content, bytes) else str(content).encode("utf-8")
-        self._sink._accept(raw, list(envelope.rcpt_tos))
-        return "250 OK: kept by teamkeys mail sink"
+        return await self._sink.answer_data(server, envelope)
 
 
 class MailSink:
@@ -102,16 +81,9 @@ class MailSink:
         self.host = host
         self.port = port
         self.directory = directory
-        #: When set, DATA is answered with this (code, text) and nothing is kept.
-        self.refuse_with: tuple[int, str] | None = None
-        #: With ``refuse_with``: refuse only mail to these addresses (``None``: all mail).
-        self.refuse_only: set[str] | None = None
-        #: Seconds to wait before answering DATA, to hold a client mid-send.
-        self.data_delay: float = 0.0
         self._condition = threading.Condition()
         self._messages: list[EmailMessage] = []
         self._connections = 0
-        self._held = 0
         self._saved = 0
         self._controller: Controller | None = None
 
@@ -157,12 +129,7 @@ class MailSink:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc_info: object) -> None:
         self.stop()
 
     def wait_for(
@@ -189,15 +156,13 @@ class MailSink:
         with self._condition:
             return sum(1 for message in self._messages if predicate(message))
 
-    @property
-    def held(self) -> int:
-        """How many clients are waiting mid-DATA right now (see ``data_delay``)."""
-        with self._condition:
-            return self._held
-
-    def _hold(self, change: int) -> None:
-        with self._condition:
-            self._held += change
+    async def answer_data(self, server: Any, envelope: Any) -> str:
+        """The answer to a message's DATA: it is kept. (A sink that answers otherwise, slowly
+        or with a refusal, is a subclass; the tests have one.)"""
+        content = envelope.original_content or envelope.content
+        raw = content if isinstance(content, bytes) else str(content).encode("utf-8")
+        self._accept(raw, list(envelope.rcpt_tos))
+        return "250 OK: kept by teamkeys mail sink"
 
     def _connection_opened(self) -> None:
         """Record one more client session."""
@@ -214,7 +179,11 @@ class MailSink:
             subject = str(message.get("Subject", ""))
             stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
             path = self.directory / f"{stamp}-{number}-{_slug(subject)}.eml"
-            path.write_bytes(raw)
+            # Written aside and renamed into place: whoever watches the folder (a mail
+            # program, a script) never opens a half-written message.
+            partial = path.with_suffix(".partial")
+            partial.write_bytes(raw)
+            partial.replace(path)
             log.info('email to %s "%s" saved as %s', ", ".join(recipients), subject, path)
         with self._condition:
             self._messages.append(message)

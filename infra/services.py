@@ -1,5 +1,5 @@
-"""The pieces every process shares, built from settings in one place: the database, the broker,
-password hashing, the abuse limiter, the domain's policies, the secret box and the last-used
+"""The pieces every process shares, built from settings in one place: the domain's policies,
+the database, the broker, password hashing, the abuse limiter, the secret box and the last-used
 trackers. The API serves from them; the composition root adds the workers and the relay."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from domain.api_keys import KeyPolicy
 from domain.invitations import InvitationPolicy
 from domain.migration_tickets import MigrationPolicy
 from domain.models import AuthSession
+from domain.production import ReviewPolicy
 from domain.secrets import PasswordPolicy, Passwords, SecretBox, derive_key
 from domain.usage import UsagePolicy
 from infra.broker import build_broker
@@ -31,18 +32,55 @@ log = logging.getLogger("teamkeys")
 
 
 @dataclass
-class Services:
+class Policies:
+    """The domain's rules with their configured values. Settings hold each default; only
+    :func:`build_policies` turns them into policies."""
+
+    account_policy: AccountPolicy
+    password_policy: PasswordPolicy
+    invitation_policy: InvitationPolicy
+    migration_policy: MigrationPolicy
+    key_policy: KeyPolicy
+    usage_policy: UsagePolicy
+    review_policy: ReviewPolicy
+
+
+def build_policies(settings: Settings) -> Policies:
+    return Policies(
+        account_policy=AccountPolicy(
+            session_ttl=timedelta(hours=settings.session_ttl_hours),
+            verification_ttl=timedelta(hours=settings.verification_link_ttl_hours),
+            reset_ttl=timedelta(minutes=settings.password_reset_ttl_minutes),
+            unverified_ttl=timedelta(days=settings.unverified_account_ttl_days),
+        ),
+        password_policy=PasswordPolicy(
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        ),
+        invitation_policy=InvitationPolicy(
+            ttl=timedelta(days=settings.invitation_ttl_days),
+            daily_limit=settings.invitation_daily_limit,
+        ),
+        migration_policy=MigrationPolicy(
+            consent_ttl=timedelta(days=settings.migration_consent_ttl_days)
+        ),
+        key_policy=KeyPolicy(reveal_window=timedelta(minutes=settings.key_reveal_window_minutes)),
+        usage_policy=UsagePolicy(trial_monthly_calls=settings.trial_monthly_calls),
+        review_policy=ReviewPolicy(manual_review_above=settings.production_manual_review_above),
+    )
+
+
+@dataclass
+class Services(Policies):
+    """The policies, and the pieces every process shares."""
+
     settings: Settings
     db: Database
     broker: dramatiq.Broker
     passwords: Passwords
     hashing: ThreadPoolExecutor
-    account_policy: AccountPolicy
     limiter: Limiter
-    invitation_policy: InvitationPolicy
-    migration_policy: MigrationPolicy
-    key_policy: KeyPolicy
-    usage_policy: UsagePolicy
     secret_box: SecretBox
     #: Key of the HMAC that makes emailed links' tokens.
     link_secret: bytes
@@ -101,10 +139,7 @@ def encryption_key(settings: Settings) -> str:
 def build_services(settings: Settings) -> Services:
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(
-        make_engine(settings.effective_database_url),
-        dispatch_lease=timedelta(seconds=settings.job_dispatch_lease_seconds),
-    )
+    db = Database(make_engine(settings.effective_database_url))
     master_key = encryption_key(settings)
     hashing = ThreadPoolExecutor(
         max_workers=settings.password_hashing_threads,
@@ -112,33 +147,15 @@ def build_services(settings: Settings) -> Services:
         initializer=lower_priority,
         initargs=(settings.password_hashing_nice,),
     )
+    policies = build_policies(settings)
     return Services(
+        **vars(policies),
         settings=settings,
         db=db,
         broker=build_broker(settings),
-        passwords=Passwords(
-            PasswordPolicy(
-                settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
-            ),
-            hashing,
-        ),
+        passwords=Passwords(policies.password_policy, hashing),
         hashing=hashing,
-        account_policy=AccountPolicy(
-            session_ttl=timedelta(hours=settings.session_ttl_hours),
-            verification_ttl=timedelta(hours=settings.verification_link_ttl_hours),
-            reset_ttl=timedelta(minutes=settings.password_reset_ttl_minutes),
-            unverified_ttl=timedelta(days=settings.unverified_account_ttl_days),
-        ),
         limiter=Limiter.from_settings(settings.rates, settings.redis_url, settings.redis_namespace),
-        invitation_policy=InvitationPolicy(
-            ttl=timedelta(days=settings.invitation_ttl_days),
-            daily_limit=settings.invitation_daily_limit,
-        ),
-        migration_policy=MigrationPolicy(
-            consent_ttl=timedelta(days=settings.migration_consent_ttl_days)
-        ),
-        key_policy=KeyPolicy(reveal_window=timedelta(minutes=settings.key_reveal_window_minutes)),
-        usage_policy=UsagePolicy(trial_monthly_calls=settings.trial_monthly_calls),
         secret_box=SecretBox(master_key),
         link_secret=derive_key(master_key, "link tokens"),
         last_used=LastUsedTracker(db, settings.last_used_flush_seconds),

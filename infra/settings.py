@@ -164,10 +164,6 @@ class Settings(BaseSettings):
         """Where the local mail sink writes ``.eml`` files."""
         return self.data_dir / "mail"
 
-    @property
-    def embedded_broker(self) -> bool:
-        return not self.redis_url
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

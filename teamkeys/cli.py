@@ -305,24 +305,18 @@ def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _add_tickets_parser(support: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    statuses = [
-        "awaiting_consent",
-        "awaiting_review",
-        "approved",
-        "completed",
-        "failed",
-        "declined",
-        "rejected",
-        "cancelled",
-        "expired",
-    ]
+    from domain.migration_tickets import TICKET_PAGE
+    from domain.models import TicketStatus
+
     tickets = support.add_parser(
         "tickets",
         help="list and settle account migration tickets",
         description="Without a subcommand: list tickets, oldest first.",
     )
-    tickets.add_argument("--status", choices=statuses, help="only tickets in this status")
-    tickets.add_argument("--limit", type=int, default=200)
+    tickets.add_argument(
+        "--status", choices=[str(s) for s in TicketStatus], help="only tickets in this status"
+    )
+    tickets.add_argument("--limit", type=int, default=TICKET_PAGE)
     tickets.set_defaults(run=cmd_tickets, tickets_command=None)
     actions = tickets.add_subparsers(dest="tickets_command")
     show = actions.add_parser("show", help="one ticket with its history")
@@ -351,6 +345,8 @@ def cmd_new_encryption_key(_args: argparse.Namespace, _settings: Settings) -> in
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from workers.billing import INVOICE_BATCH
+
     parser = argparse.ArgumentParser(prog="teamkeys", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -404,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="issue a month's invoices now (the scheduler does this at 00:05 UTC on the 1st)",
     )
     generate.add_argument("--period", required=True, help="the month, YYYY-MM")
-    generate.add_argument("--batch", type=int, default=500, help="teams per transaction")
+    generate.add_argument("--batch", type=int, default=INVOICE_BATCH, help="teams per transaction")
     generate.set_defaults(run=cmd_invoices_generate)
 
     demo = commands.add_parser(
@@ -423,7 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: a new temporary folder)",
     )
     demo.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds to wait for each job (default 30)"
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for each job (default %(default)g)",
     )
     demo.add_argument("--verbose", action="store_true", help="show the system's log lines too")
     demo.set_defaults(run=cmd_demo)

@@ -14,21 +14,25 @@ import email
 import email.policy
 import logging
 import re
-import socket
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
 
+from api.app import create_app
+from domain import accounts
+from domain.billing import Period, format_money
 from infra.settings import Settings
+from teamkeys.embedded import Embedded
+from teamkeys.loopback import LoopbackServer
+from workers.billing import issue_invoices
 
 T = TypeVar("T")
 
@@ -37,6 +41,10 @@ AGENT_PASSWORD = "a long support password"  # noqa: S105
 INVITATION_TOKEN = re.compile(r"/invitations/(inv_[A-Za-z0-9_\-]+)")
 VERIFICATION_TOKEN = re.compile(r"/verify-email/(vfy_[A-Za-z0-9_\-]+)")
 CONSENT_TOKEN = re.compile(r"/migration-consents/(mct_[A-Za-z0-9_\-]+)")
+CAROL = "carol@example.com"
+BOB = "bob@example.com"
+DAVE = "dave@example.com"
+SAM = "sam@support.example.com"
 FORM = {
     "company_name": "Carol's Robots Ltd",
     "website": "https://robots.example.com",
@@ -153,44 +161,6 @@ def link_token(message: EmailMessage, pattern: re.Pattern[str]) -> str:
     return found.group(1)
 
 
-class Server:
-    """The real API under uvicorn, on a loopback port the OS chose, in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.port: int = self.socket.getsockname()[1]
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            proxy_headers=False,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, name="demo-api", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise DemoFailed("the API did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
-
-
 def last_month_moment(now: datetime) -> datetime:
     """Noon UTC on the last day of last month: always within the 35 days a call may be dated
     back."""
@@ -199,32 +169,59 @@ def last_month_moment(now: datetime) -> datetime:
     ) - timedelta(days=1)
 
 
+@dataclass
 class Story:
     """The steps, each driven over HTTP, each printed as one line with its new email files."""
 
-    def __init__(
-        self,
-        http: httpx.Client,
-        mailbox: Mailbox,
-        embedded: Any,
-        data_dir: Path,
-        timeout: float,
-        out: Callable[[str], None],
-    ) -> None:
-        self.http = http
-        self.mail = mailbox
-        self.embedded = embedded
-        self.data_dir = data_dir
-        self.timeout = timeout
-        self.out = out
-        self.number = 0
-        self.stage = "start"
+    http: httpx.Client
+    mail: Mailbox
+    embedded: Embedded
+    data_dir: Path
+    timeout: float
+    out: Callable[[str], None]
+    #: The step under way, for a failure to name.
+    number: int = 0
+    stage: str = "start"
+
+    def __post_init__(self) -> None:
+        # What one step leaves for a later one: sessions, ids, secrets, an email to open.
+        self.owner = self.user = self.agent = ""
+        self.team_id = self.team_name = ""
+        self.verification_email = (Path(), EmailMessage())
+        self.invitation_token = self.trial_secret = self.live_secret = ""
+        self.ticket_id = self.consent_token = ""
+        self.consent_email = Path()
+        self.when = datetime.now(UTC)
+
+    def steps(self) -> list[tuple[str, Callable[[], str]]]:
+        """The story in order: each step's name, and the step, which says what happened."""
+        return [
+            ("Sign-up", self.sign_up),
+            ("Verification", self.verification),
+            ("Invitation", self.invitation),
+            ("Acceptance", self.acceptance),
+            ("Trial key", self.trial_key),
+            ("Trial usage", self.trial_usage),
+            ("Payment method", self.payment_method),
+            ("Go to Production", self.go_to_production),
+            ("Production key", self.production_key),
+            ("Second person", self.second_person),
+            ("Migration ticket", self.migration_ticket),
+            ("Consent", self.consent),
+            ("Support agent", self.support_agent),
+            ("Migration settled", self.migration_settled),
+            ("Production usage", self.production_usage),
+            ("Invoice", self.invoice),
+        ]
+
+    def run(self) -> None:
+        """Every step, one after the other; a step that does not happen raises DemoFailed."""
+        for stage, step in self.steps():
+            self.number += 1
+            self.stage = stage
+            self.done(step())
 
     # --- plumbing --------------------------------------------------------------------------
-
-    def begin(self, stage: str) -> None:
-        self.number += 1
-        self.stage = stage
 
     def done(self, detail: str) -> None:
         self.out(f"{self.number:2d}. {self.stage}: {detail}")
@@ -261,12 +258,12 @@ class Story:
                 raise DemoFailed(f"timed out after {self.timeout:g} s waiting for {what}")
             time.sleep(0.05)
 
-    def settled_key(self, team_id: str, key_id: str, token: str) -> dict[str, Any]:
+    def settled_key(self, key_id: str, token: str) -> dict[str, Any]:
         """Wait for the key job; a failed key is an error with the job's reason."""
 
         def read() -> dict[str, Any] | None:
             key: dict[str, Any] = self.json(
-                "GET", f"/v1/teams/{team_id}/api-keys/{key_id}", 200, token
+                "GET", f"/v1/teams/{self.team_id}/api-keys/{key_id}", 200, token
             )
             if key["status"] == "failed":
                 raise DemoFailed(f"the key job failed key {key_id}: {key['failure_reason']}")
@@ -274,130 +271,127 @@ class Story:
 
         return self.wait(f"the key job to generate key {key_id}", read)
 
+    def request_key(self, name: str, kind: str, token: str) -> dict[str, Any]:
+        """Ask for a key (202, pending) and wait until its job made it."""
+        path = f"/v1/teams/{self.team_id}/api-keys"
+        requested = self.json("POST", path, 202, token, json={"name": name, "kind": kind})
+        return self.settled_key(requested["id"], token)
+
+    def record_calls(
+        self,
+        kind: str,
+        secret: str,
+        calls: list[tuple[str, int, int]],
+        *,
+        ids: str,
+        occurred_at: datetime | None = None,
+    ) -> None:
+        """The gateway's usage calls with a ``kind`` key's ``secret``, (model, input tokens,
+        output tokens) each, with the ids ``<ids>-1``, ``<ids>-2``...; each must be recorded."""
+        for n, (model, tokens_in, tokens_out) in enumerate(calls, 1):
+            call: dict[str, Any] = {
+                "id": f"{ids}-{n}",
+                "model": model,
+                "input_tokens": tokens_in,
+                "output_tokens": tokens_out,
+            }
+            if occurred_at is not None:
+                call["occurred_at"] = occurred_at.isoformat()
+            answer = self.json("POST", "/v1/usage", 202, secret, json=call)
+            if answer["status"] != "recorded":
+                raise DemoFailed(f"{kind} call {n} was not recorded: {answer}")
+
+    def new_account(self, address: str, name: str) -> dict[str, Any]:
+        """A new account and team; the verification email is on its way."""
+        body = {"email": address, "name": name, "password": PASSWORD}
+        signup: dict[str, Any] = self.json("POST", "/v1/signup", 201, json=body)
+        return signup
+
     # --- the story -------------------------------------------------------------------------
 
-    def run(self) -> None:
-        carol = "carol@example.com"
-        bob = "bob@example.com"
-        dave = "dave@example.com"
-        sam = "sam@support.example.com"
-
-        self.begin("Sign-up")
-        signup = self.json(
-            "POST",
-            "/v1/signup",
-            201,
-            json={"email": carol, "name": "Carol", "password": PASSWORD},
-        )
-        owner, team_id, team_name = signup["token"], signup["team"]["id"], signup["team"]["name"]
-        path, message = self.mail.wait_for(carol, "Confirm your email")
-        self.done(
-            f'Carol <{carol}> signed up and owns "{team_name}" '
-            f"(account {signup['account']['id']}, team {team_id}); until she confirms her email "
-            f"her session may do nothing else, and a verification link is on its way"
+    def sign_up(self) -> str:
+        signup = self.new_account(CAROL, "Carol")
+        self.owner, self.team_id = signup["token"], signup["team"]["id"]
+        self.team_name = signup["team"]["name"]
+        self.verification_email = self.mail.wait_for(CAROL, "Confirm your email")
+        return (
+            f'Carol <{CAROL}> signed up and owns "{self.team_name}" '
+            f"(account {signup['account']['id']}, team {self.team_id}); until she confirms her "
+            f"email her session may do nothing else, and a verification link is on its way"
         )
 
-        self.begin("Verification")
-        refused = self.json("GET", f"/v1/teams/{team_id}", 403, owner)
-        self.verify(carol, message)
-        self.mail.wait_for(carol, "Welcome")
-        self.done(
+    def verification(self) -> str:
+        refused = self.json("GET", f"/v1/teams/{self.team_id}", 403, self.owner)
+        path, message = self.verification_email
+        self.verify(CAROL, message)
+        self.mail.wait_for(CAROL, "Welcome")
+        return (
             f"before confirming, her team's page answered 403 {refused['error']['code']}; she "
             f"opened the link from {path.name}, her email is verified and the welcome email "
             "followed"
         )
 
-        self.begin("Invitation")
+    def invitation(self) -> str:
         invitation = self.json(
             "POST",
-            f"/v1/teams/{team_id}/invitations",
+            f"/v1/teams/{self.team_id}/invitations",
             202,
-            owner,
-            json={"email": bob, "role": "user"},
+            self.owner,
+            json={"email": BOB, "role": "user"},
         )
-        path, message = self.mail.wait_for(bob, "invited you")
-        invitation_token = link_token(message, INVITATION_TOKEN)
-        preview = self.json("GET", f"/v1/invitations/{invitation_token}", 200)
-        self.done(
-            f"Carol invited {bob} as {invitation['role']} (invitation {invitation['id']}); "
+        path, message = self.mail.wait_for(BOB, "invited you")
+        self.invitation_token = link_token(message, INVITATION_TOKEN)
+        preview = self.json("GET", f"/v1/invitations/{self.invitation_token}", 200)
+        return (
+            f"Carol invited {BOB} as {invitation['role']} (invitation {invitation['id']}); "
             f"the link's token, read out of {path.name}, opens "
             f'"{preview["inviter_name"]} invites you to {preview["team_name"]}"'
         )
 
-        self.begin("Acceptance")
-        accepted = self.json(
-            "POST",
-            "/v1/invitations/accept",
-            201,
-            json={"token": invitation_token, "name": "Bob", "password": PASSWORD},
-        )
-        user = accepted["token"]
-        self.call(
-            "POST",
-            "/v1/invitations/accept",
-            410,
-            json={"token": invitation_token, "name": "Bob", "password": PASSWORD},
-        )
-        self.mail.wait_for(carol, "joined")
-        self.done(
+    def acceptance(self) -> str:
+        body = {"token": self.invitation_token, "name": "Bob", "password": PASSWORD}
+        accepted = self.json("POST", "/v1/invitations/accept", 201, json=body)
+        self.user = accepted["token"]
+        self.call("POST", "/v1/invitations/accept", 410, json=body)
+        self.mail.wait_for(CAROL, "joined")
+        return (
             f"Bob accepted and joined {accepted['team']['name']} as {accepted['role']} "
             f"(account {accepted['account']['id']}); the link now answers 410; Carol is told"
         )
 
-        self.begin("Trial key")
-        requested = self.json(
-            "POST",
-            f"/v1/teams/{team_id}/api-keys",
-            202,
-            user,
-            json={"name": "bob's laptop", "kind": "trial"},
-        )
-        trial_key = self.settled_key(team_id, requested["id"], user)
-        trial_secret = self.json(
-            "POST", f"/v1/teams/{team_id}/api-keys/{trial_key['id']}/reveal", 200, user
-        )["secret"]
-        self.done(
-            f"Bob asked for a trial key (202, pending); the key job made {trial_key['masked']} "
-            f"(key {trial_key['id']}), which any member may copy at any time"
+    def trial_key(self) -> str:
+        key = self.request_key("bob's laptop", "trial", self.user)
+        reveal = f"/v1/teams/{self.team_id}/api-keys/{key['id']}/reveal"
+        self.trial_secret = self.json("POST", reveal, 200, self.user)["secret"]
+        return (
+            f"Bob asked for a trial key (202, pending); the key job made {key['masked']} "
+            f"(key {key['id']}), which any member may copy at any time"
         )
 
-        self.begin("Trial usage")
-        for n in (1, 2):
-            answer = self.json(
-                "POST",
-                "/v1/usage",
-                202,
-                trial_secret,
-                json={
-                    "id": f"demo-trial-{n}",
-                    "model": "teamkeys-small",
-                    "input_tokens": 1200,
-                    "output_tokens": 300,
-                },
-            )
-            if answer["status"] != "recorded":
-                raise DemoFailed(f"trial call {n} was not recorded: {answer}")
-        rows = self.json("GET", f"/v1/teams/{team_id}/usage", 200, user)["items"]
-        calls = sum(row["calls"] for row in rows if row["key_kind"] == "trial")
-        self.done(
+    def trial_usage(self) -> str:
+        calls = [("teamkeys-small", 1200, 300)] * 2
+        self.record_calls("trial", self.trial_secret, calls, ids="demo-trial")
+        rows = self.json("GET", f"/v1/teams/{self.team_id}/usage", 200, self.user)["items"]
+        counted = sum(row["calls"] for row in rows if row["key_kind"] == "trial")
+        return (
             f"the gateway recorded 2 calls made with the trial key (free, capped per month); "
-            f"Bob's usage history shows {calls} trial call(s) today"
+            f"Bob's usage history shows {counted} trial call(s) today"
         )
 
-        self.begin("Payment method")
-        card = self.json("PUT", f"/v1/teams/{team_id}/payment-method", 200, owner, json=CARD)
-        self.done(
+    def payment_method(self) -> str:
+        path = f"/v1/teams/{self.team_id}/payment-method"
+        card = self.json("PUT", path, 200, self.owner, json=CARD)
+        return (
             f"Carol stored a payment-method reference ({card['brand']} ending {card['last4']}, "
             f"expires {card['exp_month']:02d}/{card['exp_year']}); no card number is ever sent"
         )
 
-        self.begin("Go to Production")
-        self.call("PUT", f"/v1/teams/{team_id}/production-application", 202, owner, json=FORM)
+    def go_to_production(self) -> str:
+        path = f"/v1/teams/{self.team_id}/production-application"
+        self.call("PUT", path, 202, self.owner, json=FORM)
 
         def decided() -> dict[str, Any] | None:
-            body: dict[str, Any] = self.json(
-                "GET", f"/v1/teams/{team_id}/production-application", 200, owner
-            )
+            body: dict[str, Any] = self.json("GET", path, 200, self.owner)
             return body if body["status"] in ("approved", "rejected", "manual_review") else None
 
         decision = self.wait("the production review job", decided)
@@ -405,171 +399,127 @@ class Story:
             raise DemoFailed(
                 f"the application was {decision['status']}, not approved: {decision['reasons']}"
             )
-        self.mail.wait_for(carol, "approved for production")
-        self.done(
-            "Carol submitted the form (202); the review job approved it automatically: "
-            + "; ".join(decision["reasons"])
+        self.mail.wait_for(CAROL, "approved for production")
+        return "Carol submitted the form (202); the review job approved it automatically: " + (
+            "; ".join(decision["reasons"])
         )
 
-        self.begin("Production key")
-        requested = self.json(
-            "POST",
-            f"/v1/teams/{team_id}/api-keys",
-            202,
-            owner,
-            json={"name": "gateway", "kind": "production"},
-        )
-        live_key = self.settled_key(team_id, requested["id"], owner)
-        reveal = f"/v1/teams/{team_id}/api-keys/{live_key['id']}/reveal"
-        live_secret = self.json("POST", reveal, 200, owner)["secret"]
-        again = self.json("POST", reveal, 410, owner)
-        self.mail.wait_for(carol, "New production key")
-        self.done(
-            f"Carol made production key {live_key['masked']} (key {live_key['id']}); its secret "
+    def production_key(self) -> str:
+        key = self.request_key("gateway", "production", self.owner)
+        reveal = f"/v1/teams/{self.team_id}/api-keys/{key['id']}/reveal"
+        self.live_secret = self.json("POST", reveal, 200, self.owner)["secret"]
+        again = self.json("POST", reveal, 410, self.owner)
+        self.mail.wait_for(CAROL, "New production key")
+        return (
+            f"Carol made production key {key['masked']} (key {key['id']}); its secret "
             f"was revealed once, and the second reveal answered 410 {again['error']['code']}"
         )
 
-        self.begin("Second person")
-        second = self.json(
-            "POST",
-            "/v1/signup",
-            201,
-            json={"email": dave, "name": "Dave", "password": PASSWORD},
-        )
-        _, message = self.mail.wait_for(dave, "Confirm your email")
-        self.verify(dave, message)
-        self.mail.wait_for(dave, "Welcome")
-        self.done(
-            f"Dave <{dave}> signed up on his own, confirmed his email from the link, and owns "
+    def second_person(self) -> str:
+        second = self.new_account(DAVE, "Dave")
+        _, message = self.mail.wait_for(DAVE, "Confirm your email")
+        self.verify(DAVE, message)
+        self.mail.wait_for(DAVE, "Welcome")
+        return (
+            f"Dave <{DAVE}> signed up on his own, confirmed his email from the link, and owns "
             f'"{second["team"]["name"]}" (account {second["account"]["id"]}, team '
             f"{second['team']['id']})"
         )
 
-        self.begin("Migration ticket")
-        refused = self.json(
-            "POST",
-            f"/v1/teams/{team_id}/invitations",
-            409,
-            owner,
-            json={"email": dave, "role": "user"},
-        )
-        ticket = self.json(
-            "POST",
-            f"/v1/teams/{team_id}/migration-tickets",
-            202,
-            owner,
-            json={"email": dave, "role": "user", "note": "Dave is joining us from his own team"},
-        )
-        ticket_id = ticket["id"]
-        path, message = self.mail.wait_for(dave, "asked to move your account")
-        consent_token = link_token(message, CONSENT_TOKEN)
-        self.done(
+    def migration_ticket(self) -> str:
+        invite = {"email": DAVE, "role": "user"}
+        path = f"/v1/teams/{self.team_id}/invitations"
+        refused = self.json("POST", path, 409, self.owner, json=invite)
+        note = {"note": "Dave is joining us from his own team"}
+        path = f"/v1/teams/{self.team_id}/migration-tickets"
+        ticket = self.json("POST", path, 202, self.owner, json=invite | note)
+        self.ticket_id = ticket["id"]
+        self.consent_email, message = self.mail.wait_for(DAVE, "asked to move your account")
+        self.consent_token = link_token(message, CONSENT_TOKEN)
+        return (
             f"inviting Dave answered 409 {refused['error']['code']}, so Carol opened migration "
-            f"ticket {ticket_id} ({ticket['status']}); Dave is emailed a consent link"
+            f"ticket {self.ticket_id} ({ticket['status']}); Dave is emailed a consent link"
         )
 
-        self.begin("Consent")
-        asked = self.json("GET", f"/v1/migration-consents/{consent_token}", 200)
-        consent = self.json(
-            "POST",
-            "/v1/migration-consents",
-            200,
-            json={"token": consent_token, "decision": "accept"},
-        )
-        self.done(
-            f'Dave opened the link from {path.name} ("{asked["requester_name"]} asks to move '
-            f'you to {asked["team_name"]} as {asked["role"]}") and accepted; ticket '
-            f"{ticket_id} is {consent['status']}"
+    def consent(self) -> str:
+        asked = self.json("GET", f"/v1/migration-consents/{self.consent_token}", 200)
+        decision = {"token": self.consent_token, "decision": "accept"}
+        consent = self.json("POST", "/v1/migration-consents", 200, json=decision)
+        return (
+            f'Dave opened the link from {self.consent_email.name} ("{asked["requester_name"]} '
+            f'asks to move you to {asked["team_name"]} as {asked["role"]}") and accepted; '
+            f"ticket {self.ticket_id} is {consent['status']}"
         )
 
-        self.begin("Support agent")
-        agent_id = self.add_support_agent(sam, "Sam")
-        agent = self.json(
-            "POST", "/v1/sessions", 201, json={"email": sam, "password": AGENT_PASSWORD}
-        )["token"]
-        queue = self.json(
-            "GET", "/v1/support/migration-tickets", 200, agent, params={"status": "awaiting_review"}
-        )["items"]
-        if ticket_id not in [item["id"] for item in queue]:
-            raise DemoFailed(f"ticket {ticket_id} is not in the support queue: {queue}")
-        self.done(
-            f"Sam <{sam}> (account {agent_id}) was made as `teamkeys support add-agent` makes "
-            f"one, signed in, and finds ticket {ticket_id} awaiting review"
+    def support_agent(self) -> str:
+        agent_id = self.add_support_agent(SAM, "Sam")
+        credentials = {"email": SAM, "password": AGENT_PASSWORD}
+        self.agent = self.json("POST", "/v1/sessions", 201, json=credentials)["token"]
+        waiting = {"status": "awaiting_review"}
+        queue = self.json("GET", "/v1/support/migration-tickets", 200, self.agent, params=waiting)[
+            "items"
+        ]
+        if self.ticket_id not in [item["id"] for item in queue]:
+            raise DemoFailed(f"ticket {self.ticket_id} is not in the support queue: {queue}")
+        return (
+            f"Sam <{SAM}> (account {agent_id}) was made as `teamkeys support add-agent` makes "
+            f"one, signed in, and finds ticket {self.ticket_id} awaiting review"
         )
 
-        self.begin("Migration settled")
-        self.call(
-            "POST",
-            f"/v1/support/migration-tickets/{ticket_id}/approve",
-            202,
-            agent,
-            json={"note": "Dave confirmed by email; his team has no other members"},
-        )
+    def migration_settled(self) -> str:
+        path = f"/v1/support/migration-tickets/{self.ticket_id}"
+        note = {"note": "Dave confirmed by email; his team has no other members"}
+        self.call("POST", f"{path}/approve", 202, self.agent, json=note)
 
         def settled() -> dict[str, Any] | None:
-            body: dict[str, Any] = self.json(
-                "GET", f"/v1/support/migration-tickets/{ticket_id}", 200, agent
-            )
+            body: dict[str, Any] = self.json("GET", path, 200, self.agent)
             if body["status"] == "failed":
                 raise DemoFailed(f"the migration failed: {body.get('failure_reason')}")
             return body if body["status"] == "completed" else None
 
-        self.wait(f"the migration job to complete ticket {ticket_id}", settled)
-        self.mail.wait_for(carol, "moved to")
-        self.mail.wait_for(dave, "moved to")
-        members = self.json("GET", f"/v1/teams/{team_id}/members", 200, owner)["items"]
-        roster = ", ".join(f"{m['name']} ({m['role']})" for m in members)
-        self.done(
+        self.wait(f"the migration job to complete ticket {self.ticket_id}", settled)
+        self.mail.wait_for(CAROL, "moved to")
+        self.mail.wait_for(DAVE, "moved to")
+        members = self.json("GET", f"/v1/teams/{self.team_id}/members", 200, self.owner)
+        roster = ", ".join(f"{m['name']} ({m['role']})" for m in members["items"])
+        return (
             f"Sam approved; the migration job moved Dave and closed his old team; "
-            f"{team_name} now has {roster}"
+            f"{self.team_name} now has {roster}"
         )
 
-        self.begin("Production usage")
-        when = last_month_moment(datetime.now(UTC))
-        for n, (model, tokens_in, tokens_out) in enumerate(
-            [("teamkeys-large", 1_000_000, 100_000), ("teamkeys-small", 2_000_000, 500_000)], 1
-        ):
-            answer = self.json(
-                "POST",
-                "/v1/usage",
-                202,
-                live_secret,
-                json={
-                    "id": f"demo-live-{n}",
-                    "model": model,
-                    "input_tokens": tokens_in,
-                    "output_tokens": tokens_out,
-                    "occurred_at": when.isoformat(),
-                },
-            )
-            if answer["status"] != "recorded":
-                raise DemoFailed(f"production call {n} was not recorded: {answer}")
-        self.done(
-            f"the gateway recorded 2 calls with the production key, dated {when:%Y-%m-%d} "
+    def production_usage(self) -> str:
+        self.when = last_month_moment(datetime.now(UTC))
+        calls = [("teamkeys-large", 1_000_000, 100_000), ("teamkeys-small", 2_000_000, 500_000)]
+        self.record_calls(
+            "production", self.live_secret, calls, ids="demo-live", occurred_at=self.when
+        )
+        return (
+            f"the gateway recorded 2 calls with the production key, dated {self.when:%Y-%m-%d} "
             "(last month; calls may be dated up to 35 days back)"
         )
 
-        self.begin("Invoice")
-        period, issued = self.issue_invoices(when)
-        listed = self.json("GET", f"/v1/teams/{team_id}/invoices", 200, owner)["items"]
+    def invoice(self) -> str:
+        period, issued = self.issue_month(self.when)
+        invoices = f"/v1/teams/{self.team_id}/invoices"
+        listed = self.json("GET", invoices, 200, self.owner)["items"]
         mine = [item for item in listed if item["period"] == period]
         if not mine:
             raise DemoFailed(f"no {period} invoice in Carol's list: {listed}")
-        invoice = self.json("GET", f"/v1/teams/{team_id}/invoices/{mine[0]['id']}", 200, owner)
-        pdf = self.call("GET", f"/v1/teams/{team_id}/invoices/{invoice['id']}/pdf", 200, owner)
+        invoice = self.json("GET", f"{invoices}/{mine[0]['id']}", 200, self.owner)
+        pdf = self.call("GET", f"{invoices}/{invoice['id']}/pdf", 200, self.owner)
         if not pdf.content.startswith(b"%PDF"):
             raise DemoFailed("the invoice download is not a PDF")
         pdf_path = self.data_dir / f"invoice-{period}.pdf"
         pdf_path.write_bytes(pdf.content)
-        self.mail.wait_for(carol, f"Invoice for {team_name}")
+        self.mail.wait_for(CAROL, f"Invoice for {self.team_name}")
         lines = ", ".join(
-            f"{line['model']} {_money(line['amount_cents'], invoice['currency'])}"
+            f"{line['model']} {format_money(line['amount_cents'], invoice['currency'])}"
             for line in invoice["lines"]
         )
-        self.done(
+        return (
             f"issued {period}'s invoices as `teamkeys invoices generate --period {period}` "
             f"does ({issued} new); Carol's invoice {invoice['id']} totals "
-            f"{_money(invoice['total_cents'], invoice['currency'])} ({lines}); PDF saved as "
+            f"{format_money(invoice['total_cents'], invoice['currency'])} ({lines}); PDF saved as "
             f"{pdf_path}"
         )
 
@@ -587,46 +537,35 @@ class Story:
     # --- the two steps that are not HTTP in production either -------------------------------
 
     def add_support_agent(self, address: str, name: str) -> str:
-        from domain.accounts import add_support_agent
-
         runtime = self.embedded.runtime
+        assert runtime is not None
         with runtime.db.unit_of_work() as uow:
-            agent = add_support_agent(
+            agent = accounts.add_support_agent(
                 uow.session, runtime.passwords, email=address, name=name, password=AGENT_PASSWORD
             )
             agent_id = str(agent.id)
             uow.commit()
         return agent_id
 
-    def issue_invoices(self, moment: datetime) -> tuple[str, int]:
-        from domain.billing import Period
-        from workers.billing import issue_invoices
-
+    def issue_month(self, moment: datetime) -> tuple[str, int]:
+        """The invoices of ``moment``'s month, as `teamkeys invoices generate` issues them."""
         runtime = self.embedded.runtime
+        assert runtime is not None
         period = Period.of(moment)
         issued = issue_invoices(runtime.db, runtime.settings.prices, period)
         return str(period), len(issued.created)
-
-
-def _money(cents: int, currency: str) -> str:
-    from domain.billing import format_money
-
-    return format_money(cents, currency)
 
 
 def run_demo(
     settings: Settings,
     data_dir: Path | None = None,
     *,
-    timeout: float = 30.0,
+    timeout: float,
     verbose: bool = False,
     out: Callable[[str], None] = print,
     err: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> int:
     """Walk the story; 0 when every step happened, 1 (with the reason) when one did not."""
-    from api.app import create_app
-    from teamkeys.embedded import Embedded
-
     if not verbose:
         logging.getLogger().setLevel(logging.WARNING)
     try:
@@ -639,7 +578,7 @@ def run_demo(
     out(f"  data folder: {folder} (database, encryption key, emails, invoice PDF)")
 
     embedded = Embedded(settings)
-    server: Server | None = None
+    server: LoopbackServer | None = None
     story: Story | None = None
     failure: str | None = None
     started = time.monotonic()
@@ -647,8 +586,11 @@ def run_demo(
         runtime = embedded.start()
         assert embedded.sink is not None  # no SMTP host: the embedded sink keeps the mail
         sink = embedded.sink
-        server = Server(create_app(runtime))
-        server.start()
+        server = LoopbackServer(create_app(runtime), what="the API", thread_name="demo-api")
+        try:
+            server.start()
+        except RuntimeError as exc:
+            raise DemoFailed(str(exc)) from None
         out(f"  API:         {server.url} (docs at /docs), until the demo ends")
         out(f"  emails:      {settings.mail_dir.resolve()}")
         out("")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from types import TracebackType
 
 import dramatiq
 
@@ -78,10 +77,5 @@ class Embedded:
     def __enter__(self) -> Runtime:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc_info: object) -> None:
         self.stop()

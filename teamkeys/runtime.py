@@ -47,6 +47,6 @@ def build_runtime(
     actors = register_actors(services.broker, context)
     relay = Relay(services.db, actors, dispatch_lease=settings.job_dispatch_lease_seconds)
     if settings.redis_url or with_workers:
-        services.db.dispatch = relay.dispatch_new
+        services.db.dispatch_through(relay.dispatch_new, relay.dispatch_lease)
     shared = {field.name: getattr(services, field.name) for field in fields(services)}
     return Runtime(**shared, actors=actors, relay=relay, worker_context=context)

@@ -26,11 +26,11 @@ from api.app import create_app
 from domain import accounts
 from domain.clock import utcnow
 from domain.models import Membership, ProductionStatus, Team
-from infra.mailsink import MailSink
 from infra.migrate import upgrade
 from infra.settings import Settings
 from teamkeys.embedded import Embedded
 from teamkeys.runtime import Runtime
+from tests.faulty_sink import FaultySink
 from tests.support import (
     Backend,
     LiveServer,
@@ -61,13 +61,13 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 
 
 @pytest.fixture
-def sink() -> Iterator[MailSink]:
-    with MailSink() as started:
+def sink() -> Iterator[FaultySink]:
+    with FaultySink() as started:
         yield started
 
 
 @pytest.fixture
-def settings(backend: Backend, sink: MailSink, tmp_path: Path) -> Settings:
+def settings(backend: Backend, sink: FaultySink, tmp_path: Path) -> Settings:
     empty_database(backend.database_url)
     return test_settings(backend, tmp_path, smtp_host="127.0.0.1", smtp_port=sink.port)
 
@@ -82,7 +82,7 @@ class System:
     """A running teamkeys and a client for its API, as a test drives it."""
 
     runtime: Runtime
-    sink: MailSink
+    sink: FaultySink
     http: httpx.Client
     embedded: Embedded
 
@@ -177,13 +177,13 @@ class System:
 
 
 @pytest.fixture
-def system(settings: Settings, sink: MailSink) -> Iterator[System]:
+def system(settings: Settings, sink: FaultySink) -> Iterator[System]:
     with running_system(settings, sink) as running:
         yield running
 
 
 @contextmanager
-def running_system(settings: Settings, sink: MailSink) -> Iterator[System]:
+def running_system(settings: Settings, sink: FaultySink) -> Iterator[System]:
     """Migrations applied, workers, relay and scheduler started, the API served over HTTP."""
     embedded = Embedded(settings)
     runtime = embedded.start()

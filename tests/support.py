@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,13 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from domain.limits import Limit
 from domain.models import Base
 from infra.settings import Settings
+from teamkeys.loopback import LoopbackServer
 
 #: A fixed Fernet key for tests (never used outside them).
 TEST_ENCRYPTION_KEY = "dGVhbWtleXMtdGVzdHMtb25seS0zMi1ieXRlcy1rZXk="
@@ -199,43 +198,12 @@ def free_port() -> int:
         return port
 
 
-class LiveServer:
-    """The real HTTP stack (uvicorn) on a loopback port, in a thread.
-
-    The socket is bound here, before the thread starts, so no other test process can take
-    the port in between (the suite runs on every CPU). It is made with ``IPPROTO_TCP``
-    named: asyncio turns Nagle's algorithm off only for such sockets, and without that every
-    answer waits for the client's delayed ACK (about 40 ms on Linux)."""
+class LiveServer(LoopbackServer):
+    """The real HTTP stack (uvicorn) on a loopback port, in a thread; its port is taken before
+    the thread starts, so no other test process (the suite runs on every CPU) takes it."""
 
     def __init__(self, app: Any) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.socket.bind(("127.0.0.1", 0))
-        self.port: int = self.socket.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", proxy_headers=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run,
-            kwargs={"sockets": [self.socket]},
-            name="live-server",
-            daemon=True,
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the test HTTP server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
+        super().__init__(app, what="the test HTTP server", thread_name="live-server")
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

@@ -114,12 +114,16 @@ class IssuedInvoices:
     existing: int = 0
 
 
+#: Teams per transaction when a whole month's invoices are issued at once.
+INVOICE_BATCH = 500
+
+
 def issue_invoices(
     db: Database,
     prices: PriceTable,
     period: Period,
     *,
-    batch: int = 500,
+    batch: int = INVOICE_BATCH,
     progress: Callable[[str], None] | None = None,
 ) -> IssuedInvoices:
     """Issue ``period``'s invoices for every team with production usage, ``batch`` teams per

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from domain.production import ReviewPolicy, review_application
+from domain.production import review_application
 from workers.runner import JobRun, WorkerContext
 
 log = logging.getLogger("teamkeys.production")
 
 
 def review_production(ctx: WorkerContext, run: JobRun, application_id: str) -> None:
-    policy = ReviewPolicy(manual_review_above=ctx.settings.production_manual_review_above)
     with ctx.db.unit_of_work() as uow:
-        application = review_application(uow.session, application_id, policy)
+        application = review_application(uow.session, application_id, ctx.policies.review_policy)
         run.finish(uow.session)
         uow.commit()
     if application is not None:

@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from dramatiq.middleware import Interrupt
 from sqlalchemy import ColumnElement, or_, select, update
@@ -24,6 +25,7 @@ from infra.db import Database
 from infra.mail.errors import PermanentMailError
 from infra.mail.render import EmailRenderer
 from infra.mail.transport import MailTransport
+from infra.services import Policies, build_policies
 from infra.settings import Settings
 
 log = logging.getLogger("teamkeys.jobs")
@@ -44,6 +46,10 @@ class WorkerContext:
     secret_box: SecretBox
     #: Key of the HMAC that makes emailed links' tokens (``domain.links``).
     link_secret: bytes
+
+    @cached_property
+    def policies(self) -> Policies:
+        return build_policies(self.settings)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from api.deps import (
     UowDep,
     VerifiedSession,
 )
-from api.errors import error_responses
+from api.routing import answer, committed, empty_answer
 from api.schemas import (
     AccountOut,
     EmailVerificationConfirm,
@@ -32,35 +32,12 @@ from api.schemas import (
 )
 from domain import accounts
 from domain.errors import InvalidCredentials
-from domain.models import Account, Role, Team
+from domain.models import Account, Role
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
 
-def account_out(account: Account) -> AccountOut:
-    return AccountOut(
-        id=account.id,
-        email=account.email,
-        name=account.name,
-        email_verified=account.email_verified,
-    )
-
-
-def team_out(team: Team) -> TeamOut:
-    return TeamOut(
-        id=team.id,
-        name=team.name,
-        production_status=team.production_status,
-        created_at=team.created_at,
-    )
-
-
-@router.post(
-    "/signup",
-    status_code=201,
-    response_model=SignUpResponse,
-    responses=error_responses(400, 409, 422, 429),
-)
+@router.post("/signup", **answer(SignUpResponse, 400, 409, 422, 429, status=201))
 def sign_up(
     body: SignUpRequest, uow: UowDep, services: ServicesDep, client: ClientDep
 ) -> SignUpResponse:
@@ -76,21 +53,18 @@ def sign_up(
         password=body.password,
         client=client,
     )
-    uow.commit()
-    return SignUpResponse(
-        account=account_out(issued.account),
-        team=team_out(team),
-        token=issued.token,
-        expires_at=issued.expires_at,
+    return committed(
+        uow,
+        SignUpResponse(
+            account=AccountOut.model_validate(issued.account),
+            team=TeamOut.model_validate(team),
+            token=issued.token,
+            expires_at=issued.expires_at,
+        ),
     )
 
 
-@router.post(
-    "/email-verifications",
-    status_code=202,
-    response_class=Response,
-    responses=error_responses(401, 409, 429),
-)
+@router.post("/email-verifications", **empty_answer(202, 401, 409, 429))
 def resend_verification(
     uow: UowDep, account: AnyAccount, services: ServicesDep, client: ClientDep
 ) -> Response:
@@ -99,30 +73,19 @@ def resend_verification(
     accounts.request_verification(
         uow.session, services.limiter, services.account_policy, account, client
     )
-    uow.commit()
-    return Response(status_code=202)
+    return committed(uow, Response(status_code=202))
 
 
-@router.post(
-    "/email-verifications/confirm",
-    response_model=MeOut,
-    responses=error_responses(400, 410, 422),
-)
+@router.post("/email-verifications/confirm", **answer(MeOut, 400, 410, 422))
 def confirm_verification(body: EmailVerificationConfirm, uow: UowDep) -> MeOut:
     """The emailed link's token proves the address: the account is verified (any other
     unverified account with it is deleted) and the welcome email is sent. 410 if the link
     was used, replaced by a newer one, or has expired."""
     account = accounts.confirm_verification(uow.session, body.token)
-    uow.commit()
-    return me_out(account)
+    return committed(uow, me_out(account))
 
 
-@router.post(
-    "/sessions",
-    status_code=201,
-    response_model=SessionOut,
-    responses=error_responses(400, 401, 422, 429),
-)
+@router.post("/sessions", **answer(SessionOut, 400, 401, 422, 429, status=201))
 def sign_in(
     body: SignInRequest, uow: UowDep, services: ServicesDep, client: ClientDep
 ) -> SessionOut:
@@ -139,20 +102,16 @@ def sign_in(
     )
     if issued is None:
         raise InvalidCredentials("Email or password is wrong.")
-    uow.commit()
-    return SessionOut(token=issued.token, expires_at=issued.expires_at)
+    return committed(uow, SessionOut.model_validate(issued))
 
 
-@router.delete(
-    "/sessions/current", status_code=204, response_class=Response, responses=error_responses(401)
-)
+@router.delete("/sessions/current", **empty_answer(204, 401))
 def sign_out(uow: UowDep, token: TokenDep, _account: AnyAccount) -> Response:
     accounts.sign_out(uow.session, token)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))
 
 
-@router.get("/me", response_model=MeOut, responses=error_responses(401))
+@router.get("/me", **answer(MeOut, 401))
 def me(account: AnyAccount) -> MeOut:
     """Who is signed in, and whether the email is confirmed yet."""
     return me_out(account)
@@ -160,21 +119,14 @@ def me(account: AnyAccount) -> MeOut:
 
 def me_out(account: Account) -> MeOut:
     membership = account.membership
-    if membership is None:
-        return MeOut(account=account_out(account), team=None, role=None)
     return MeOut(
-        account=account_out(account),
-        team=TeamRef(id=membership.team.id, name=membership.team.name),
-        role=Role(membership.role),
+        account=AccountOut.model_validate(account),
+        team=TeamRef.model_validate(membership.team) if membership else None,
+        role=Role(membership.role) if membership else None,
     )
 
 
-@router.put(
-    "/me/password",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(400, 401, 403, 409, 422, 429),
-)
+@router.put("/me/password", **empty_answer(204, 400, 401, 403, 409, 422, 429))
 def change_password(
     body: PasswordChange,
     uow: UowDep,
@@ -193,16 +145,10 @@ def change_password(
         new_password=body.new_password,
         client=client,
     )
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))
 
 
-@router.post(
-    "/password-resets",
-    status_code=202,
-    response_class=Response,
-    responses=error_responses(400, 422, 429),
-)
+@router.post("/password-resets", **empty_answer(202, 400, 422, 429))
 def request_password_reset(
     body: PasswordResetRequest, uow: UowDep, services: ServicesDep, client: ClientDep
 ) -> Response:
@@ -211,27 +157,20 @@ def request_password_reset(
     accounts.request_password_reset(
         uow.session, services.limiter, services.account_policy, email=body.email, client=client
     )
-    uow.commit()
-    return Response(status_code=202)
+    return committed(uow, Response(status_code=202))
 
 
-@router.post(
-    "/password-resets/confirm",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(400, 410, 422),
-)
+@router.post("/password-resets/confirm", **empty_answer(204, 400, 410, 422))
 def reset_password(body: PasswordResetConfirm, uow: UowDep, services: ServicesDep) -> Response:
     """Set a new password with the emailed link's token: the email counts as confirmed, and
     every session of the account ends. 410 if the link was used, replaced or has expired."""
     accounts.reset_password(
         uow.session, services.passwords, token=body.token, new_password=body.new_password
     )
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))
 
 
-@router.get("/me/sessions", response_model=SessionList, responses=error_responses(401, 403))
+@router.get("/me/sessions", **answer(SessionList, 401, 403))
 def list_sessions(uow: UowDep, who: VerifiedSession) -> SessionList:
     """The person's own sessions, most recently used first; ``current`` marks this one."""
     return SessionList(
@@ -249,24 +188,15 @@ def list_sessions(uow: UowDep, who: VerifiedSession) -> SessionList:
     )
 
 
-@router.delete(
-    "/me/sessions", status_code=204, response_class=Response, responses=error_responses(401, 403)
-)
+@router.delete("/me/sessions", **empty_answer(204, 401, 403))
 def end_other_sessions(uow: UowDep, who: VerifiedSession) -> Response:
     """Sign out everywhere else: every session but this one ends."""
     accounts.end_other_sessions(uow.session, who)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))
 
 
-@router.delete(
-    "/me/sessions/{session_id}",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(401, 403, 404),
-)
+@router.delete("/me/sessions/{session_id}", **empty_answer(204, 401, 403, 404))
 def end_session(session_id: str, uow: UowDep, who: VerifiedSession) -> Response:
     """End one of your own sessions (this one too, if it is named)."""
     accounts.end_session(uow.session, who, session_id)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))

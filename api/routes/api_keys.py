@@ -3,92 +3,45 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
 from api.deps import CurrentAccount, ServicesDep, UowDep
-from api.errors import error_responses
+from api.routing import answer, committed, empty_answer
 from api.schemas import ApiKeyList, ApiKeyOut, ApiKeyRename, ApiKeyRequest, RevealedSecret
 from domain import api_keys
-from domain.clock import utcnow
-from domain.models import Account, ApiKey, KeyKind, KeyStatus
-from infra.services import Services
 
 router = APIRouter(prefix="/v1/teams/{team_id}/api-keys", tags=["api keys"])
 
 
-def key_out(key: ApiKey, services: Services, names: dict[str, str]) -> ApiKeyOut:
-    revealable = (
-        key.status == KeyStatus.ACTIVE
-        and key.secret_encrypted is not None
-        and (
-            key.kind == KeyKind.TRIAL
-            or (
-                key.activated_at is not None
-                and utcnow() <= key.activated_at + services.key_policy.reveal_window
-            )
-        )
-    )
-    return ApiKeyOut(
-        id=key.id,
-        name=key.name,
-        kind=KeyKind(key.kind),
-        status=KeyStatus(key.status),
-        masked=api_keys.masked_key(key) if key.last4 else None,
-        created_by=key.created_by,
-        created_by_name=names.get(key.created_by),
-        created_at=key.created_at,
-        activated_at=key.activated_at,
-        last_used_at=key.last_used_at,
-        failure_reason=key.failure_reason,
-        revealable=revealable,
-    )
-
-
-def _names(uow: UowDep, keys: list[ApiKey]) -> dict[str, str]:
-    ids = {k.created_by for k in keys}
-    rows = uow.session.execute(select(Account.id, Account.name).where(Account.id.in_(ids)))
-    return {account_id: name for account_id, name in rows.tuples()}
-
-
-@router.post(
-    "",
-    status_code=202,
-    response_model=ApiKeyOut,
-    responses=error_responses(400, 401, 403, 404, 422),
-)
+@router.post("", **answer(ApiKeyOut, 400, 401, 403, 404, 422, status=202))
 def request_key(
     team_id: str, body: ApiKeyRequest, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> ApiKeyOut:
     """Ask for a key; it is ``pending`` until the key job has generated it (poll GET).
     Production keys need the team approved (403 ``production_not_approved``)."""
     key = api_keys.request_api_key(uow.session, account, team_id, name=body.name, kind=body.kind)
-    uow.commit()
-    return key_out(key, services, {account.id: account.name})
+    [view] = api_keys.key_views(uow.session, [key], services.key_policy)
+    return committed(uow, ApiKeyOut.model_validate(view))
 
 
-@router.get("", response_model=ApiKeyList, responses=error_responses(401, 403, 404))
+@router.get("", **answer(ApiKeyList, 401, 403, 404))
 def list_keys(
     team_id: str, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> ApiKeyList:
     """Every key of the team with its masked form, never a secret."""
     keys = api_keys.list_api_keys(uow.session, account, team_id)
-    names = _names(uow, keys)
-    return ApiKeyList(items=[key_out(k, services, names) for k in keys])
+    return ApiKeyList.of(api_keys.key_views(uow.session, keys, services.key_policy))
 
 
-@router.get("/{key_id}", response_model=ApiKeyOut, responses=error_responses(401, 403, 404))
+@router.get("/{key_id}", **answer(ApiKeyOut, 401, 403, 404))
 def get_key(
     team_id: str, key_id: str, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> ApiKeyOut:
     key = api_keys.get_api_key(uow.session, account, team_id, key_id)
-    return key_out(key, services, _names(uow, [key]))
+    [view] = api_keys.key_views(uow.session, [key], services.key_policy)
+    return ApiKeyOut.model_validate(view)
 
 
-@router.post(
-    "/{key_id}/reveal",
-    response_model=RevealedSecret,
-    responses=error_responses(401, 403, 404, 409, 410),
-)
+@router.post("/{key_id}/reveal", **answer(RevealedSecret, 401, 403, 404, 409, 410))
 def reveal(
     team_id: str, key_id: str, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> RevealedSecret:
@@ -97,13 +50,11 @@ def reveal(
     secret = api_keys.reveal_api_key(
         uow.session, services.secret_box, account, team_id, key_id, services.key_policy
     )
-    uow.commit()  # a production secret is wiped before it leaves
-    return RevealedSecret(secret=secret)
+    # A production secret is wiped in this transaction: committed before it leaves.
+    return committed(uow, RevealedSecret(secret=secret))
 
 
-@router.patch(
-    "/{key_id}", response_model=ApiKeyOut, responses=error_responses(400, 401, 403, 404, 410, 422)
-)
+@router.patch("/{key_id}", **answer(ApiKeyOut, 400, 401, 403, 404, 410, 422))
 def rename(
     team_id: str,
     key_id: str,
@@ -113,15 +64,12 @@ def rename(
     services: ServicesDep,
 ) -> ApiKeyOut:
     key = api_keys.rename_api_key(uow.session, account, team_id, key_id, body.name)
-    uow.commit()
-    return key_out(key, services, _names(uow, [key]))
+    [view] = api_keys.key_views(uow.session, [key], services.key_policy)
+    return committed(uow, ApiKeyOut.model_validate(view))
 
 
-@router.delete(
-    "/{key_id}", status_code=204, response_class=Response, responses=error_responses(401, 403, 404)
-)
+@router.delete("/{key_id}", **empty_answer(204, 401, 403, 404))
 def delete(team_id: str, key_id: str, uow: UowDep, account: CurrentAccount) -> Response:
     """Delete a key (owners); calls with it are refused from now on."""
     api_keys.delete_api_key(uow.session, account, team_id, key_id)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))

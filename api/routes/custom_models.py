@@ -5,56 +5,29 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import CurrentAccount, UowDep
-from api.errors import error_responses
+from api.routing import answer, committed, empty_answer
 from api.schemas import CustomModelList, CustomModelOut, CustomModelRequest
 from domain import custom_models
-from domain.models import CustomModel
 
 router = APIRouter(prefix="/v1/teams/{team_id}/custom-models", tags=["custom models"])
 
 
-def model_out(model: CustomModel) -> CustomModelOut:
-    return CustomModelOut(
-        id=model.id,
-        name=model.name,
-        base_model=model.base_model,
-        created_by=model.created_by,
-        created_at=model.created_at,
-    )
-
-
-@router.post(
-    "",
-    status_code=201,
-    response_model=CustomModelOut,
-    responses=error_responses(400, 401, 403, 404, 409, 422),
-)
+@router.post("", **answer(CustomModelOut, 400, 401, 403, 404, 409, 422, status=201))
 def create(
     team_id: str, body: CustomModelRequest, uow: UowDep, account: CurrentAccount
 ) -> CustomModelOut:
     model = custom_models.create_custom_model(
         uow.session, account, team_id, name=body.name, base_model=body.base_model
     )
-    uow.commit()
-    return model_out(model)
+    return committed(uow, CustomModelOut.model_validate(model))
 
 
-@router.get("", response_model=CustomModelList, responses=error_responses(401, 403, 404))
+@router.get("", **answer(CustomModelList, 401, 403, 404))
 def list_models(team_id: str, uow: UowDep, account: CurrentAccount) -> CustomModelList:
-    return CustomModelList(
-        items=[
-            model_out(m) for m in custom_models.list_custom_models(uow.session, account, team_id)
-        ]
-    )
+    return CustomModelList.of(custom_models.list_custom_models(uow.session, account, team_id))
 
 
-@router.delete(
-    "/{model_id}",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(401, 403, 404),
-)
+@router.delete("/{model_id}", **empty_answer(204, 401, 403, 404))
 def delete(team_id: str, model_id: str, uow: UowDep, account: CurrentAccount) -> Response:
     custom_models.delete_custom_model(uow.session, account, team_id, model_id)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))

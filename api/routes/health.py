@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from api.deps import ServicesDep
 from api.schemas import Health
@@ -22,13 +21,7 @@ def healthz() -> Health:
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 def readyz(services: ServicesDep) -> JSONResponse:
     """The database and the broker answer right now."""
-    try:
-        with services.db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        database = True
-    except Exception:
-        database = False
-    checks = {"database": database, "broker": broker_ready(services.broker)}
+    checks = {"database": services.db.ping(), "broker": broker_ready(services.broker)}
     ok = all(checks.values())
     body = Health(status="ok" if ok else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

@@ -7,48 +7,23 @@ from fastapi import APIRouter, Response
 from api.deps import CurrentAccount, ServicesDep, UowDep
 from api.errors import error_responses
 from api.invoice_pdf import invoice_pdf
-from api.schemas import InvoiceLineOut, InvoiceList, InvoiceOut, InvoiceSummary
+from api.routing import answer
+from api.schemas import InvoiceList, InvoiceOut
 from domain import billing
-from domain.models import Invoice
 
 router = APIRouter(prefix="/v1/teams/{team_id}/invoices", tags=["billing"])
 
 
-def summary(invoice: Invoice) -> InvoiceSummary:
-    return InvoiceSummary(
-        id=invoice.id,
-        period=invoice.period,
-        status=invoice.status,
-        currency=invoice.currency,
-        total_cents=invoice.total_cents,
-    )
-
-
-@router.get("", response_model=InvoiceList, responses=error_responses(401, 403, 404))
+@router.get("", **answer(InvoiceList, 401, 403, 404))
 def list_invoices(team_id: str, uow: UowDep, account: CurrentAccount) -> InvoiceList:
     """The team's invoices, newest period first (owners)."""
-    return InvoiceList(
-        items=[summary(i) for i in billing.list_invoices(uow.session, account, team_id)]
-    )
+    return InvoiceList.of(billing.list_invoices(uow.session, account, team_id))
 
 
-@router.get("/{invoice_id}", response_model=InvoiceOut, responses=error_responses(401, 403, 404))
+@router.get("/{invoice_id}", **answer(InvoiceOut, 401, 403, 404))
 def get_invoice(team_id: str, invoice_id: str, uow: UowDep, account: CurrentAccount) -> InvoiceOut:
     invoice, _team = billing.get_invoice(uow.session, account, team_id, invoice_id)
-    return InvoiceOut(
-        **summary(invoice).model_dump(),
-        issued_at=invoice.issued_at,
-        lines=[
-            InvoiceLineOut(
-                model=line.model,
-                calls=line.calls,
-                input_tokens=line.input_tokens,
-                output_tokens=line.output_tokens,
-                amount_cents=line.amount_cents,
-            )
-            for line in invoice.line_items
-        ],
-    )
+    return InvoiceOut.model_validate(invoice)
 
 
 @router.get(

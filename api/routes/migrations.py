@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import CurrentAccount, ServicesDep, UowDep
-from api.errors import error_responses
+from api.routing import answer, committed, empty_answer
 from api.schemas import (
     MigrationConsentDecision,
     MigrationConsentPreview,
@@ -16,30 +16,13 @@ from api.schemas import (
     MigrationTicketRequest,
 )
 from domain import migration_tickets
-from domain.models import MigrationTicket, Role, TicketStatus
 
 router = APIRouter(prefix="/v1", tags=["migration tickets"])
 
 
-def ticket_out(ticket: MigrationTicket) -> MigrationTicketOut:
-    return MigrationTicketOut(
-        id=ticket.id,
-        email=ticket.email,
-        role=Role(ticket.role),
-        note=ticket.note,
-        status=TicketStatus(ticket.status),
-        created_at=ticket.created_at,
-        updated_at=ticket.updated_at,
-        expires_at=ticket.expires_at,
-        failure_reason=ticket.failure_reason,
-    )
-
-
 @router.post(
     "/teams/{team_id}/migration-tickets",
-    status_code=202,
-    response_model=MigrationTicketOut,
-    responses=error_responses(400, 401, 403, 404, 409, 422, 429),
+    **answer(MigrationTicketOut, 400, 401, 403, 404, 409, 422, 429, status=202),
 )
 def open_ticket(
     team_id: str,
@@ -61,65 +44,36 @@ def open_ticket(
         policy=services.migration_policy,
         limits=services.limiter,
     )
-    uow.commit()
-    return ticket_out(ticket)
+    return committed(uow, MigrationTicketOut.model_validate(ticket))
 
 
-@router.get(
-    "/teams/{team_id}/migration-tickets",
-    response_model=MigrationTicketList,
-    responses=error_responses(401, 403, 404),
-)
+@router.get("/teams/{team_id}/migration-tickets", **answer(MigrationTicketList, 401, 403, 404))
 def list_tickets(team_id: str, uow: UowDep, account: CurrentAccount) -> MigrationTicketList:
     """The team's tickets, newest first (owners)."""
-    return MigrationTicketList(
-        items=[
-            ticket_out(t)
-            for t in migration_tickets.list_team_tickets(uow.session, account, team_id)
-        ]
-    )
+    found = migration_tickets.list_team_tickets(uow.session, account, team_id)
+    return MigrationTicketList.of(found)
 
 
 @router.delete(
-    "/teams/{team_id}/migration-tickets/{ticket_id}",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(401, 403, 404, 409),
+    "/teams/{team_id}/migration-tickets/{ticket_id}", **empty_answer(204, 401, 403, 404, 409)
 )
 def cancel(team_id: str, ticket_id: str, uow: UowDep, account: CurrentAccount) -> Response:
     """Withdraw a ticket before a support agent approves it; afterwards 409 ``ticket_closed``."""
     migration_tickets.cancel_ticket(uow.session, account, team_id, ticket_id)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))
 
 
-@router.get(
-    "/migration-consents/{token}",
-    response_model=MigrationConsentPreview,
-    responses=error_responses(410),
-)
+@router.get("/migration-consents/{token}", **answer(MigrationConsentPreview, 410))
 def preview(token: str, uow: UowDep) -> MigrationConsentPreview:
     """Who asks to move the link holder's account, and into which team. Unusable links: 410."""
     found = migration_tickets.preview_consent(uow.session, token)
-    return MigrationConsentPreview(
-        requester_email=found.sender.email,
-        requester_name=found.sender.name,
-        team_name=found.team.name,
-        role=Role(found.link.role),
-        account_email=found.link.email,
-        expires_at=found.link.expires_at,
-    )
+    return MigrationConsentPreview.model_validate(found)
 
 
-@router.post(
-    "/migration-consents",
-    response_model=MigrationConsentResult,
-    responses=error_responses(400, 410, 422),
-)
+@router.post("/migration-consents", **answer(MigrationConsentResult, 400, 410, 422))
 def decide(body: MigrationConsentDecision, uow: UowDep) -> MigrationConsentResult:
     """Accept (the ticket then awaits a support agent's review) or decline (it ends)."""
     ticket = migration_tickets.decide_consent(
         uow.session, body.token, accept=body.decision == "accept"
     )
-    uow.commit()
-    return MigrationConsentResult(status=TicketStatus(ticket.status))
+    return committed(uow, MigrationConsentResult.model_validate(ticket))

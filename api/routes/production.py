@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import CurrentAccount, UowDep
-from api.errors import error_responses
+from api.routing import answer, committed
 from api.schemas import (
     PaymentMethodOut,
     PaymentMethodRequest,
@@ -15,16 +15,14 @@ from api.schemas import (
     ProductionApplicationStatus,
 )
 from domain import payments, production
-from domain.models import PaymentMethod, ProductionStatus
+from domain.models import ProductionStatus
 
 router = APIRouter(prefix="/v1/teams/{team_id}", tags=["go to production"])
 
 
 @router.put(
     "/production-application",
-    status_code=202,
-    response_model=ProductionApplicationStatus,
-    responses=error_responses(400, 401, 403, 404, 409, 422),
+    **answer(ProductionApplicationStatus, 400, 401, 403, 404, 409, 422, status=202),
 )
 def submit(
     team_id: str, body: ProductionApplicationRequest, uow: UowDep, account: CurrentAccount
@@ -35,23 +33,12 @@ def submit(
         uow.session,
         account,
         team_id,
-        production.Application(
-            company_name=body.company_name,
-            website=str(body.website),
-            use_case=body.use_case,
-            expected_monthly_requests=body.expected_monthly_requests,
-            contact_email=body.contact_email,
-        ),
+        production.Application(**body.model_dump(mode="json", exclude={"accept_terms"})),
     )
-    uow.commit()
-    return JSONResponse({"status": "submitted"}, status_code=202)
+    return committed(uow, JSONResponse({"status": "submitted"}, status_code=202))
 
 
-@router.get(
-    "/production-application",
-    response_model=ProductionApplicationOut,
-    responses=error_responses(401, 403, 404),
-)
+@router.get("/production-application", **answer(ProductionApplicationOut, 401, 403, 404))
 def status(team_id: str, uow: UowDep, account: CurrentAccount) -> ProductionApplicationOut:
     """The team's production status and its latest application (``none`` before any)."""
     latest = production.latest_application(uow.session, account, team_id)
@@ -59,36 +46,16 @@ def status(team_id: str, uow: UowDep, account: CurrentAccount) -> ProductionAppl
         return ProductionApplicationOut(
             status=ProductionStatus.NONE, submitted_at=None, decided_at=None, reasons=[]
         )
-    return ProductionApplicationOut(
-        status=ProductionStatus(latest.status),
-        submitted_at=latest.submitted_at,
-        decided_at=latest.decided_at,
-        reasons=list(latest.reasons),
-    )
+    return ProductionApplicationOut.model_validate(latest)
 
 
-def payment_out(method: PaymentMethod) -> PaymentMethodOut:
-    return PaymentMethodOut(
-        billing_email=method.billing_email,
-        brand=method.brand,
-        last4=method.last4,
-        exp_month=method.exp_month,
-        exp_year=method.exp_year,
-    )
-
-
-@router.get(
-    "/payment-method", response_model=PaymentMethodOut, responses=error_responses(401, 403, 404)
-)
+@router.get("/payment-method", **answer(PaymentMethodOut, 401, 403, 404))
 def get_payment_method(team_id: str, uow: UowDep, account: CurrentAccount) -> PaymentMethodOut:
-    return payment_out(payments.get_payment_method(uow.session, account, team_id))
+    method = payments.get_payment_method(uow.session, account, team_id)
+    return PaymentMethodOut.model_validate(method)
 
 
-@router.put(
-    "/payment-method",
-    response_model=PaymentMethodOut,
-    responses=error_responses(400, 401, 403, 404, 422),
-)
+@router.put("/payment-method", **answer(PaymentMethodOut, 400, 401, 403, 404, 422))
 def set_payment_method(
     team_id: str, body: PaymentMethodRequest, uow: UowDep, account: CurrentAccount
 ) -> PaymentMethodOut:
@@ -98,14 +65,6 @@ def set_payment_method(
         uow.session,
         account,
         team_id,
-        payments.CardOnFile(
-            billing_email=body.billing_email,
-            provider_token=body.provider_token,
-            brand=body.brand,
-            last4=body.last4,
-            exp_month=body.exp_month,
-            exp_year=body.exp_year,
-        ),
+        payments.CardOnFile(**body.model_dump()),
     )
-    uow.commit()
-    return payment_out(method)
+    return committed(uow, PaymentMethodOut.model_validate(method))

@@ -7,44 +7,25 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import CurrentAccount, UowDep
-from api.errors import error_responses
-from api.routes.accounts import team_out
-from api.schemas import EventList, EventOut, MemberList, MemberOut, RoleChange, TeamOut
+from api.routing import answer, committed, empty_answer
+from api.schemas import EventList, MemberList, MemberOut, RoleChange, TeamOut
 from domain import teams
-from domain.audit import team_events
 from domain.models import Role
-from domain.permissions import Permission
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 
 
-def member_out(member: teams.Member) -> MemberOut:
-    return MemberOut(
-        account_id=member.account.id,
-        email=member.account.email,
-        name=member.account.name,
-        role=Role(member.membership.role),
-        joined_at=member.membership.joined_at,
-    )
-
-
-@router.get("/{team_id}", response_model=TeamOut, responses=error_responses(401, 404))
+@router.get("/{team_id}", **answer(TeamOut, 401, 404))
 def get_team(team_id: str, uow: UowDep, account: CurrentAccount) -> TeamOut:
-    return team_out(teams.get_team(uow.session, account, team_id))
+    return TeamOut.model_validate(teams.get_team(uow.session, account, team_id))
 
 
-@router.get("/{team_id}/members", response_model=MemberList, responses=error_responses(401, 404))
+@router.get("/{team_id}/members", **answer(MemberList, 401, 404))
 def list_members(team_id: str, uow: UowDep, account: CurrentAccount) -> MemberList:
-    return MemberList(
-        items=[member_out(m) for m in teams.list_members(uow.session, account, team_id)]
-    )
+    return MemberList.of(teams.list_members(uow.session, account, team_id))
 
 
-@router.patch(
-    "/{team_id}/members/{account_id}",
-    response_model=MemberOut,
-    responses=error_responses(400, 401, 403, 404, 409, 422),
-)
+@router.patch("/{team_id}/members/{account_id}", **answer(MemberOut, 400, 401, 403, 404, 409, 422))
 def change_role(
     team_id: str,
     account_id: str,
@@ -54,27 +35,18 @@ def change_role(
 ) -> MemberOut:
     """Owners change a member's role; the last owner cannot be demoted (409 ``last_owner``)."""
     member = teams.change_role(uow.session, account, team_id, account_id, Role(body.role))
-    uow.commit()
-    return member_out(member)
+    return committed(uow, MemberOut.model_validate(member))
 
 
-@router.delete(
-    "/{team_id}/members/{account_id}",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(401, 403, 404, 409),
-)
+@router.delete("/{team_id}/members/{account_id}", **empty_answer(204, 401, 403, 404, 409))
 def remove_member(team_id: str, account_id: str, uow: UowDep, account: CurrentAccount) -> Response:
     """Owners remove a member; any member removes itself (leaves). The account that goes gets a
     new personal team."""
     teams.remove_member(uow.session, account, team_id, account_id)
-    uow.commit()
-    return Response(status_code=204)
+    return committed(uow, Response(status_code=204))
 
 
-@router.get(
-    "/{team_id}/events", response_model=EventList, responses=error_responses(401, 403, 404, 422)
-)
+@router.get("/{team_id}/events", **answer(EventList, 401, 403, 404, 422))
 def list_events(
     team_id: str,
     uow: UowDep,
@@ -82,17 +54,4 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> EventList:
     """The team's audit events, newest first (owners only)."""
-    teams.authorize(uow.session, account, team_id, Permission.EVENTS_VIEW)
-    return EventList(
-        items=[
-            EventOut(
-                id=e.id,
-                at=e.at,
-                actor_id=e.actor_id,
-                action=e.action,
-                target=e.target,
-                details=e.details,
-            )
-            for e in team_events(uow.session, team_id, limit=limit)
-        ]
-    )
+    return EventList.of(teams.list_events(uow.session, account, team_id, limit=limit))

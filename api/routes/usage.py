@@ -2,51 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import BearerDep, CurrentAccount, ServicesDep, UowDep
-from api.errors import error_responses
-from api.schemas import UsageAccepted, UsageCall, UsageList, UsageRowOut
+from api.routing import answer
+from api.schemas import UsageAccepted, UsageCall, UsageList
 from domain import usage
 from domain.clock import utcnow
-from domain.errors import InvalidInput, Unauthenticated
-from domain.models import KeyKind
+from domain.errors import InvalidKey
 
 router = APIRouter(prefix="/v1", tags=["usage"])
 
-#: Bounds on the history's dates, so date arithmetic on them can never overflow.
-EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 
-
-@router.post(
-    "/usage",
-    status_code=202,
-    response_model=UsageAccepted,
-    responses=error_responses(400, 401, 422, 429),
-)
+@router.post("/usage", **answer(UsageAccepted, 400, 401, 422, 429, status=202))
 def record(
     body: UsageCall, uow: UowDep, credentials: BearerDep, services: ServicesDep
 ) -> JSONResponse:
     """Record one call, authenticated by the API key itself. The same ``id`` again is
     answered 202 and not counted twice. Trial calls past the monthly cap are 429."""
     if credentials is None:
-        raise Unauthenticated(
-            "Send the API key: 'Authorization: Bearer <key>'.", code="invalid_key"
-        )
+        raise InvalidKey("Send the API key: 'Authorization: Bearer <key>'.")
     recorded = usage.record_usage(
         uow.session,
         credentials.credentials,
-        usage.Call(
-            request_id=body.id,
-            model=body.model,
-            input_tokens=body.input_tokens,
-            output_tokens=body.output_tokens,
-            occurred_at=body.occurred_at,
-        ),
+        usage.Call(request_id=body.id, **body.model_dump(exclude={"id"})),
         services.usage_policy,
     )
     uow.commit()
@@ -56,11 +39,7 @@ def record(
     )
 
 
-@router.get(
-    "/teams/{team_id}/usage",
-    response_model=UsageList,
-    responses=error_responses(401, 403, 404, 422),
-)
+@router.get("/teams/{team_id}/usage", **answer(UsageList, 401, 403, 404, 422))
 def history(
     team_id: str,
     uow: UowDep,
@@ -74,22 +53,4 @@ def history(
     ] = None,
 ) -> UsageList:
     """Calls and tokens by day, model and key kind."""
-    if any(day is not None and not EARLIEST <= day <= LATEST for day in (start, end)):
-        raise InvalidInput(f"Dates must lie between {EARLIEST} and {LATEST}.", code="invalid_range")
-    today = utcnow().date()
-    end = end or today
-    start = start or end - timedelta(days=30)
-    rows = usage.usage_history(uow.session, account, team_id, start=start, end=end)
-    return UsageList(
-        items=[
-            UsageRowOut(
-                date=r.date,
-                model=r.model,
-                key_kind=KeyKind(r.key_kind),
-                calls=r.calls,
-                input_tokens=r.input_tokens,
-                output_tokens=r.output_tokens,
-            )
-            for r in rows
-        ]
-    )
+    return UsageList.of(usage.usage_history(uow.session, account, team_id, start=start, end=end))

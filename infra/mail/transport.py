@@ -67,7 +67,7 @@ class SmtpTransport:
         password: str | None = None,
         start_tls: bool = False,
         use_tls: bool = False,
-        timeout: float = 10.0,
+        timeout: float,
         local_hostname: str | None = None,
     ) -> None:
         if start_tls and use_tls:

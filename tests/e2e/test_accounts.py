@@ -17,9 +17,9 @@ from sqlalchemy import Engine, event, select, update
 from domain.clock import utcnow
 from domain.models import Account, AccountLink, Event, Team
 from infra.db import make_engine
-from infra.mailsink import MailSink
 from infra.settings import Settings
 from tests.conftest import PASSWORD, System, running_system
+from tests.faulty_sink import FaultySink
 from tests.support import html_body, text_body, to, wait_until
 from workers.scheduler import sweep_unverified_accounts
 
@@ -272,7 +272,7 @@ def test_sign_in_sign_out_and_me(system: System) -> None:
 
 
 @pytest.fixture
-def limited(settings: Settings, sink: MailSink) -> Iterator[System]:
+def limited(settings: Settings, sink: FaultySink) -> Iterator[System]:
     """A system with small abuse limits."""
     tight = settings.model_copy(
         update={
@@ -497,7 +497,7 @@ def test_people_list_and_end_their_own_sessions(system: System) -> None:
 
 @pytest.mark.parametrize("trusted", [False, True])
 def test_a_forwarded_address_counts_only_from_a_trusted_proxy(
-    settings: Settings, sink: MailSink, trusted: bool
+    settings: Settings, sink: FaultySink, trusted: bool
 ) -> None:
     proxies = "127.0.0.1" if trusted else ""
     with running_system(settings.model_copy(update={"trusted_proxies": proxies}), sink) as system:
@@ -513,7 +513,7 @@ def test_a_forwarded_address_counts_only_from_a_trusted_proxy(
 
 
 def test_no_password_is_hashed_or_checked_inside_a_database_transaction(
-    settings: Settings, sink: MailSink, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, sink: FaultySink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On SQLite a transaction holds the write lock for its whole life: hashing (tens of
     milliseconds on purpose) inside one would stall every other request."""

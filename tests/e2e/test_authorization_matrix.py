@@ -30,9 +30,9 @@ from sqlalchemy import select
 
 from domain.models import Invoice, Membership, ProductionApplication
 from domain.permissions import MATRIX, Actor, Permission, allows
-from infra.mailsink import MailSink
 from tests.conftest import System, running_system
 from tests.e2e.conftest import AGENT_PASSWORD, run_add_agent
+from tests.faulty_sink import FaultySink
 from tests.support import Backend, empty_database, wait_until
 from tests.support import test_settings as settings_for_tests
 
@@ -411,7 +411,7 @@ def shared(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """One running system for every cell: each cell makes its own team, members and outsider,
     so cells share nothing but the support agent."""
     empty_database(backend.database_url)
-    with MailSink() as sink:
+    with FaultySink() as sink:
         settings = settings_for_tests(
             backend,
             tmp_path_factory.mktemp("matrix"),

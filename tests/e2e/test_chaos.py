@@ -31,11 +31,11 @@ from domain.models import (
     Team,
 )
 from infra.mail.message import message_id_for
-from infra.mailsink import MailSink
 from infra.settings import Settings
 from tests import support
 from tests.e2e.conftest import AGENT_PASSWORD, run_add_agent
 from tests.faults import Deployment, WorkerProcess, redis_through_proxy
+from tests.faulty_sink import FaultySink
 from tests.support import text_body, to, wait_until
 
 pytestmark = [
@@ -63,7 +63,7 @@ def sign_up(http: httpx.Client, name: str, email: str) -> Person:
     return body
 
 
-def verified(http: httpx.Client, sink: MailSink, name: str, email: str) -> Person:
+def verified(http: httpx.Client, sink: FaultySink, name: str, email: str) -> Person:
     """Sign up, and open the link in the verification email (sent by the worker processes)."""
     person = sign_up(http, name, email)
     message = sink.wait_for(lambda m: to(email)(m) and "Confirm your email" in m["Subject"])
@@ -118,7 +118,7 @@ def consent_to(address: str) -> Callable[[EmailMessage], bool]:
 
 
 def consented_tickets(
-    deployment: Deployment, sink: MailSink, owner: Person, migrants: list[Person]
+    deployment: Deployment, sink: FaultySink, owner: Person, migrants: list[Person]
 ) -> list[str]:
     """Open a ticket for each migrant and accept it from the emailed consent link."""
     tickets = []
@@ -173,7 +173,7 @@ def recovered(
     )
 
 
-def assert_every_email_sent_once(deployment: Deployment, sink: MailSink) -> None:
+def assert_every_email_sent_once(deployment: Deployment, sink: FaultySink) -> None:
     """Every email row is sent and arrived exactly once; nothing arrived that has no row."""
     time.sleep(1.0)  # a late duplicate would arrive now
     messages = sink.messages
@@ -188,13 +188,15 @@ def assert_every_email_sent_once(deployment: Deployment, sink: MailSink) -> None
     assert {message_id_for(e.cause, domain) for e in emails} == set(by_id)
 
 
-def assert_delivered_once(deployment: Deployment, sink: MailSink, invitees: list[str]) -> None:
+def assert_delivered_once(deployment: Deployment, sink: FaultySink, invitees: list[str]) -> None:
     """Every email arrived once, and every invitation to ``invitees`` in one round."""
     assert_every_email_sent_once(deployment, sink)
     assert_invitations_sent_once(deployment, sink, invitees)
 
 
-def assert_invitations_sent_once(deployment: Deployment, sink: MailSink, emails: list[str]) -> None:
+def assert_invitations_sent_once(
+    deployment: Deployment, sink: FaultySink, emails: list[str]
+) -> None:
     with deployment.runtime.db.unit_of_work() as uow:
         invitations = list(uow.session.scalars(select(Invitation)))
     assert sorted(i.email for i in invitations) == sorted(emails)
@@ -232,7 +234,7 @@ def assert_invariants(deployment: Deployment) -> None:
 
 def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
     redis_settings: Settings,
-    sink: MailSink,
+    sink: FaultySink,
     workers: list[WorkerProcess],
     tmp_path: Path,
 ) -> None:
@@ -291,7 +293,7 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
 
 def test_requests_made_while_redis_is_down_lose_and_double_nothing(
     redis_settings: Settings,
-    sink: MailSink,
+    sink: FaultySink,
     workers: list[WorkerProcess],
     tmp_path: Path,
 ) -> None:
@@ -330,7 +332,7 @@ REFUSAL_SECONDS = 60.0
 
 def test_an_smtp_server_refusing_mail_for_a_minute_loses_and_doubles_nothing(
     redis_settings: Settings,
-    sink: MailSink,
+    sink: FaultySink,
     workers: list[WorkerProcess],
     tmp_path: Path,
 ) -> None:

@@ -10,15 +10,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from infra.mailsink import MailSink
 from infra.settings import Settings
 from tests.conftest import PASSWORD, System, running_system
 from tests.error_body import assert_error
+from tests.faulty_sink import FaultySink
 from tests.support import CARD, LINKS
 
 
 @pytest.fixture
-def small_bodies(settings: Settings, sink: MailSink) -> Iterator[System]:
+def small_bodies(settings: Settings, sink: FaultySink) -> Iterator[System]:
     limits = {"max_body_bytes": 2048, "usage_max_body_bytes": 4096}
     with running_system(settings.model_copy(update=limits), sink) as running:
         yield running

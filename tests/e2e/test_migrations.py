@@ -22,11 +22,11 @@ from domain.models import (
     MigrationTicket,
     Team,
 )
-from infra.mailsink import MailSink
 from infra.settings import Settings
 from tests.conftest import System, running_system
 from tests.e2e.conftest import AddSupportAgent
 from tests.error_body import assert_error
+from tests.faulty_sink import FaultySink
 from tests.support import html_body, text_body, to, wait_until
 from workers.scheduler import sweep_migration_tickets
 
@@ -540,7 +540,7 @@ def test_customers_get_403_on_support_ticket_routes(system: System, sam: Person)
 
 
 @pytest.fixture
-def few_tickets(settings: Settings, sink: MailSink) -> Iterator[System]:
+def few_tickets(settings: Settings, sink: FaultySink) -> Iterator[System]:
     rates = {
         "limit_migration_tickets_per_team": "3/day",
         "limit_migration_tickets_per_email": "2/7 days",

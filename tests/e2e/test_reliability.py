@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from domain.models import Email, Job
-from infra.mailsink import MailSink
 from infra.settings import Settings
 from teamkeys.runtime import Runtime
 from tests.conftest import System
 from tests.e2e.conftest import AddSupportAgent, dead_emails
 from tests.faults import Deployment, WorkerProcess, redis_through_proxy
+from tests.faulty_sink import FaultySink
 from tests.support import to, wait_until
 
 
@@ -141,7 +141,7 @@ def test_an_email_that_never_gets_through_goes_dead_where_support_sees_it(
 @pytest.mark.redis
 def test_a_worker_killed_mid_job_loses_no_job(
     redis_settings: Settings,
-    sink: MailSink,
+    sink: FaultySink,
     workers: list[WorkerProcess],
     tmp_path: Path,
 ) -> None:
@@ -176,7 +176,7 @@ def test_a_worker_killed_mid_job_loses_no_job(
 @pytest.mark.redis
 def test_a_request_made_while_redis_is_down_loses_no_job(
     redis_settings: Settings,
-    sink: MailSink,
+    sink: FaultySink,
     workers: list[WorkerProcess],
     tmp_path: Path,
 ) -> None:

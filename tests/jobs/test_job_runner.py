@@ -9,7 +9,7 @@ from dataclasses import replace
 from email.message import EmailMessage
 
 from domain.emails import Address, NewEmail, Template, queue_email
-from domain.jobs import NEW_JOBS_KEY, JobName, enqueue_job
+from domain.jobs import JobName, enqueue_job, jobs_to_dispatch
 from domain.models import Email, EmailStatus, Job, JobStatus
 from infra.mail.errors import TransientMailError
 from infra.mail.transport import MailTransport
@@ -153,7 +153,7 @@ def test_a_stale_runs_late_smtp_answer_leaves_the_email_as_the_run_that_sent_it_
             ),
         )
         email_id = email.id
-        [job_id] = [job for job, _name in uow.session.info[NEW_JOBS_KEY]]
+        [job_id] = [job for job, _name in jobs_to_dispatch(uow.session)]
         uow.session.commit()  # not handed to the broker (see above)
 
     a = threading.Thread(target=run_job, args=(ctx, spec, job_id))

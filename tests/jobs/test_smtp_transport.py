@@ -1,4 +1,4 @@
-"""SmtpTransport against a real SMTP server (MailSink) on loopback."""
+"""SmtpTransport against a real SMTP server (FaultySink) on loopback."""
 
 from __future__ import annotations
 
@@ -15,17 +15,17 @@ from infra.mail.errors import PermanentMailError, TransientMailError
 from infra.mail.message import build_message, message_id_for
 from infra.mail.render import RenderedEmail
 from infra.mail.transport import SmtpTransport
-from infra.mailsink import MailSink
+from tests.faulty_sink import FaultySink
 
 
 @pytest.fixture
-def sink(tmp_path: Path) -> Iterator[MailSink]:
-    with MailSink(directory=tmp_path / "mail") as running:
+def sink(tmp_path: Path) -> Iterator[FaultySink]:
+    with FaultySink(directory=tmp_path / "mail") as running:
         yield running
 
 
 @pytest.fixture
-def transport(sink: MailSink) -> Iterator[SmtpTransport]:
+def transport(sink: FaultySink) -> Iterator[SmtpTransport]:
     smtp = SmtpTransport(sink.host, sink.port, timeout=2.0, local_hostname="localhost")
     yield smtp
     smtp.close()
@@ -45,7 +45,7 @@ def message(n: int, subject: str | None = None) -> EmailMessage:
     )
 
 
-def test_three_messages_share_one_connection(sink: MailSink, transport: SmtpTransport) -> None:
+def test_three_messages_share_one_connection(sink: FaultySink, transport: SmtpTransport) -> None:
     for n in range(3):
         transport.send(message(n))
 
@@ -53,7 +53,9 @@ def test_three_messages_share_one_connection(sink: MailSink, transport: SmtpTran
     assert sink.connections == 1
 
 
-def test_concurrent_senders_share_one_connection(sink: MailSink, transport: SmtpTransport) -> None:
+def test_concurrent_senders_share_one_connection(
+    sink: FaultySink, transport: SmtpTransport
+) -> None:
     threads = [threading.Thread(target=transport.send, args=(message(n),)) for n in range(6)]
     for thread in threads:
         thread.start()
@@ -65,7 +67,7 @@ def test_concurrent_senders_share_one_connection(sink: MailSink, transport: Smtp
 
 
 def test_received_message_keeps_structure_and_is_saved_as_eml(
-    sink: MailSink, transport: SmtpTransport, caplog: pytest.LogCaptureFixture
+    sink: FaultySink, transport: SmtpTransport, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("INFO", logger="teamkeys.mailsink")
 
@@ -83,7 +85,7 @@ def test_received_message_keeps_structure_and_is_saved_as_eml(
     assert 'email to alice@example.com "Welcome to teamkeys: Acme is ready!"' in caplog.text
 
 
-def test_reconnects_after_server_restart(sink: MailSink, transport: SmtpTransport) -> None:
+def test_reconnects_after_server_restart(sink: FaultySink, transport: SmtpTransport) -> None:
     transport.send(message(1))
     sink.stop()
     sink.start()
@@ -94,7 +96,7 @@ def test_reconnects_after_server_restart(sink: MailSink, transport: SmtpTranspor
     assert sink.connections == 2
 
 
-def test_4xx_refusal_is_transient(sink: MailSink, transport: SmtpTransport) -> None:
+def test_4xx_refusal_is_transient(sink: FaultySink, transport: SmtpTransport) -> None:
     sink.refuse_with = (451, "4.3.0 try later")
 
     with pytest.raises(TransientMailError, match="451"):
@@ -105,7 +107,7 @@ def test_4xx_refusal_is_transient(sink: MailSink, transport: SmtpTransport) -> N
     assert [m["Subject"] for m in sink.messages] == ["Message 2"]
 
 
-def test_5xx_refusal_is_permanent(sink: MailSink, transport: SmtpTransport) -> None:
+def test_5xx_refusal_is_permanent(sink: FaultySink, transport: SmtpTransport) -> None:
     sink.refuse_with = (550, "5.1.1 no such user")
 
     with pytest.raises(PermanentMailError, match="550"):
@@ -114,14 +116,14 @@ def test_5xx_refusal_is_permanent(sink: MailSink, transport: SmtpTransport) -> N
     assert sink.messages == []
 
 
-def test_server_down_is_transient(sink: MailSink, transport: SmtpTransport) -> None:
+def test_server_down_is_transient(sink: FaultySink, transport: SmtpTransport) -> None:
     sink.stop()
 
     with pytest.raises(TransientMailError):
         transport.send(message(1))
 
 
-def test_slow_server_times_out_as_transient(sink: MailSink) -> None:
+def test_slow_server_times_out_as_transient(sink: FaultySink) -> None:
     sink.data_delay = 1.0
     smtp = SmtpTransport(sink.host, sink.port, timeout=0.2, local_hostname="localhost")
     try:
@@ -131,7 +133,7 @@ def test_slow_server_times_out_as_transient(sink: MailSink) -> None:
         smtp.close()
 
 
-def test_wait_for_names_what_arrived_on_timeout(sink: MailSink, transport: SmtpTransport) -> None:
+def test_wait_for_names_what_arrived_on_timeout(sink: FaultySink, transport: SmtpTransport) -> None:
     transport.send(message(1))
 
     with pytest.raises(TimeoutError, match="Message 1"):

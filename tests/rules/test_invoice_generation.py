@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from domain import billing
 from domain.billing import Generated, Period, Price, PriceTable, format_money, line_amount
-from domain.jobs import NEW_JOBS_KEY
+from domain.jobs import jobs_to_dispatch, take_jobs_to_dispatch
 from domain.models import (
     Account,
     CustomModel,
@@ -106,7 +106,7 @@ Generate = Callable[..., Generated]
 
 def issue(session: Session, generate: Generate) -> dict[str, Any]:
     """Run ``generate``; what it wrote, keyed by team. Rolled back after."""
-    session.info.pop(NEW_JOBS_KEY, None)
+    take_jobs_to_dispatch(session)  # the other way's, rolled back
     try:
         result = generate(session, PERIOD, PRICES, None)
         invoices = {i.team_id: i for i in session.scalars(select(Invoice))}
@@ -118,7 +118,7 @@ def issue(session: Session, generate: Generate) -> dict[str, Any]:
             for team, invoice in invoices.items()
         }
         jobs = list(session.scalars(select(Job)))
-        assert sorted(session.info[NEW_JOBS_KEY]) == sorted((j.id, j.name) for j in jobs)
+        assert sorted(jobs_to_dispatch(session)) == sorted((j.id, j.name) for j in jobs)
         # One job per new invoice, which queues its owners' emails when it runs.
         assert sorted((j.name, j.args["invoice_id"]) for j in jobs) == sorted(
             ("notify_invoice_owners", i.id) for i in invoices.values()
