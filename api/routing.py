@@ -32,8 +32,8 @@ def empty_answer(status: int, *errors: int) -> dict[str, Any]:
     }
 
 
-def committed(uow: UnitOfWork, answer: T) -> T:
-    """Commit the request's unit of work, then give ``answer``: built before the commit, from
-    what this transaction read, so nothing is read again in another."""
+def committed(uow: UnitOfWork, built: T) -> T:
+    """Commit the request's unit of work, then give ``built``, the answer made before the
+    commit from what this transaction read, so nothing is read again in another."""
     uow.commit()
-    return answer
+    return built

@@ -244,7 +244,7 @@ class InvitationList(Items[InvitationOut]):
     pass
 
 
-# Read from :class:`domain.invitations.Preview`.
+# Read from :class:`domain.team_links.Preview` (an invitation's link and its sender).
 class InvitationPreview(Out):
     model_config = fields_of("link")
 
@@ -472,7 +472,7 @@ class MigrationConsentDecision(Request):
     decision: Literal["accept", "decline"]
 
 
-# Read from :class:`domain.migration_tickets.ConsentPreview`.
+# Read from :class:`domain.team_links.Preview` (a ticket's consent link and its requester).
 class MigrationConsentPreview(Out):
     model_config = fields_of("link")
 

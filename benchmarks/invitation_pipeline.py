@@ -73,7 +73,7 @@ def web_up(base: str) -> Callable[[], bool]:
 
 
 def run_teamkeys(args: argparse.Namespace, sink: Sink, logs: Path) -> dict[str, Any]:
-    from infra.migrate import upgrade
+    from teamkeys.migrate import upgrade
 
     n: int = args.invitations
     namespace = f"teamkeys-bench-{uuid.uuid4().hex[:8]}"

@@ -31,7 +31,7 @@ from benchmarks._harness import fresh_database
 from domain.billing import DEFAULT_PRICES, Period, generate_invoices
 from domain.clock import utcnow
 from infra.db import Database, make_engine
-from infra.migrate import upgrade
+from teamkeys.migrate import upgrade
 
 #: Teams with an owner each, and their usage last month on three models.
 SEED = [

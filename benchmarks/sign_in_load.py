@@ -57,7 +57,7 @@ def serve(database_url: str, port: int) -> None:
 def seed(database_url: str) -> None:
     """One verified account with the shipped password hashing."""
     from domain import accounts
-    from infra.migrate import upgrade
+    from teamkeys.migrate import upgrade
     from teamkeys.runtime import build_runtime
 
     upgrade(database_url)

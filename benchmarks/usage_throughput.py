@@ -65,10 +65,10 @@ def seed(database_url: str) -> tuple[str, str]:
     from domain.models import KeyKind
     from domain.secrets import Passwords, SecretBox
     from infra.db import Database, make_engine
-    from infra.migrate import upgrade
     from infra.ratelimits import Limiter
     from infra.services import build_policies
     from infra.settings import Settings
+    from teamkeys.migrate import upgrade
 
     upgrade(database_url)
     db = Database(make_engine(database_url))

@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.threads}; logs in {logs}"
     )
 
-    from infra.migrate import upgrade
     from infra.settings import Settings
+    from teamkeys.migrate import upgrade
     from teamkeys.runtime import build_runtime
 
     sink = Sink()

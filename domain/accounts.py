@@ -274,10 +274,16 @@ def remove_stale_unverified(session: Session, policy: AccountPolicy, *, limit: i
     return len(stale)
 
 
+def personal_team_name(person: str) -> str:
+    """ "<name>'s Team", the person's name cut short if the whole would not fit a team's name."""
+    suffix = "'s Team"
+    return f"{person[: MAX_PERSON_NAME_LENGTH - len(suffix)].rstrip()}{suffix}"
+
+
 def found_personal_team(session: Session, account: Account) -> Team:
     """Make ``account`` the owner of a new team of its own (sign-up, removal, leaving)."""
     now = utcnow()
-    team = Team(id=new_id("team"), name=f"{account.name}'s Team", created_at=now)
+    team = Team(id=new_id("team"), name=personal_team_name(account.name), created_at=now)
     session.add(team)
     session.add(Membership(account_id=account.id, team_id=team.id, role=Role.OWNER, joined_at=now))
     session.flush()

@@ -25,7 +25,7 @@ from domain.models import (
     ProductionStatus,
     Team,
 )
-from domain.permissions import Permission, allows
+from domain.permissions import Permission, allows, require
 from domain.secrets import SecretBox, token_digest
 from domain.teams import actor_in, authorize, authorize_member, team_owners
 
@@ -353,9 +353,9 @@ def _team_key(
     """The key, if ``actor`` may do ``act`` to a key of its kind. Only members get as far as
     looking the key up (strangers 404, support agents 403); then a missing key is 404
     ``no_such_key``, and a role without the kind's permission 403."""
-    authorize_member(session, actor, team_id)
+    role = authorize_member(session, actor, team_id)
     key = _key(session, team_id, key_id, lock=lock)
-    authorize(session, actor, team_id, act.permission(key.kind))
+    require(role, act.permission(key.kind))
     return key
 
 

@@ -46,6 +46,8 @@ PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MILLION = Decimal(1_000_000)
 #: Rows per multi-row INSERT (SQLite allows 32,766 parameters in one statement).
 CHUNK = 1000
+#: Teams per transaction when a whole month's invoices are issued at once.
+INVOICE_BATCH = 500
 
 
 @dataclass(frozen=True)

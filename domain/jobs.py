@@ -79,7 +79,7 @@ def jobs_written(session: Session, name: JobName, ids: Sequence[str]) -> None:
     _to_dispatch(session).extend((job_id, str(name)) for job_id in ids)
 
 
-def dispatch_after_commit(session: Session, lease: timedelta | None) -> None:
+def set_dispatch_lease(session: Session, lease: timedelta | None) -> None:
     """How this session's new jobs reach the broker: handed over right after commit and
     presumed on their way for ``lease``; or, with ``None`` (a command-line process with no
     worker of its own), left to the relay at once. If the hand-over fails (broker down), they

@@ -34,7 +34,8 @@ from domain.ids import new_id
 #: Longest name of a thing a team names (an API key, a custom model, so also the model a usage
 #: call names): the API's limit, ``clean_name``'s and the column's.
 MAX_NAME_LENGTH = 100
-#: Longest name of a person (an account): the API's limit, ``clean_name``'s and the column's.
+#: Longest name of a person (an account): the API's limit, ``clean_name``'s and the column's;
+#: a team's too (a new team is "<person>'s Team", the person's name cut to fit).
 MAX_PERSON_NAME_LENGTH = 200
 
 NAMING = {
@@ -131,7 +132,7 @@ class Team(Base):
     __tablename__ = "teams"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("team"))
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(MAX_PERSON_NAME_LENGTH))
     production_status: Mapped[str] = mapped_column(String(20), default=ProductionStatus.NONE)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Set when a team is closed (its last member left through a migration).

@@ -14,7 +14,6 @@ from domain.models import Account, PaymentMethod
 from domain.permissions import Permission
 from domain.teams import authorize, authorize_locked
 
-BRANDS = ("visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay")
 #: A run of digits, whatever separates them (spaces, dashes, dots, slashes, underscores...):
 #: letters end a run, anything else between two digits does not.
 _DIGIT_RUN = re.compile(r"\d(?:[^0-9A-Za-z]*\d)*")

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.jobs import dispatch_after_commit, take_jobs_to_dispatch
+from domain.jobs import set_dispatch_lease, take_jobs_to_dispatch
 
 #: Called with (id, name) of the jobs a transaction wrote, right after it committed.
 JobDispatch = Callable[[Sequence[tuple[str, str]]], None]
@@ -89,7 +89,7 @@ class Database:
 
     def unit_of_work(self) -> UnitOfWork:
         session = self.sessions()
-        dispatch_after_commit(session, self.dispatch_lease)
+        set_dispatch_lease(session, self.dispatch_lease)
         return UnitOfWork(session, self.dispatch)
 
     def ping(self) -> bool:

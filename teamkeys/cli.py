@@ -129,7 +129,7 @@ def cmd_scheduler(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
-    from infra.migrate import upgrade
+    from teamkeys.migrate import upgrade
 
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -345,7 +345,7 @@ def cmd_new_encryption_key(_args: argparse.Namespace, _settings: Settings) -> in
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from workers.billing import INVOICE_BATCH
+    from domain.billing import INVOICE_BATCH
 
     parser = argparse.ArgumentParser(prog="teamkeys", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)

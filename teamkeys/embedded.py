@@ -9,9 +9,9 @@ import threading
 import dramatiq
 
 from infra.mailsink import MailSink
-from infra.migrate import upgrade
 from infra.services import smtp_transport
 from infra.settings import Settings
+from teamkeys.migrate import upgrade
 from teamkeys.runtime import Runtime, build_runtime
 from workers.scheduler import periodic_tasks, run_scheduler
 

@@ -43,6 +43,7 @@ def build_runtime(
         transport=transport or smtp_transport(settings),
         secret_box=services.secret_box,
         link_secret=services.link_secret,
+        policies=services,
     )
     actors = register_actors(services.broker, context)
     relay = Relay(services.db, actors, dispatch_lease=settings.job_dispatch_lease_seconds)

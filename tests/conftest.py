@@ -26,9 +26,9 @@ from api.app import create_app
 from domain import accounts
 from domain.clock import utcnow
 from domain.models import Membership, ProductionStatus, Team
-from infra.migrate import upgrade
 from infra.settings import Settings
 from teamkeys.embedded import Embedded
+from teamkeys.migrate import upgrade
 from teamkeys.runtime import Runtime
 from tests.faulty_sink import FaultySink
 from tests.support import (

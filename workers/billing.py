@@ -11,6 +11,7 @@ from datetime import UTC, datetime, time
 from sqlalchemy.exc import IntegrityError
 
 from domain.billing import (
+    INVOICE_BATCH,
     IssuedInvoice,
     Period,
     PriceTable,
@@ -112,10 +113,6 @@ class IssuedInvoices:
     teams: int = 0
     created: list[IssuedInvoice] = field(default_factory=list)
     existing: int = 0
-
-
-#: Teams per transaction when a whole month's invoices are issued at once.
-INVOICE_BATCH = 500
 
 
 def issue_invoices(

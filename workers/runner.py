@@ -12,7 +12,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
 
 from dramatiq.middleware import Interrupt
 from sqlalchemy import ColumnElement, or_, select, update
@@ -25,7 +24,7 @@ from infra.db import Database
 from infra.mail.errors import PermanentMailError
 from infra.mail.render import EmailRenderer
 from infra.mail.transport import MailTransport
-from infra.services import Policies, build_policies
+from infra.services import Policies
 from infra.settings import Settings
 
 log = logging.getLogger("teamkeys.jobs")
@@ -46,10 +45,8 @@ class WorkerContext:
     secret_box: SecretBox
     #: Key of the HMAC that makes emailed links' tokens (``domain.links``).
     link_secret: bytes
-
-    @cached_property
-    def policies(self) -> Policies:
-        return build_policies(self.settings)
+    #: The process's policies, built once from settings (``infra.services.build_policies``).
+    policies: Policies
 
 
 @dataclass(frozen=True)

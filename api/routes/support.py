@@ -86,7 +86,7 @@ def list_migration_tickets(
     uow: UowDep,
     agent: SupportAgent,
     status: Annotated[TicketStatus | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    limit: Annotated[int, Query(ge=1, le=500)] = migration_tickets.TICKET_PAGE,
 ) -> SupportTicketList:
     """Tickets oldest first, optionally of one status, with what an agent needs to decide:
     the account's current team (members, owners, whether it is the sole owner) and the

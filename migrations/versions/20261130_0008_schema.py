@@ -186,8 +186,8 @@ def upgrade() -> None:
         sa.Column("created_at", domain.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", domain.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_used_at", domain.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("client", sa.String(length=200), nullable=False),
-        sa.Column("ip", sa.String(length=45), nullable=False),
+        sa.Column("client", sa.String(length=200), nullable=False, server_default=""),
+        sa.Column("ip", sa.String(length=45), nullable=False, server_default=""),
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.id"], name=op.f("fk_auth_sessions_account_id_accounts")
         ),

@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from domain.models import Base
-from infra.migrate import alembic_config, upgrade
+from teamkeys.migrate import alembic_config, upgrade
 from tests.support import Backend, make_backend
 
 

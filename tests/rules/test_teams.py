@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from domain import teams
+from domain import accounts, teams
 from domain.errors import LastOwner, NotAllowed, NotFound
-from domain.models import Role
+from domain.models import MAX_PERSON_NAME_LENGTH, Membership, Role, Team
 from tests.rules.conftest import People, email_recipients, refused, roles
 
 
@@ -122,3 +122,15 @@ def test_a_member_who_leaves_owns_a_fresh_personal_team(session: Session, people
     assert email_recipients(session, "member_removed") == sorted([ada.email, uma.email])
     with refused(session, NotFound):
         teams.get_team(session, uma, team_id)
+
+
+def test_a_person_with_the_longest_name_gets_a_team_whose_name_fits(
+    session: Session, people: People
+) -> None:
+    """A team's column holds as much as a person's name; "'s Team" must not overflow it (on
+    PostgreSQL that would fail the sign-up)."""
+    longest = people.sign_up("A" * MAX_PERSON_NAME_LENGTH)
+    team = session.get_one(Team, session.get_one(Membership, longest.id).team_id)
+    assert len(team.name) == MAX_PERSON_NAME_LENGTH
+    assert team.name.endswith("'s Team")
+    assert accounts.personal_team_name("Ada") == "Ada's Team"
