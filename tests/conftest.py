@@ -45,9 +45,12 @@ TIERS = ("unit", "rules", "jobs", "e2e")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test with its tier, the folder it is in."""
+    """Mark every test with its tier, the folder it is in; a test collected from outside
+    tests/ is left unmarked."""
     root = Path(__file__).parent
     for item in items:
+        if not item.path.is_relative_to(root):
+            continue
         parts = item.path.relative_to(root).parts
         if len(parts) > 1 and parts[0] in TIERS:
             item.add_marker(getattr(pytest.mark, parts[0]))

@@ -1,12 +1,12 @@
 """Invitations end to end: over HTTP, through the worker, with the link read out of the email.
-Who cannot be invited, and the daily limit, on a database session in
-tests/rules/test_invitations.py."""
+Who cannot be invited, and the daily limit's rule, on a database session in
+tests/rules/test_invitations.py; here only the limit's answer over HTTP (429, Retry-After)."""
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -19,8 +19,11 @@ from domain.clock import utcnow
 from domain.models import Invitation
 from infra.mail.errors import UnknownTemplate
 from infra.mail.render import RenderedEmail
-from tests.conftest import System
+from infra.settings import Settings
+from tests.conftest import System, running_system
 from tests.e2e.conftest import AddSupportAgent, dead_emails
+from tests.error_body import assert_error
+from tests.faulty_sink import FaultySink
 from tests.support import html_body, text_body, to, wait_until
 from workers.scheduler import sweep_invitations
 
@@ -296,6 +299,21 @@ def test_an_account_made_after_the_invitation_cannot_accept_it(system: System) -
     system.sign_up("Bob", email="bob@example.com")  # signs up on their own meanwhile
     refused = accept(system, token)
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "account_exists"
+
+
+@pytest.fixture
+def one_invitation_a_day(settings: Settings, sink: FaultySink) -> Iterator[System]:
+    with running_system(settings.model_copy(update={"invitation_daily_limit": 1}), sink) as running:
+        yield running
+
+
+def test_the_daily_limit_answers_429_with_retry_after(one_invitation_a_day: System) -> None:
+    system = one_invitation_a_day
+    owner = system.sign_up("Carol")
+    assert invite(system, owner, "p1@example.com").status_code == 202
+    over = invite(system, owner, "p2@example.com")
+    assert_error(over, 429, "invitation_limit")
+    assert int(over.headers["Retry-After"]) > 0
 
 
 def test_two_concurrent_accepts_of_one_link_make_one_account(system: System) -> None:

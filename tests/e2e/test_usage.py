@@ -1,9 +1,11 @@
 """Usage over HTTP, authenticated by the key itself: idempotency, dating, last-used times, and
-the history members read. How far back a call may be dated, and the trial cap, on a database
-session in tests/rules/test_usage.py."""
+the history members read. How far back a call may be dated, and the trial cap's rule, on a
+database session in tests/rules/test_usage.py; here only the cap's answer over HTTP (429,
+Retry-After)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -12,7 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from domain.models import ApiKey
-from tests.conftest import System
+from infra.settings import Settings
+from tests.conftest import System, running_system
+from tests.error_body import assert_error
+from tests.faulty_sink import FaultySink
 from tests.support import wait_until
 
 
@@ -73,6 +78,23 @@ def test_calls_are_recorded_once_per_id(system: System, keyed: dict[str, Any]) -
             "output_tokens": 20,
         },
     ]
+
+
+@pytest.fixture
+def one_trial_call_a_month(settings: Settings, sink: FaultySink) -> Iterator[System]:
+    with running_system(settings.model_copy(update={"trial_monthly_calls": 1}), sink) as running:
+        yield running
+
+
+def test_trial_calls_past_the_monthly_cap_answer_429_with_retry_after(
+    one_trial_call_a_month: System,
+) -> None:
+    system = one_trial_call_a_month
+    secret = system.key_secret(system.sign_up("Olive"))
+    assert call(system, secret, id="c0").status_code == 202
+    over = call(system, secret, id="c1")
+    assert_error(over, 429, "trial_cap_reached")
+    assert int(over.headers["Retry-After"]) > 0
 
 
 def test_typod_made_up_and_missing_keys_are_401(system: System, keyed: dict[str, Any]) -> None:

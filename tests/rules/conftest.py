@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from domain import accounts
 from domain.clock import utcnow
 from domain.errors import DomainError
+from domain.jobs import JobName, jobs_to_dispatch, jobs_written, take_jobs_to_dispatch
 from domain.models import Account, Email, Membership, ProductionStatus, Role, Team
 from infra.services import Services, build_services
 from tests.conftest import PASSWORD
@@ -36,12 +37,18 @@ def services(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture
 def session(services: Services, backend: Backend) -> Iterator[Session]:
     """One connection, its transaction begun; a session joined to it that turns its own
-    transactions into savepoints; everything rolled back at the end."""
+    transactions into savepoints; everything rolled back at the end.
+
+    Like a request's, the session expires what it loaded on each commit, so a later step reads
+    the database again rather than objects cached since an earlier one.
+
+    On SQLite the fixture holds the writer lock for the whole test: opening a second unit of
+    work (``services.db.unit_of_work()``) inside a rules test would block."""
     empty_database_if_used(backend.database_url)
     with services.db.engine.connect() as connection:
         transaction = connection.begin()
         joined = Session(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=True
         )
         try:
             yield joined
@@ -110,10 +117,16 @@ def people(session: Session, password_hash: str) -> People:
 @contextmanager
 def refused(session: Session, kind: type[DomainError], code: str | None = None) -> Iterator[None]:
     """The block is refused with ``kind`` (the API answers each kind with its status) and, if
-    given, this ``code``; what it wrote is rolled back, as a refused request's is."""
+    given, this ``code``; what it wrote is rolled back, as a refused request's is, and so are
+    the jobs it noted for dispatch: they never existed. Those noted before the block stay
+    noted (this session's commits do not take them, as a unit of work's would)."""
+    before = jobs_to_dispatch(session)
     with pytest.raises(kind) as raised:
         yield
     session.rollback()
+    take_jobs_to_dispatch(session)
+    for job_id, name in before:
+        jobs_written(session, JobName(name), [job_id])
     if code is not None:
         assert raised.value.code == code, raised.value
 
