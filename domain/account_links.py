@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from domain import emails
 from domain.clock import utcnow
-from domain.errors import Gone
+from domain.errors import Gone, LinkUnusable
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
 from domain.links import LinkEmail, LinkKind, LinkSending, by_token, email_link
@@ -67,10 +67,9 @@ def find_link(session: Session, token: str, purpose: LinkPurpose) -> AccountLink
     """The link behind ``token`` whatever its state (no lock); unknown tokens are :class:`Gone`."""
     link = by_token(session, AccountLink, token, AccountLink.purpose == purpose)
     if link is None:
-        raise Gone(
+        raise LinkUnusable(
             "This link is not valid: it was replaced by a newer one, or it never existed. "
-            "Ask for a new one.",
-            code="link_unusable",
+            "Ask for a new one."
         )
     return link
 

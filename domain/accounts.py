@@ -27,9 +27,10 @@ from domain.errors import (
     Conflict,
     EmailNotVerified,
     EmailTaken,
-    Gone,
     InvalidCredentials,
     InvalidInput,
+    InvalidName,
+    LinkUnusable,
     NotFound,
     Unauthenticated,
 )
@@ -113,11 +114,11 @@ def clean_name(raw: str, max_length: int = MAX_NAME_LENGTH) -> str:
     (names go into emails)."""
     name = raw.strip()
     if not name:
-        raise InvalidInput("Name must not be empty.", code="invalid_name")
+        raise InvalidName("Name must not be empty.")
     if len(name) > max_length:
-        raise InvalidInput(f"Name is longer than {max_length} characters.", code="invalid_name")
+        raise InvalidName(f"Name is longer than {max_length} characters.")
     if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise InvalidInput("Name must not contain control characters.", code="invalid_name")
+        raise InvalidName("Name must not contain control characters.")
     if _LINK.search(name):
         raise InvalidInput(
             "Name must not contain a link or web address: names are shown in emails.",
@@ -669,5 +670,5 @@ def _taken() -> EmailTaken:
     return EmailTaken("An account with this email already exists.")
 
 
-def _link_gone() -> Gone:
-    return Gone("The account this link was for no longer exists.", code="link_unusable")
+def _link_gone() -> LinkUnusable:
+    return LinkUnusable("The account this link was for no longer exists.")

@@ -13,7 +13,7 @@ from domain import emails
 from domain.accounts import clean_name
 from domain.audit import record_event
 from domain.clock import utcnow
-from domain.errors import Conflict, Gone, NotAllowed, NotFound
+from domain.errors import AlreadyRevealed, Conflict, Gone, NotAllowed, NotFound
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
 from domain.key_format import masked, new_key
@@ -194,19 +194,16 @@ def reveal_api_key(
     if key.status != KeyStatus.ACTIVE:
         raise Gone(f"This key is {key.status}.", code=f"key_{key.status}")
     if key.secret_encrypted is None:
-        raise Gone(
-            "A production key's secret is shown only once, and it was.", code="already_revealed"
-        )
+        raise AlreadyRevealed("A production key's secret is shown only once, and it was.")
     if kind is KeyKind.PRODUCTION:
         now = utcnow()
         assert key.activated_at is not None
         if now > key.activated_at + policy.reveal_window:
             # wipe_unrevealed_secrets (the scheduler) wipes it; this answer commits nothing.
-            raise Gone(
+            raise AlreadyRevealed(
                 "A production key's secret can be revealed only in the first "
                 f"{int(policy.reveal_window.total_seconds() // 60)} minutes; create a "
-                "new key.",
-                code="already_revealed",
+                "new key."
             )
         secret = box.open(key.secret_encrypted)
         key.secret_encrypted = None

@@ -27,6 +27,18 @@ class InvalidRange(InvalidInput):
     code = "invalid_range"
 
 
+class InvalidName(InvalidInput):
+    """A name that is empty, too long, or holds control characters or a link (422)."""
+
+    code = "invalid_name"
+
+
+class InvalidOccurredAt(InvalidInput):
+    """A usage call's time that cannot be read, lies ahead, or is too old to record (422)."""
+
+    code = "invalid_occurred_at"
+
+
 class Unauthenticated(DomainError):
     """No valid session or key was presented (401)."""
 
@@ -82,10 +94,46 @@ class EmailTaken(Conflict):
     code = "email_taken"
 
 
+class AlreadyMember(Conflict):
+    """The person is already a member of the team (409)."""
+
+    code = "already_member"
+
+
+class AccountExists(Conflict):
+    """The person has an account already: they move teams through a migration ticket (409)."""
+
+    code = "account_exists"
+
+
+class InvitationClosed(Conflict):
+    """The invitation was accepted, revoked, expired or failed: nothing more to do to it (409)."""
+
+    code = "invitation_closed"
+
+
+class NoSuchTicket(NotFound):
+    """No such migration ticket, or not one the caller may see (404)."""
+
+    code = "no_such_ticket"
+
+
 class Gone(DomainError):
     """The thing existed but can no longer be used (410)."""
 
     code = "gone"
+
+
+class LinkUnusable(Gone):
+    """An emailed link that was replaced, never existed, or whose account is gone (410)."""
+
+    code = "link_unusable"
+
+
+class AlreadyRevealed(Gone):
+    """A production key's secret was shown once already, or its window passed (410)."""
+
+    code = "already_revealed"
 
 
 class Throttled(DomainError):

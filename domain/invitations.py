@@ -30,7 +30,14 @@ from domain.accounts import (
 )
 from domain.audit import record_event
 from domain.clock import utcnow
-from domain.errors import Conflict, EmailTaken, NotFound, Throttled
+from domain.errors import (
+    AccountExists,
+    AlreadyMember,
+    EmailTaken,
+    InvitationClosed,
+    NotFound,
+    Throttled,
+)
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
 from domain.links import LinkEmail, LinkKind, LinkSending, email_link, past_expiry
@@ -134,9 +141,8 @@ def resend_invitation(
     authorize_locked(session, actor, team_id, Permission.INVITATIONS_MANAGE)
     invitation = _invitation(session, team_id, invitation_id, lock=True)
     if invitation.status in (InvitationStatus.ACCEPTED, InvitationStatus.REVOKED):
-        raise Conflict(
-            f"This invitation is {invitation.status}; invite the email again instead.",
-            code="invitation_closed",
+        raise InvitationClosed(
+            f"This invitation is {invitation.status}; invite the email again instead."
         )
     _refuse_existing_account(session, team_id, invitation.email)
     _check_daily_limit(session, team_id, policy)
@@ -161,10 +167,7 @@ def revoke_invitation(session: Session, actor: Account, team_id: str, invitation
     if invitation.status == InvitationStatus.REVOKED:
         return
     if invitation.status == InvitationStatus.ACCEPTED:
-        raise Conflict(
-            "This invitation was already accepted; remove the member instead.",
-            code="invitation_closed",
-        )
+        raise InvitationClosed("This invitation was already accepted; remove the member instead.")
     _close(session, invitation, InvitationStatus.REVOKED, actor_id=actor.id)
 
 
@@ -212,10 +215,9 @@ def accept_invitation(
     team = lock_team(session, found.team_id)
     invitation = LINK.usable(session, token, lock=True)
     if verified_account(session, invitation.email) is not None:
-        raise Conflict(
+        raise AccountExists(
             "An account with this email exists already; sign in instead, and ask "
-            "the team's owner to open a migration ticket.",
-            code="account_exists",
+            "the team's owner to open a migration ticket."
         )
     try:
         account = create_account(
@@ -226,9 +228,8 @@ def accept_invitation(
             verified=True,
         )
     except EmailTaken:
-        raise Conflict(
-            "An account with this email was just created; sign in instead.",
-            code="account_exists",
+        raise AccountExists(
+            "An account with this email was just created; sign in instead."
         ) from None
     role = Role(invitation.role)
     now = utcnow()
@@ -424,11 +425,10 @@ def _refuse_existing_account(session: Session, team_id: str, email: str) -> None
     if account is None:
         return
     if account.membership is not None and account.membership.team_id == team_id:
-        raise Conflict("This person is already a member of the team.", code="already_member")
-    raise Conflict(
+        raise AlreadyMember("This person is already a member of the team.")
+    raise AccountExists(
         "This email already has a teamkeys account, so it cannot be invited. Ask support to move "
-        f"it: open a migration ticket with POST /v1/teams/{team_id}/migration-tickets.",
-        code="account_exists",
+        f"it: open a migration ticket with POST /v1/teams/{team_id}/migration-tickets."
     )
 
 

@@ -21,7 +21,7 @@ from domain.accounts import normalize_email, verified_account
 from domain.api_keys import delete_team_keys
 from domain.audit import record_event
 from domain.clock import utcnow
-from domain.errors import Conflict, InvalidInput, NotFound
+from domain.errors import AlreadyMember, Conflict, InvalidInput, NoSuchTicket, NotFound
 from domain.ids import new_id
 from domain.jobs import JobName, enqueue_job
 from domain.limits import Limit, RateLimits
@@ -103,7 +103,7 @@ def open_ticket(
             code="no_such_account",
         )
     if account.membership is not None and account.membership.team_id == team_id:
-        raise Conflict("This person is already a member of the team.", code="already_member")
+        raise AlreadyMember("This person is already a member of the team.")
     if session.scalar(
         select(MigrationTicket.id).where(MigrationTicket.open_account_id == account.id)
     ):
@@ -166,7 +166,7 @@ def cancel_ticket(session: Session, actor: Account, team_id: str, ticket_id: str
     )
     ticket = session.scalar(query.with_for_update())
     if ticket is None:
-        raise NotFound("No such migration ticket in this team.", code="no_such_ticket")
+        raise NoSuchTicket("No such migration ticket in this team.")
     if ticket.status == TicketStatus.CANCELLED:
         return
     if ticket.status not in (TicketStatus.AWAITING_CONSENT, TicketStatus.AWAITING_REVIEW):
@@ -672,7 +672,7 @@ def _ticket(session: Session, ticket_id: str, *, lock: bool = False) -> Migratio
     query = select(MigrationTicket).where(MigrationTicket.id == ticket_id)
     ticket = session.scalar(query.with_for_update() if lock else query)
     if ticket is None:
-        raise NotFound("No such migration ticket.", code="no_such_ticket")
+        raise NoSuchTicket("No such migration ticket.")
     return ticket
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Date, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
-from domain.errors import InvalidInput, InvalidKey, InvalidRange, Throttled
+from domain.errors import InvalidKey, InvalidOccurredAt, InvalidRange, Throttled
 from domain.key_format import key_kind
 from domain.models import Account, ApiKey, KeyKind, KeyStatus, UsageRecord, UTCDateTime
 from domain.permissions import Permission
@@ -74,21 +74,19 @@ def record_usage(session: Session, raw_key: str, call: Call, policy: UsagePolicy
     now = utcnow()
     occurred_at = call.occurred_at or now
     if occurred_at.tzinfo is None:
-        raise InvalidInput(
-            "occurred_at needs a time zone (use UTC, e.g. 2026-11-28T10:00:00Z).",
-            code="invalid_occurred_at",
+        raise InvalidOccurredAt(
+            "occurred_at needs a time zone (use UTC, e.g. 2026-11-28T10:00:00Z)."
         )
     try:
         occurred_at = occurred_at.astimezone(UTC)  # days and months are UTC ones
     except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00:00+14:00 is before year 1
-        raise InvalidInput(
-            "occurred_at is not a time that can be; send the call's UTC time.",
-            code="invalid_occurred_at",
+        raise InvalidOccurredAt(
+            "occurred_at is not a time that can be; send the call's UTC time."
         ) from None
     if occurred_at > now + CLOCK_SKEW:
-        raise InvalidInput("occurred_at is in the future.", code="invalid_occurred_at")
+        raise InvalidOccurredAt("occurred_at is in the future.")
     if occurred_at < now - MAX_AGE:
-        raise InvalidInput("occurred_at is more than 35 days ago.", code="invalid_occurred_at")
+        raise InvalidOccurredAt("occurred_at is more than 35 days ago.")
     connection = session.connection()
     added = connection.execute(
         _RECORD,
