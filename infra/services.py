@@ -84,6 +84,8 @@ class Services(Policies):
     secret_box: SecretBox
     #: Key of the HMAC that makes emailed links' tokens.
     link_secret: bytes
+    #: Key of the HMAC that ties a page's form token to its browser (``web.session``).
+    form_secret: bytes
     last_used: LastUsedTracker
     sessions_last_used: LastUsedTracker
 
@@ -158,6 +160,7 @@ def build_services(settings: Settings) -> Services:
         limiter=Limiter.from_settings(settings.rates, settings.redis_url, settings.redis_namespace),
         secret_box=SecretBox(master_key),
         link_secret=derive_key(master_key, "link tokens"),
+        form_secret=derive_key(master_key, "form tokens"),
         last_used=LastUsedTracker(db, settings.last_used_flush_seconds),
         sessions_last_used=LastUsedTracker(db, settings.last_used_flush_seconds, AuthSession),
     )

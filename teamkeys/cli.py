@@ -25,15 +25,19 @@ log = logging.getLogger("teamkeys")
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from api.app import create_app
     from teamkeys.embedded import Embedded
+    from teamkeys.web import build_app
 
     embedded = Embedded(settings)
     runtime = embedded.start()
     try:
-        log.info("teamkeys is running: API on http://%s:%d (docs at /docs)", args.host, args.port)
+        log.info(
+            "teamkeys is running: http://%s:%d (the web console; the API under /v1, docs at /docs)",
+            args.host,
+            args.port,
+        )
         uvicorn.run(
-            create_app(runtime),
+            build_app(runtime),
             host=args.host,
             port=args.port,
             log_level="warning",

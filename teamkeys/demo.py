@@ -26,12 +26,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from api.app import create_app
 from domain import accounts
 from domain.billing import Period, format_money
 from infra.settings import Settings
 from teamkeys.embedded import Embedded
 from teamkeys.loopback import LoopbackServer
+from teamkeys.web import build_app
 from workers.billing import issue_invoices
 
 T = TypeVar("T")
@@ -586,7 +586,7 @@ def run_demo(
         runtime = embedded.start()
         assert embedded.sink is not None  # no SMTP host: the embedded sink keeps the mail
         sink = embedded.sink
-        server = LoopbackServer(create_app(runtime), what="the API", thread_name="demo-api")
+        server = LoopbackServer(build_app(runtime), what="the API", thread_name="demo-api")
         try:
             server.start()
         except RuntimeError as exc:

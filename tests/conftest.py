@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 import pytest
 
-from api.app import create_app
 from domain import accounts
 from domain.clock import utcnow
 from domain.models import Membership, ProductionStatus, Team
@@ -30,6 +29,7 @@ from infra.settings import Settings
 from teamkeys.embedded import Embedded
 from teamkeys.migrate import upgrade
 from teamkeys.runtime import Runtime
+from teamkeys.web import build_app
 from tests.faulty_sink import FaultySink
 from tests.support import (
     Backend,
@@ -41,7 +41,7 @@ from tests.support import (
 )
 
 #: The tiers, cheapest first; each is a folder of tests/ and a marker of the same name.
-TIERS = ("unit", "rules", "jobs", "e2e")
+TIERS = ("unit", "rules", "jobs", "e2e", "browser")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -191,7 +191,7 @@ def running_system(settings: Settings, sink: FaultySink) -> Iterator[System]:
     embedded = Embedded(settings)
     runtime = embedded.start()
     runtime.limiter.reset()  # abuse counts in Redis outlive a test; each starts from none
-    server = LiveServer(create_app(runtime))
+    server = LiveServer(build_app(runtime))
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from api.app import create_app
 from infra.settings import Settings
 from teamkeys.runtime import build_runtime
+from teamkeys.web import build_app
 from tests.support import LiveServer
 from workers.scheduler import periodic_tasks, run_scheduler
 
@@ -160,7 +160,7 @@ class Deployment:
 
     def __init__(self, settings: Settings) -> None:
         self.runtime = build_runtime(settings)
-        self.server = LiveServer(create_app(self.runtime))
+        self.server = LiveServer(build_app(self.runtime))
         self.stop_scheduler = threading.Event()
         self.scheduler = threading.Thread(
             target=run_scheduler,

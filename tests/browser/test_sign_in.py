@@ -1,0 +1,48 @@
+"""Signing in and out on the pages, and what every page holds to."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import snap
+from tests.conftest import PASSWORD, System
+
+
+def test_a_person_signs_in_from_the_start_page_and_out_again(page: Page, system: System) -> None:
+    ada = system.sign_up("Ada")
+    page.goto("/")
+    snap(page, "start")
+    page.get_by_role("link", name="Sign in").first.click()
+    page.get_by_label("Email").fill(ada["account"]["email"])
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Email or password is wrong.")
+    snap(page, "sign-in-refused")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {ada['account']['name']}")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("status")).to_contain_text("You are signed out.")
+
+
+def test_a_form_posted_from_another_site_is_refused(system: System) -> None:
+    ada = system.sign_up("Ada")
+    forged = system.http.post(
+        "/sign-in", data={"email": ada["account"]["email"], "password": PASSWORD}
+    )
+    assert forged.status_code == 403
+    assert "did not come from this site" in forged.text
+    assert "tk_session" not in forged.cookies
+
+
+def test_pages_are_never_cached_and_load_only_our_own_assets(system: System) -> None:
+    answer = system.http.get("/sign-in")
+    assert answer.status_code == 200
+    assert answer.headers["cache-control"] == "no-store"
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy
+    assert "http" not in policy  # no other origin, no CDN
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    assert httpx.get(f"{system.http.base_url}/static/style.css").status_code == 200

@@ -1,0 +1,16 @@
+"""Serving the web console from the API's application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from web.render import web_root
+from web.routes import public, support
+
+
+def mount(app: FastAPI) -> None:
+    """Serve the pages and their static files (the stylesheet, the icon) from ``app``."""
+    app.mount("/static", StaticFiles(directory=web_root() / "static"), name="static")
+    for module in (public, support):
+        app.include_router(module.router)

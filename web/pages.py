@@ -1,0 +1,99 @@
+"""How every page route behaves, in one place: the visitor is found before the route runs,
+forms are checked for their token, refusals become pages (never JSON), and every answer carries
+the page headers and, on a first visit, the browser cookie."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
+
+from api.deps import UowDep
+from api.errors import status_of
+from domain.errors import DomainError, NotAllowed, NotFound, Unauthenticated
+from web.render import PAGE_HEADERS, redirect, render
+from web.session import CSRF_FIELD, ForgedForm, Page, check_form_token, open_page, set_cookies
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def page(request: Request, uow: UowDep) -> Page:
+    return open_page(request, uow)
+
+
+class PageRoute(APIRoute):
+    """A page's refusals as pages: not signed in → the sign-in page (and back after); a
+    forged form → 403; a page the visitor may not see → 404, as if it did not exist."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except ForgedForm as refused:
+                response = render(request, "error.html", 403, title="Form expired", error=refused)
+            except Unauthenticated:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                response = redirect(f"/sign-in?next={quote(target, safe='')}")
+            except (NotFound, NotAllowed):
+                response = render(request, "error.html", 404, title="Not found", error=None)
+            set_cookies(request, response)
+            for name, value in PAGE_HEADERS.items():
+                response.headers.setdefault(name, value)
+            return response
+
+        return handle
+
+
+def page_router() -> APIRouter:
+    return APIRouter(route_class=PageRoute, dependencies=[Depends(page)], include_in_schema=False)
+
+
+async def checked_form(request: Request) -> Mapping[str, str]:
+    """The posted form's fields, once its token is checked (403 page if it is not ours)."""
+    form = await request.form()
+    fields = {name: value for name, value in form.items() if isinstance(value, str)}
+    check_form_token(request, fields.pop(CSRF_FIELD, ""))
+    return fields
+
+
+Form = Annotated[Mapping[str, str], Depends(checked_form)]
+
+
+class Invalid(Exception):
+    """A form the API would refuse with 422: each field's problem, to show beside it."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("invalid form")
+        self.fields = fields
+
+
+def parse(model: type[M], form: Mapping[str, str], **extra: Any) -> M:
+    """The form read as the API reads the same body (its request model), so both refuse alike."""
+    data = {name: form.get(name, "") for name in model.model_fields} | extra
+    try:
+        return model.model_validate(data)
+    except ValidationError as invalid:
+        fields: dict[str, str] = {}
+        for problem in invalid.errors():
+            name = str(problem["loc"][0]) if problem["loc"] else ""
+            fields.setdefault(name, problem["msg"])
+        raise Invalid(fields) from invalid
+
+
+def form_error(refused: DomainError | Invalid) -> dict[str, Any]:
+    """What a form page shows when the domain (or the request model) refuses it: the same
+    message and code the API answers with, and the fields it is about."""
+    if isinstance(refused, Invalid):
+        return {"error": "Please correct the fields marked below.", "fields": refused.fields}
+    return {"error": refused.message, "code": refused.code, "fields": {}}
+
+
+def status_of_refusal(refused: DomainError | Invalid) -> int:
+    """A refused form answers with the status the API gives the same refusal."""
+    return 422 if isinstance(refused, Invalid) else status_of(refused)

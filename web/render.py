@@ -1,0 +1,65 @@
+"""Rendering a page: one Jinja environment over ``templates/web/``, autoescaped, and the
+headers every page carries."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from infra.mail.render import templates_root
+
+#: Only the package's own files: no inline script or style, no CDN, no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    # Links carry tokens in their paths: no page tells another site where it came from.
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def web_root() -> Path:
+    """``templates/web/``: the pages' templates, and ``static/`` (the stylesheet, the icon)."""
+    return templates_root() / "web"
+
+
+@cache
+def environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(web_root()),
+        autoescape=select_autoescape(("html",)),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """``template`` with ``context``, plus what every page needs: the signed-in person (if
+    any) and the form token of this browser (``web.session``)."""
+    page = request.state.page
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            request=request,
+            me=page.account,
+            csrf_token=page.csrf_token,
+            **context,
+        )
+    )
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+def redirect(location: str) -> RedirectResponse:
+    """After a form succeeds, the browser is sent on with a GET (303: no form sent twice)."""
+    return RedirectResponse(location, status_code=303, headers=PAGE_HEADERS)
