@@ -9,8 +9,12 @@ from web.render import web_root
 from web.routes import public, support
 
 
+#: Every page and form of the console, one router per part.
+ROUTERS = (public.router, support.router)
+
+
 def mount(app: FastAPI) -> None:
     """Serve the pages and their static files (the stylesheet, the icon) from ``app``."""
     app.mount("/static", StaticFiles(directory=web_root() / "static"), name="static")
-    for module in (public, support):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
