@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import snap
 from tests.conftest import PASSWORD, System
@@ -46,3 +46,31 @@ def test_pages_are_never_cached_and_load_only_our_own_assets(system: System) -> 
     cookie = answer.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
     assert httpx.get(f"{system.http.base_url}/static/style.css").status_code == 200
+
+
+def test_signing_in_works_from_the_keyboard_alone(page: Page, system: System) -> None:
+    ada = system.sign_up("Ada")
+    page.goto("/sign-in")
+    page.keyboard.press("Tab")  # the skip link comes first
+    expect(page.get_by_role("link", name="Skip to the content")).to_be_focused()
+    page.get_by_label("Email").focus()
+    page.keyboard.type(ada["account"]["email"])
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(f"Signed in as {ada['account']['name']}")).to_be_visible()
+
+
+def test_signing_in_works_with_javascript_off(browser: Browser, system: System) -> None:
+    ada = system.sign_up("Ada")
+    context = browser.new_context(base_url=str(system.http.base_url), java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto("/sign-in")
+        page.get_by_label("Email").fill(ada["account"]["email"])
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text(f"Signed in as {ada['account']['name']}")).to_be_visible()
+    finally:
+        context.close()
