@@ -183,3 +183,18 @@ def test_customers_cannot_resend_emails(system: System) -> None:
     ada = system.sign_up("Ada")
     refused = system.http.post("/v1/support/emails/eml_nope/resend", headers=ada["headers"])
     assert_error(refused, 403, "not_allowed")
+
+
+def test_an_email_with_a_single_use_link_is_not_resent_its_flow_sends_a_new_link(
+    system: System, add_support_agent: AddSupportAgent
+) -> None:
+    sam = add_support_agent()
+    system.sink.refuse_with = (550, "5.1.1 mailbox unavailable")
+    sign_up_over_http(system, "bob@example.com")
+    [failed] = wait_until(lambda: emails(system, sam, "failed"), what="a refused email")
+    assert failed["template"] == "email_verification"
+
+    refused = system.http.post(f"/v1/support/emails/{failed['id']}/resend", headers=sam["headers"])
+
+    assert_error(refused, 409, "email_not_resendable")
+    assert emails(system, sam, "failed") == [failed]
