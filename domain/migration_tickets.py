@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -260,6 +260,16 @@ def list_tickets(
     """Tickets oldest first (a queue to work through), optionally of one status."""
     require_support(agent)
     return ticket_views(session, status=status, limit=limit)
+
+
+def count_tickets(session: Session, agent: Account) -> dict[TicketStatus, int]:
+    """How many tickets are in each status (every status, zero included): the queue's tabs."""
+    require_support(agent)
+    rows = session.execute(
+        select(MigrationTicket.status, func.count()).group_by(MigrationTicket.status)
+    ).tuples()
+    found = {TicketStatus(status): int(count) for status, count in rows}
+    return {status: found.get(status, 0) for status in TicketStatus}
 
 
 def get_ticket(session: Session, agent: Account, ticket_id: str) -> TicketView:

@@ -12,6 +12,7 @@ from api.schemas import (
     ApproveTicket,
     Decision,
     EmailList,
+    EmailOut,
     RejectTicket,
     SupportProductionApplication,
     SupportProductionApplicationList,
@@ -37,6 +38,15 @@ def list_emails(
         uow.session, agent, status=EmailStatus(status) if status else None, limit=limit
     )
     return EmailList.of(emails)
+
+
+@router.post("/emails/{email_id}/resend", **answer(EmailOut, 401, 403, 404, 409, status=202))
+def resend_email(email_id: str, uow: UowDep, agent: SupportAgent) -> EmailOut:
+    """Send a failed or dead email again: queued once more with a new budget of attempts and
+    the same Message-ID. 409 ``email_not_resendable`` unless it is failed or dead, or if it
+    carries a single-use link (its own flow sends a new one)."""
+    email = email_log.resend_email(uow.session, agent, email_id)
+    return committed(uow, EmailOut.model_validate(email))
 
 
 @router.get("/production-applications", **answer(SupportProductionApplicationList, 401, 403, 422))

@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from sqlalchemy import select
 
+from domain.models import Email
 from infra.settings import Settings, get_settings
 from teamkeys import cli
 from teamkeys.runtime import Runtime
 from tests.conftest import System
 from tests.faults import WorkerProcess
-from tests.support import REDIS_URL, missing_service, redis_available
+from tests.support import REDIS_URL, missing_service, redis_available, wait_until
 
 AGENT_PASSWORD = "support desk passphrase"
 
@@ -34,6 +36,31 @@ def dead_emails(system: System, add_support_agent: AddSupportAgent) -> list[dict
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+def a_dead_email(system: System) -> str:
+    """Makes an email die (the mail server says "try later" to every attempt) and gives its
+    recipient's address: Dave, a user of Carol's team, is made an owner and is told so. The
+    server takes mail again afterwards."""
+    carol = system.sign_up("Carol")
+    dave = system.join(carol["team"]["id"], "Dave")
+    address = str(dave["account"]["email"])
+    system.sink.refuse_with, system.sink.refuse_only = (421, "4.7.0 try again later"), {address}
+    changed = system.http.patch(
+        f"/v1/teams/{carol['team']['id']}/members/{dave['account']['id']}",
+        json={"role": "owner"},
+        headers=carol["headers"],
+    )
+    assert changed.status_code == 200, changed.text
+
+    def dead() -> bool:
+        with system.runtime.db.unit_of_work() as uow:
+            query = select(Email.status).where(Email.to_address == address)
+            return list(uow.session.scalars(query)) == ["dead"]
+
+    wait_until(dead, timeout=30, what="the role change email to die")
+    system.sink.refuse_with, system.sink.refuse_only = None, None
+    return address
 
 
 def settings_as_environment(settings: Settings) -> dict[str, str | None]:

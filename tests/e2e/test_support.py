@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from domain.models import Email
+from infra.mail.message import message_id_for
 from tests.conftest import PASSWORD, System
-from tests.e2e.conftest import AddSupportAgent, run_add_agent
+from tests.e2e.conftest import AddSupportAgent, a_dead_email, run_add_agent
 from tests.error_body import assert_error
 from tests.support import to, wait_until
 
@@ -143,3 +147,54 @@ def test_support_agent_lists_emails_by_status(
         422,
         "invalid_request",
     )
+
+
+def test_support_agent_resends_a_dead_email_and_it_is_delivered_with_the_same_message_id(
+    system: System, add_support_agent: AddSupportAgent
+) -> None:
+    address = a_dead_email(system)
+    sam = add_support_agent()
+    [dead] = [e for e in emails(system, sam, "dead") if e["to_address"] == address]
+    assert dead["template"] == "role_changed" and "421" in dead["last_error"]
+    tries = dead["attempts"]
+
+    resent = system.http.post(f"/v1/support/emails/{dead['id']}/resend", headers=sam["headers"])
+
+    assert resent.status_code == 202, resent.text
+    assert resent.json()["status"] == "queued"
+    message = system.sink.wait_for(to(address))
+    sent = wait_until(
+        lambda: [e for e in emails(system, sam, "sent") if e["id"] == dead["id"]],
+        what="the re-sent email marked sent",
+    )
+    assert sent[0]["attempts"] == tries + 1 and sent[0]["sent_at"] is not None
+    with system.runtime.db.unit_of_work() as uow:
+        cause = uow.session.scalars(select(Email.cause).where(Email.id == dead["id"])).one()
+    domain = system.runtime.settings.mail_message_id_domain
+    assert message["Message-ID"] == message_id_for(cause, domain)
+    # Sent now: it cannot be sent again; an unknown email is not found.
+    again = system.http.post(f"/v1/support/emails/{dead['id']}/resend", headers=sam["headers"])
+    assert_error(again, 409, "email_not_resendable")
+    unknown = system.http.post("/v1/support/emails/eml_nope/resend", headers=sam["headers"])
+    assert_error(unknown, 404, "no_such_email")
+
+
+def test_customers_cannot_resend_emails(system: System) -> None:
+    ada = system.sign_up("Ada")
+    refused = system.http.post("/v1/support/emails/eml_nope/resend", headers=ada["headers"])
+    assert_error(refused, 403, "not_allowed")
+
+
+def test_an_email_with_a_single_use_link_is_not_resent_its_flow_sends_a_new_link(
+    system: System, add_support_agent: AddSupportAgent
+) -> None:
+    sam = add_support_agent()
+    system.sink.refuse_with = (550, "5.1.1 mailbox unavailable")
+    sign_up_over_http(system, "bob@example.com")
+    [failed] = wait_until(lambda: emails(system, sam, "failed"), what="a refused email")
+    assert failed["template"] == "email_verification"
+
+    refused = system.http.post(f"/v1/support/emails/{failed['id']}/resend", headers=sam["headers"])
+
+    assert_error(refused, 409, "email_not_resendable")
+    assert emails(system, sam, "failed") == [failed]

@@ -1,19 +1,270 @@
 """The support console (``/support``): agents only. Anyone else signed in gets 404, as if it
-did not exist; anyone signed out is asked to sign in."""
+did not exist; anyone signed out is asked to sign in.
+
+Each page calls the domain functions the API's support routes call (``api/routes/support.py``),
+so a page refuses what the API refuses, with its message and its status."""
 
 from __future__ import annotations
 
-from fastapi import Request, Response
+from typing import Any
 
+from fastapi import Request, Response
+from sqlalchemy.orm import Session
+
+from api.deps import UowDep
+from api.schemas import ApproveTicket, Decision, RejectTicket
+from domain import email_log, migration_tickets, production, teams
+from domain.errors import DomainError, NotAllowed, NotFound
+from domain.models import Account, ApplicationStatus, EmailStatus, TicketStatus
 from domain.teams import require_support
-from web.pages import page_router
-from web.render import render
+from web.pages import Form, Invalid, form_error, page_router, parse, status_of_refusal
+from web.render import redirect, render
 from web.session import PageAccount
 
 router = page_router()
 
+#: The statuses the email page lists: the ones an agent can act on.
+EMAIL_QUEUES = (EmailStatus.FAILED, EmailStatus.DEAD)
+
+
+def _refusal(refused: DomainError | Invalid) -> DomainError | Invalid:
+    """A refusal a form shows beside itself; an unknown or forbidden thing is the 404 page."""
+    if isinstance(refused, NotFound | NotAllowed):
+        raise refused
+    return refused
+
 
 @router.get("/support")
-def support_home(request: Request, account: PageAccount) -> Response:
+def support_home(request: Request, uow: UowDep, account: PageAccount) -> Response:
     require_support(account)
-    return render(request, "support/home.html", title="Support console")
+    session = uow.session
+    counts = {
+        "tickets": migration_tickets.count_tickets(session, account)[TicketStatus.AWAITING_REVIEW],
+        "reviews": len(
+            production.applications_for_support(session, account, ApplicationStatus.MANUAL_REVIEW)
+        ),
+        "failed": email_log.count_emails(session, account, EmailStatus.FAILED),
+        "dead": email_log.count_emails(session, account, EmailStatus.DEAD),
+    }
+    return render(request, "support/home.html", title="Support console", counts=counts)
+
+
+# --- migration tickets ------------------------------------------------------------------------
+
+
+@router.get("/support/migration-tickets")
+def ticket_queue(
+    request: Request, uow: UowDep, account: PageAccount, status: str = "awaiting_review"
+) -> Response:
+    """Tickets of one status, oldest first, with a tab (and its count) for every status."""
+    require_support(account)
+    try:
+        chosen = TicketStatus(status)
+    except ValueError:
+        raise NotFound("No such ticket status.") from None
+    views = migration_tickets.list_tickets(uow.session, account, status=chosen)
+    return render(
+        request,
+        "support/tickets.html",
+        title="Migration tickets",
+        chosen=chosen,
+        counts=migration_tickets.count_tickets(uow.session, account),
+        views=views,
+    )
+
+
+def _ticket_page(
+    request: Request,
+    session: Session,
+    agent: Account,
+    ticket_id: str,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    view = migration_tickets.get_ticket(session, agent, ticket_id)
+    members = (
+        teams.list_members(session, agent, view.current_team.team.id) if view.current_team else []
+    )
+    return render(
+        request,
+        "support/ticket.html",
+        status,
+        title=f"Migration ticket for {view.account.email}",
+        view=view,
+        members=members,
+        **({"fields": {}, "values": {}} | context),
+    )
+
+
+@router.get("/support/migration-tickets/{ticket_id}")
+def ticket_page(request: Request, ticket_id: str, uow: UowDep, account: PageAccount) -> Response:
+    require_support(account)
+    return _ticket_page(request, uow.session, account, ticket_id)
+
+
+@router.post("/support/migration-tickets/{ticket_id}/approve")
+def approve_ticket(
+    request: Request, ticket_id: str, form: Form, uow: UowDep, account: PageAccount
+) -> Response:
+    """``POST /v1/support/migration-tickets/{id}/approve``: the migration job runs next."""
+    require_support(account)
+    try:
+        body = parse(ApproveTicket, form)
+        migration_tickets.approve_ticket(uow.session, account, ticket_id, note=body.note)
+        uow.commit()
+    except (DomainError, Invalid) as refused:
+        return _refused_ticket(request, uow, account, ticket_id, form, "approve", refused)
+    return redirect(f"/support/migration-tickets/{ticket_id}?done=approved")
+
+
+@router.post("/support/migration-tickets/{ticket_id}/reject")
+def reject_ticket(
+    request: Request, ticket_id: str, form: Form, uow: UowDep, account: PageAccount
+) -> Response:
+    """``POST /v1/support/migration-tickets/{id}/reject``: both people are told why."""
+    require_support(account)
+    try:
+        body = parse(RejectTicket, form)
+        migration_tickets.reject_ticket(uow.session, account, ticket_id, reason=body.reason)
+        uow.commit()
+    except (DomainError, Invalid) as refused:
+        return _refused_ticket(request, uow, account, ticket_id, form, "reject", refused)
+    return redirect(f"/support/migration-tickets/{ticket_id}?done=rejected")
+
+
+def _refused_ticket(
+    request: Request,
+    uow: UowDep,
+    account: Account,
+    ticket_id: str,
+    form: Form,
+    action: str,
+    refused: DomainError | Invalid,
+) -> Response:
+    refused = _refusal(refused)
+    uow.session.rollback()
+    shown = form_error(refused)
+    return _ticket_page(
+        request,
+        uow.session,
+        account,
+        ticket_id,
+        status_of_refusal(refused),
+        action=action,
+        values={"note": form.get("note", ""), "reason": form.get("reason", "")},
+        **shown,
+    )
+
+
+# --- production reviews -----------------------------------------------------------------------
+
+
+def _reviews_page(
+    request: Request, session: Session, agent: Account, status: int = 200, **context: Any
+) -> Response:
+    views = production.applications_for_support(session, agent, ApplicationStatus.MANUAL_REVIEW)
+    return render(
+        request,
+        "support/reviews.html",
+        status,
+        title="Production reviews",
+        views=views,
+        **({"fields": {}, "values": {}, "failed_id": None} | context),
+    )
+
+
+@router.get("/support/production-reviews")
+def reviews(request: Request, uow: UowDep, account: PageAccount) -> Response:
+    """Applications the automatic review handed to an agent, oldest first, with its findings."""
+    require_support(account)
+    return _reviews_page(request, uow.session, account)
+
+
+@router.post("/support/production-reviews/{application_id}")
+def settle_review(
+    request: Request, application_id: str, form: Form, uow: UowDep, account: PageAccount
+) -> Response:
+    """``POST /v1/support/production-applications/{id}/approve`` or ``/reject``, as the
+    button pressed says, with the reason the owners will read."""
+    require_support(account)
+    decision = form.get("decision")
+    if decision not in ("approve", "reject"):
+        raise NotFound("No such decision.")
+    try:
+        body = parse(Decision, form)
+        production.settle_manual_review(
+            uow.session, account, application_id, approve=decision == "approve", reason=body.reason
+        )
+        uow.commit()
+    except (DomainError, Invalid) as refused:
+        refused = _refusal(refused)
+        uow.session.rollback()
+        return _reviews_page(
+            request,
+            uow.session,
+            account,
+            status_of_refusal(refused),
+            failed_id=application_id,
+            values={"reason": form.get("reason", "")},
+            **form_error(refused),
+        )
+    done = "approved" if decision == "approve" else "rejected"
+    return redirect(f"/support/production-reviews?done={done}")
+
+
+# --- emails -----------------------------------------------------------------------------------
+
+
+def _emails_page(
+    request: Request,
+    session: Session,
+    agent: Account,
+    status: EmailStatus,
+    answer: int = 200,
+    **context: Any,
+) -> Response:
+    emails = email_log.emails_for_support(session, agent, status=status, limit=100)
+    counts = {s: email_log.count_emails(session, agent, s) for s in EMAIL_QUEUES}
+    return render(
+        request,
+        "support/emails.html",
+        answer,
+        title="Failed and dead emails",
+        chosen=status,
+        counts=counts,
+        emails=emails,
+        link_templates=email_log.LINK_TEMPLATES,
+        **context,
+    )
+
+
+def _email_queue(status: str) -> EmailStatus:
+    if status not in EMAIL_QUEUES:
+        raise NotFound("No such email queue.")
+    return EmailStatus(status)
+
+
+@router.get("/support/emails")
+def emails(request: Request, uow: UowDep, account: PageAccount, status: str = "dead") -> Response:
+    """Failed (refused for good) or dead (out of retries) emails, newest first."""
+    require_support(account)
+    return _emails_page(request, uow.session, account, _email_queue(status))
+
+
+@router.post("/support/emails/{email_id}/resend")
+def resend_email(
+    request: Request, email_id: str, form: Form, uow: UowDep, account: PageAccount
+) -> Response:
+    """``POST /v1/support/emails/{id}/resend``: queued again, a new budget of attempts."""
+    require_support(account)
+    queue = _email_queue(form.get("status", "dead"))
+    try:
+        email_log.resend_email(uow.session, account, email_id)
+        uow.commit()
+    except DomainError as refused:
+        _refusal(refused)
+        uow.session.rollback()
+        return _emails_page(
+            request, uow.session, account, queue, status_of_refusal(refused), **form_error(refused)
+        )
+    return redirect(f"/support/emails?status={queue}&resent={email_id}")
