@@ -8,7 +8,6 @@ from fastapi.staticfiles import StaticFiles
 from web.render import web_root
 from web.routes import public, support
 
-
 #: Every page and form of the console, one router per part.
 ROUTERS = (public.router, support.router)
 

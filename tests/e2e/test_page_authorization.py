@@ -89,8 +89,14 @@ def browsers(system: System) -> Iterator[dict[str, httpx.Client]]:
 
 
 def form_token(client: httpx.Client) -> str:
-    """This browser's form token, as a page's form carries it (the browser cookie comes too)."""
-    found = TOKEN.search(client.get("/sign-in").text)
+    """This browser's form token, as a page's form carries it, and its browser cookie (set by
+    hand: the tests' public URL is https, so the cookie is Secure, which a browser keeps for
+    127.0.0.1 but httpx does not)."""
+    answer = client.get("/sign-in")
+    cookie = re.search(r"tk_browser=([^;]+)", answer.headers.get("set-cookie", ""))
+    assert cookie is not None
+    client.cookies.set("tk_browser", cookie[1])
+    found = TOKEN.search(answer.text)
     assert found is not None
     return found[1]
 
@@ -126,7 +132,7 @@ def test_every_form_posted_without_the_pages_token_is_refused(
     system: System, browsers: dict[str, httpx.Client], caller: str
 ) -> None:
     client = browsers[caller]
-    client.get("/sign-in")  # the browser has its cookie: only the token is missing
+    form_token(client)  # the browser has its cookie: only the token is missing
     for call in page_calls():
         if call.method != "POST":
             continue
