@@ -64,6 +64,8 @@ def test_a_person_signs_up_confirms_the_email_and_resets_a_forgotten_password(
     expect(page.get_by_text("Confirm your email address")).to_be_visible()
 
     [verify] = link_paths(system, email, "verify-email")
+    scanned = system.http.get(verify)  # a mail scanner opens the link: nothing is spent
+    assert scanned.status_code == 200 and "Confirm my email" in scanned.text
     page.goto(verify)
     snap(page, "verify-email")
     page.get_by_role("button", name="Confirm my email").click()
@@ -142,6 +144,11 @@ def test_a_new_verification_link_replaces_the_first(page: Page, system: System) 
     page.goto(second)
     page.get_by_role("button", name="Confirm my email").click()
     expect(page.get_by_role("heading", name="Your email is confirmed")).to_be_visible()
+
+    signed_out = system.http.get("/check-email")
+    assert signed_out.status_code == 303
+    assert signed_out.headers["location"] == "/sign-in?next=%2Fcheck-email"
+    assert system.http.get("/migration-consents/answered/approved").status_code == 404
 
     unknown = system.http.get("/verify-email/vfy_not-a-real-token")
     assert unknown.status_code == 410

@@ -25,9 +25,10 @@ from domain.errors import (
     Gone,
     InvalidCredentials,
     InvalidInput,
+    NotFound,
     Unauthenticated,
 )
-from domain.models import LinkPurpose
+from domain.models import LinkPurpose, TicketStatus
 from web.pages import Form, Invalid, form_error, page_router, parse, status_of_refusal
 from web.render import redirect, render
 from web.session import SESSION_COOKIE, Page, end_page_session, start_page_session
@@ -423,7 +424,10 @@ def answer_migration(request: Request, token: str, form: Form, uow: UowDep) -> R
 
 @router.get("/migration-consents/answered/{status}")
 def migration_answered(request: Request, status: str) -> Response:
-    accepted = status == "awaiting_review"
+    """What happens next: a support agent's review, or nothing (declined)."""
+    if status not in (TicketStatus.AWAITING_REVIEW, TicketStatus.DECLINED):
+        raise NotFound("No such page.")
+    accepted = status == TicketStatus.AWAITING_REVIEW
     return render(
         request,
         "migration_answered.html",
