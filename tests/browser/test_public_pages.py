@@ -1,0 +1,297 @@
+"""The public pages a person meets through the emails' links, in a real browser: signing up
+and confirming the email, a forgotten password, accepting an invitation, answering a
+migration request; each link read back from the email that carried it."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from domain.models import Account, MigrationTicket
+from tests.browser.conftest import snap
+from tests.conftest import PASSWORD, System
+from tests.support import text_body, to, wait_until
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def link_paths(system: System, address: str, kind: str, count: int = 1) -> list[str]:
+    """The paths of the ``kind`` links (``verify-email``, ``invitations``…) in the first
+    ``count`` emails to ``address``, to open on the test server."""
+    pattern = re.compile(rf"https://app\.teamkeys\.test(/{kind}/[A-Za-z0-9_\-]+)")
+
+    def found() -> list[str]:
+        paths = []
+        for message in system.sink.messages:
+            if to(address)(message) and (match := pattern.search(text_body(message))):
+                paths.append(match.group(1))
+        return paths if len(paths) >= count else []
+
+    paths: list[str] = wait_until(found, what=f"{count} {kind} email(s) to {address}")
+    return paths
+
+
+def sign_in(page: Page, email: str, password: str) -> None:
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_person_signs_up_confirms_the_email_and_resets_a_forgotten_password(
+    page: Page, system: System
+) -> None:
+    email = "grace.web@example.com"
+    page.goto("/")
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Your name").fill("Grace")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("short")
+    page.get_by_role("button", name="Create my account").click()
+    expect(page.get_by_role("alert")).to_contain_text("at least 10 characters")
+    expect(page.get_by_label("Your name")).to_have_value("Grace")
+    snap(page, "sign-up-refused")
+    page.get_by_label("Password").fill(PASSWORD)
+    snap(page, "sign-up")
+    page.get_by_role("button", name="Create my account").click()
+
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    expect(page.get_by_text(f"We sent a link to {email}")).to_be_visible()
+    snap(page, "sign-up-check-email")
+    page.goto("/")
+    expect(page.get_by_text("Confirm your email address")).to_be_visible()
+
+    [verify] = link_paths(system, email, "verify-email")
+    scanned = system.http.get(verify)  # a mail scanner opens the link: nothing is spent
+    assert scanned.status_code == 200 and "Confirm my email" in scanned.text
+    page.goto(verify)
+    snap(page, "verify-email")
+    page.get_by_role("button", name="Confirm my email").click()
+    expect(page.get_by_role("heading", name="Your email is confirmed")).to_be_visible()
+    snap(page, "verify-email-welcome")
+    page.get_by_role("link", name="Go to the start page").click()
+    expect(page.get_by_text("Signed in as Grace")).to_be_visible()
+    expect(page.get_by_text("You are an owner of Grace's Team")).to_be_visible()
+    expect(page.get_by_text("Confirm your email address")).to_have_count(0)
+    with system.runtime.db.unit_of_work() as uow:
+        account = uow.session.scalar(select(Account).where(Account.email == email))
+        assert account is not None and account.email_verified_at is not None
+
+    # The link works once: a second confirmation is refused, saying why.
+    page.goto(verify)
+    page.get_by_role("button", name="Confirm my email").click()
+    expect(page.get_by_role("alert")).to_contain_text("This link was used already")
+    snap(page, "verify-email-used")
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("Email").fill(email)
+    snap(page, "forgot-password")
+    page.get_by_role("button", name="Email me a link").click()
+    expect(page.get_by_role("status")).to_contain_text("If an account exists for that email")
+    snap(page, "forgot-password-sent")
+
+    [reset] = link_paths(system, email, "reset-password")
+    page.goto(reset)
+    page.get_by_label("New password").fill("short")
+    page.get_by_role("button", name="Set my new password").click()
+    expect(page.get_by_role("alert")).to_contain_text("at least 10 characters")
+    snap(page, "reset-password-refused")
+    page.get_by_label("New password").fill(NEW_PASSWORD)
+    snap(page, "reset-password")
+    page.get_by_role("button", name="Set my new password").click()
+    expect(page.get_by_role("status")).to_contain_text("Your password is changed")
+    snap(page, "reset-password-done")
+    sign_in(page, email, PASSWORD)
+    expect(page.get_by_role("alert")).to_contain_text("Email or password is wrong.")
+    sign_in(page, email, NEW_PASSWORD)
+    expect(page.get_by_text("Signed in as Grace")).to_be_visible()
+
+    page.goto(reset)
+    page.get_by_label("New password").fill("yet another passphrase")
+    page.get_by_role("button", name="Set my new password").click()
+    expect(page.get_by_role("alert")).to_contain_text("This link was used already")
+    snap(page, "reset-password-used")
+
+
+def test_the_same_answer_whether_or_not_the_email_has_an_account(
+    page: Page, system: System
+) -> None:
+    page.goto("/forgot-password")
+    page.get_by_label("Email").fill("nobody.here@example.com")
+    page.get_by_role("button", name="Email me a link").click()
+    expect(page.get_by_role("status")).to_contain_text("If an account exists for that email")
+
+
+def test_a_new_verification_link_replaces_the_first(page: Page, system: System) -> None:
+    email = "linus.web@example.com"
+    page.goto("/sign-up")
+    page.get_by_label("Your name").fill("Linus")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create my account").click()
+    link_paths(system, email, "verify-email")
+    page.get_by_role("button", name="Send me a new link").click()
+    expect(page.get_by_role("status")).to_contain_text("We sent you a new link")
+    snap(page, "sign-up-new-link-sent")
+
+    first, second = link_paths(system, email, "verify-email", count=2)
+    page.goto(first)
+    page.get_by_role("button", name="Confirm my email").click()
+    expect(page.get_by_role("alert")).to_contain_text("replaced by a newer one")
+    page.goto(second)
+    page.get_by_role("button", name="Confirm my email").click()
+    expect(page.get_by_role("heading", name="Your email is confirmed")).to_be_visible()
+
+    signed_out = system.http.get("/check-email")
+    assert signed_out.status_code == 303
+    assert signed_out.headers["location"] == "/sign-in?next=%2Fcheck-email"
+    assert system.http.get("/migration-consents/answered/approved").status_code == 404
+
+    unknown = system.http.get("/verify-email/vfy_not-a-real-token")
+    assert unknown.status_code == 410
+    assert "never existed" in unknown.text
+    page.goto("/verify-email/vfy_not-a-real-token")
+    snap(page, "verify-email-unknown")
+
+
+def invite(system: System, owner: dict[str, object], email: str, role: str = "user") -> str:
+    team_id = owner["team"]["id"]  # type: ignore[index]
+    invited = system.http.post(
+        f"/v1/teams/{team_id}/invitations",
+        json={"email": email, "role": role},
+        headers=owner["headers"],  # type: ignore[arg-type]
+    )
+    assert invited.status_code == 202, invited.text
+    return str(invited.json()["id"])
+
+
+def test_an_invitee_accepts_on_the_page_and_is_a_member(page: Page, system: System) -> None:
+    olivia = system.sign_up("Olivia")
+    team = olivia["team"]
+    invite(system, olivia, "ivan.web@example.com")
+    [link] = link_paths(system, "ivan.web@example.com", "invitations")
+
+    page.goto(link)
+    expect(page.get_by_role("heading", name=f"Join {team['name']}")).to_be_visible()
+    expect(page.get_by_text("Olivia", exact=False).first).to_be_visible()
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text("ivan.web@example.com")
+    expect(facts).to_contain_text("User")
+    expect(facts).to_contain_text("Valid until")
+    snap(page, "invitation")
+    page.get_by_label("Your name").fill("Ivan")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name=f"Accept and join {team['name']}").click()
+    expect(page.get_by_text("Signed in as Ivan")).to_be_visible()
+    expect(page.get_by_text(f"You are a user of {team['name']}")).to_be_visible()
+    snap(page, "invitation-accepted")
+
+    members = system.http.get(f"/v1/teams/{team['id']}/members", headers=olivia["headers"])
+    assert members.status_code == 200
+    roles = {m["email"]: m["role"] for m in members.json()["items"]}
+    assert roles["ivan.web@example.com"] == "user"
+
+    used = system.http.get(link)
+    assert used.status_code == 410
+    page.goto(link)
+    expect(page.get_by_role("alert")).to_contain_text("This invitation link is no longer valid")
+    snap(page, "invitation-used")
+
+
+def test_a_revoked_invitation_link_says_why_it_cannot_be_used(page: Page, system: System) -> None:
+    olivia = system.sign_up("Olivia")
+    invitation_id = invite(system, olivia, "rita.web@example.com")
+    [link] = link_paths(system, "rita.web@example.com", "invitations")
+    revoked = system.http.delete(
+        f"/v1/teams/{olivia['team']['id']}/invitations/{invitation_id}",
+        headers=olivia["headers"],
+    )
+    assert revoked.status_code == 204
+
+    answer = httpx.get(f"{system.http.base_url}{link}")
+    assert answer.status_code == 410
+    assert answer.headers["cache-control"] == "no-store"
+    page.goto(link)
+    expect(page.get_by_role("heading", name="This link cannot be used")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("revoked")
+    snap(page, "invitation-revoked")
+
+
+def test_an_invitee_who_has_an_account_is_told_to_sign_in(page: Page, system: System) -> None:
+    olivia = system.sign_up("Olivia")
+    invite(system, olivia, "sam.web@example.com")
+    [link] = link_paths(system, "sam.web@example.com", "invitations")
+    system.sign_up("Sam", email="sam.web@example.com")  # signed up on their own meanwhile
+
+    page.goto(link)
+    page.get_by_label("Your name").fill("Sam")
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name=re.compile("Accept and join")).click()
+    assert posted.value.status == 409
+    expect(page.get_by_role("alert")).to_contain_text("An account with this email exists already")
+    expect(page.get_by_label("Your name")).to_have_value("Sam")
+    snap(page, "invitation-account-exists")
+
+
+def open_ticket(system: System, owner: dict[str, object], email: str) -> str:
+    team_id = owner["team"]["id"]  # type: ignore[index]
+    opened = system.http.post(
+        f"/v1/teams/{team_id}/migration-tickets",
+        json={"email": email, "role": "user", "note": "Dave works with us now"},
+        headers=owner["headers"],  # type: ignore[arg-type]
+    )
+    assert opened.status_code == 202, opened.text
+    return str(opened.json()["id"])
+
+
+def ticket_status(system: System, ticket_id: str) -> str:
+    with system.runtime.db.unit_of_work() as uow:
+        ticket = uow.session.get(MigrationTicket, ticket_id)
+        assert ticket is not None
+        return ticket.status
+
+
+def test_a_person_accepts_a_migration_request_on_the_page(page: Page, system: System) -> None:
+    carol = system.sign_up("Carol")
+    dave = system.sign_up("Dave")
+    dave_email = dave["account"]["email"]
+    ticket_id = open_ticket(system, carol, dave_email)
+    [link] = link_paths(system, dave_email, "migration-consents")
+
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Move your account to Carol's Team?")).to_be_visible()
+    expect(page.get_by_text(carol["account"]["email"])).to_be_visible()
+    expect(page.locator("dl.facts")).to_contain_text("Dave's Team")
+    expect(page.get_by_text("You are the only member of Dave's Team")).to_be_visible()
+    snap(page, "migration-consent")
+    page.get_by_role("button", name="Accept").click()
+    expect(page.get_by_role("heading", name="Request accepted")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("support agent now reviews")
+    snap(page, "migration-consent-accepted")
+    assert ticket_status(system, ticket_id) == "awaiting_review"
+
+    used = system.http.get(link)
+    assert used.status_code == 410
+    page.goto(link)
+    expect(page.get_by_role("alert")).to_contain_text("it was used already")
+    snap(page, "migration-consent-used")
+
+
+def test_a_person_declines_a_migration_request_on_the_page(page: Page, system: System) -> None:
+    carol = system.sign_up("Carol")
+    erin = system.sign_up("Erin")
+    system.join(erin["team"]["id"], "Frank")  # Erin's team has another member: it stays
+    ticket_id = open_ticket(system, carol, erin["account"]["email"])
+    [link] = link_paths(system, erin["account"]["email"], "migration-consents")
+
+    page.goto(link)
+    expect(page.get_by_text("You are the only owner of Erin's Team")).to_be_visible()
+    snap(page, "migration-consent-sole-owner")
+    page.get_by_role("button", name="Decline").click()
+    expect(page.get_by_role("heading", name="Request declined")).to_be_visible()
+    snap(page, "migration-consent-declined")
+    assert ticket_status(system, ticket_id) == "declined"
