@@ -14,7 +14,14 @@ from pydantic import BaseModel, ValidationError
 
 from api.deps import UowDep
 from api.errors import status_of
-from domain.errors import DomainError, NotAllowed, NotFound, Unauthenticated
+from domain.errors import (
+    DomainError,
+    EmailNotVerified,
+    NotAllowed,
+    NotFound,
+    Throttled,
+    Unauthenticated,
+)
 from web.render import PAGE_HEADERS, redirect, render
 from web.session import CSRF_FIELD, ForgedForm, Page, check_form_token, open_page, set_cookies
 
@@ -40,6 +47,8 @@ class PageRoute(APIRoute):
             except Unauthenticated:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 response = redirect(f"/sign-in?next={quote(target, safe='')}")
+            except EmailNotVerified:
+                response = redirect("/check-email")
             except (NotFound, NotAllowed):
                 response = render(request, "error.html", 404, title="Not found", error=None)
             set_cookies(request, response)
@@ -91,7 +100,10 @@ def form_error(refused: DomainError | Invalid) -> dict[str, Any]:
     message and code the API answers with, and the fields it is about."""
     if isinstance(refused, Invalid):
         return {"error": "Please correct the fields marked below.", "fields": refused.fields}
-    return {"error": refused.message, "code": refused.code, "fields": {}}
+    shown: dict[str, Any] = {"error": refused.message, "code": refused.code, "fields": {}}
+    if isinstance(refused, Throttled):
+        shown["retry_after"] = refused.retry_after  # web.render sends it as Retry-After
+    return shown
 
 
 def status_of_refusal(refused: DomainError | Invalid) -> int:

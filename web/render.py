@@ -57,7 +57,10 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
             **context,
         )
     )
-    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+    headers = dict(PAGE_HEADERS)
+    if "retry_after" in context:  # a refusal for too many attempts says when to try again
+        headers["Retry-After"] = str(context["retry_after"])
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 def redirect(location: str) -> RedirectResponse:

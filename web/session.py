@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
-from domain.accounts import SignedIn, authenticate, end_reads
+from domain.accounts import SignedIn, authenticate, end_reads, require_verified
 from domain.clock import utcnow
 from domain.errors import DomainError, NotAllowed, Unauthenticated
 from domain.models import Account
@@ -111,11 +111,12 @@ def end_page_session(request: Request, response: Response) -> None:
 
 
 def signed_in_account(request: Request) -> Account:
-    """The page's verified account; anyone else is sent to the sign-in page (``web.pages``)."""
+    """The page's verified account: anyone signed out is sent to the sign-in page, an account
+    that has not proven its email to the page that asks for it (``web.pages``)."""
     page: Page = request.state.page
     if page.signed_in is None:
         raise Unauthenticated("Sign in first.")
-    return page.signed_in.account
+    return require_verified(page.signed_in.account)
 
 
 PageAccount = Annotated[Account, Depends(signed_in_account)]
