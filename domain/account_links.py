@@ -74,14 +74,15 @@ def find_link(session: Session, token: str, purpose: LinkPurpose) -> AccountLink
     return link
 
 
-def use_link(session: Session, link_id: str, purpose: LinkPurpose) -> AccountLink:
-    """Lock the link and spend it, if it is still usable; else :class:`Gone` saying why."""
-    link = session.scalar(
-        select(AccountLink)
-        .where(AccountLink.id == link_id, AccountLink.purpose == purpose)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+def usable_link(session: Session, token: str, purpose: LinkPurpose) -> AccountLink:
+    """The link behind ``token`` if it can still be used, changing nothing (the page a link
+    opens asks before it offers its button); else :class:`Gone` saying why."""
+    link = find_link(session, token, purpose)
+    _refuse_unusable(link)
+    return link
+
+
+def _refuse_unusable(link: AccountLink | None) -> None:
     if link is None or link.status not in (LinkStatus.LIVE, LinkStatus.USED):
         raise Gone(
             "This link was replaced by a newer one; use the link in the latest email.",
@@ -91,6 +92,18 @@ def use_link(session: Session, link_id: str, purpose: LinkPurpose) -> AccountLin
         raise Gone("This link was used already; it works once.", code="link_used")
     if link.expires_at <= utcnow():
         raise Gone("This link has expired; ask for a new one.", code="link_expired")
+
+
+def use_link(session: Session, link_id: str, purpose: LinkPurpose) -> AccountLink:
+    """Lock the link and spend it, if it is still usable; else :class:`Gone` saying why."""
+    link = session.scalar(
+        select(AccountLink)
+        .where(AccountLink.id == link_id, AccountLink.purpose == purpose)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    _refuse_unusable(link)
+    assert link is not None
     link.status = LinkStatus.USED
     link.used_at = utcnow()
     return link

@@ -17,7 +17,7 @@ from api.schemas import (
     SignUpRequest,
 )
 from domain import accounts, invitations, migration_tickets
-from domain.account_links import find_link
+from domain.account_links import usable_link
 from domain.accounts import IssuedSession
 from domain.clock import utcnow
 from domain.errors import (
@@ -211,7 +211,7 @@ def resend_verification(
 def verify_email_page(request: Request, token: str, uow: UowDep) -> Response:
     """The emailed link: a button confirms, so a mail scanner's GET spends nothing."""
     try:
-        find_link(uow.session, token, LinkPurpose.EMAIL_VERIFICATION)
+        usable_link(uow.session, token, LinkPurpose.EMAIL_VERIFICATION)
     except Gone as refused:
         return link_gone(request, refused)
     return render(request, "verify_email.html", title="Confirm your email", token=token)
@@ -278,7 +278,7 @@ def reset_link_sent(request: Request) -> Response:
 @router.get("/reset-password/{token}")
 def reset_password_page(request: Request, token: str, uow: UowDep) -> Response:
     try:
-        find_link(uow.session, token, LinkPurpose.PASSWORD_RESET)
+        usable_link(uow.session, token, LinkPurpose.PASSWORD_RESET)
     except Gone as refused:
         return link_gone(request, refused)
     return render(request, "reset_password.html", title="Choose a new password", token=token)
