@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain import emails
-from domain.account_links import find_link, issue_link, use_link
+from domain.account_links import find_link, issue_link, usable_link, use_link
 from domain.audit import record_event
 from domain.clock import utcnow
 from domain.errors import (
@@ -598,8 +598,8 @@ def reset_password(
 ) -> None:
     """The reset link's holder sets a new password: the email counts as proven, and every
     session of the account ends."""
+    link_id = usable_link(session, token, LinkPurpose.PASSWORD_RESET).id  # no hashing for nothing
     check_password_strength(new_password)
-    link_id = find_link(session, token, LinkPurpose.PASSWORD_RESET).id  # no hashing for nothing
     end_reads(session)
     new_hash = hash_new_password(session, passwords, new_password)
     found = find_link(session, token, LinkPurpose.PASSWORD_RESET)

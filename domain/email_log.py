@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from domain.audit import record_event
 from domain.emails import Template
 from domain.errors import Conflict, NotFound
-from domain.jobs import JobName, enqueue_job
+from domain.jobs import JobName, enqueue_job, pending_job
 from domain.models import Account, Email, EmailStatus
 from domain.teams import require_support
 
@@ -64,6 +64,13 @@ def resend_email(session: Session, agent: Account, email_id: str) -> Email:
             "This email carries a single-use link, which is never stored; its own flow sends a "
             "new link (resend the invitation, ask for a new password reset or verification "
             "email, or open a new migration ticket).",
+            code="email_not_resendable",
+        )
+    if pending_job(session, JobName.SEND_EMAIL, email_id=email.id) is not None:
+        # Its last job has not ended (it may be recording its answer): a second one could
+        # send the email twice.
+        raise Conflict(
+            "This email is still being sent; look again in a minute.",
             code="email_not_resendable",
         )
     previous = email.status

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
 from domain.ids import new_id
-from domain.models import Job
+from domain.models import Job, JobStatus
 
 # The outbox's two notes in ``Session.info``, read and written only through the functions below:
 #: the (id, name) of the jobs written in this transaction, for the unit of work to hand to the
@@ -42,6 +42,15 @@ def enqueue_job(session: Session, name: JobName, **ids: str) -> Job:
     session.add(job)
     _to_dispatch(session).append((job.id, job.name))
     return job
+
+
+def pending_job(session: Session, name: JobName, **ids: str) -> Job | None:
+    """A job of ``name`` with these arguments that has not ended yet (waiting, handed over,
+    running or retrying), if there is one."""
+    query = select(Job).where(Job.name == name, Job.status == JobStatus.PENDING)
+    for key, value in ids.items():
+        query = query.where(Job.args[key].as_string() == value)
+    return session.scalar(query.limit(1))
 
 
 def enqueue_jobs(session: Session, name: JobName, args: Sequence[dict[str, str]]) -> None:

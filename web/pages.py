@@ -22,7 +22,7 @@ from domain.errors import (
     Throttled,
     Unauthenticated,
 )
-from web.render import PAGE_HEADERS, redirect, render
+from web.render import page_headers, redirect, render
 from web.session import CSRF_FIELD, ForgedForm, Page, check_form_token, open_page, set_cookies
 
 M = TypeVar("M", bound=BaseModel)
@@ -45,14 +45,23 @@ class PageRoute(APIRoute):
             except ForgedForm as refused:
                 response = render(request, "error.html", 403, title="Form expired", error=refused)
             except Unauthenticated:
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                response = redirect(f"/sign-in?next={quote(target, safe='')}")
+                if request.method == "GET":  # back to the page after signing in
+                    target = request.url.path + (
+                        f"?{request.url.query}" if request.url.query else ""
+                    )
+                    response = redirect(f"/sign-in?next={quote(target, safe='')}")
+                else:  # a form: its page is where to start again
+                    response = redirect("/sign-in")
             except EmailNotVerified:
                 response = redirect("/check-email")
             except (NotFound, NotAllowed):
                 response = render(request, "error.html", 404, title="Not found", error=None)
+            except DomainError as refused:  # any other refusal: a page with the API's status
+                response = render(
+                    request, "error.html", status_of(refused), title="Not done", error=refused
+                )
             set_cookies(request, response)
-            for name, value in PAGE_HEADERS.items():
+            for name, value in page_headers(request).items():
                 response.headers.setdefault(name, value)
             return response
 

@@ -24,6 +24,9 @@ from infra.services import Services
 SESSION_COOKIE = "tk_session"
 BROWSER_COOKIE = "tk_browser"
 CSRF_FIELD = "csrf_token"
+#: Under https the cookies' names carry this prefix: the browser then keeps them only if they
+#: are Secure, for the whole site and this host alone, so no sibling subdomain can plant one.
+HOST_ONLY = "__Host-"
 
 
 @dataclass
@@ -45,15 +48,30 @@ def services_of(request: Request) -> Services:
     return services
 
 
-def _form_token(services: Services, browser: str) -> str:
-    return hmac.new(services.form_secret, browser.encode(), "sha256").hexdigest()
+def _https(request: Request) -> bool:
+    return services_of(request).settings.public_url.startswith("https://")
+
+
+def cookie_name(request: Request, name: str) -> str:
+    return f"{HOST_ONLY}{name}" if _https(request) else name
+
+
+def session_token(request: Request) -> str | None:
+    """The session token the page cookie holds, if any."""
+    return request.cookies.get(cookie_name(request, SESSION_COOKIE))
+
+
+def _form_token(services: Services, browser: str, signed_in: SignedIn | None) -> str:
+    """Tied to the browser's cookie and to its session: signing in or out changes it."""
+    bound = f"{browser}|{signed_in.session_id if signed_in else ''}"
+    return hmac.new(services.form_secret, bound.encode(), "sha256").hexdigest()
 
 
 def open_page(request: Request, uow: UnitOfWork) -> Page:
     """Find the visitor's session (if its cookie holds a live one) and form token."""
     services = services_of(request)
     signed_in = None
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token(request)
     if token:
         try:
             signed_in = authenticate(uow.session, token)
@@ -62,11 +80,11 @@ def open_page(request: Request, uow: UnitOfWork) -> Page:
             signed_in = None  # ended or expired: the page is seen as by anyone
         # Only a read so far: end it, so a form that hashes a password holds no lock.
         end_reads(uow.session)
-    browser = request.cookies.get(BROWSER_COOKIE)
+    browser = request.cookies.get(cookie_name(request, BROWSER_COOKIE))
     new_browser = None
     if not browser or len(browser) > 100:
         browser = new_browser = secrets.token_urlsafe(24)
-    page = Page(signed_in, _form_token(services, browser), new_browser)
+    page = Page(signed_in, _form_token(services, browser, signed_in), new_browser)
     request.state.page = page
     return page
 
@@ -74,7 +92,8 @@ def open_page(request: Request, uow: UnitOfWork) -> Page:
 def check_form_token(request: Request, submitted: str) -> None:
     """403 unless the form carries this browser's token (``web.pages`` answers it)."""
     page: Page = request.state.page
-    if page.new_browser is not None or not hmac.compare_digest(submitted, page.csrf_token):
+    matches = hmac.compare_digest(submitted.encode(), page.csrf_token.encode())
+    if page.new_browser is not None or not matches:
         raise ForgedForm("This form did not come from this site's page. Reload the page.")
 
 
@@ -86,28 +105,36 @@ def set_cookies(request: Request, response: Response) -> None:
     """The browser cookie on a first visit (a year: it only ties forms to this browser)."""
     page: Page | None = getattr(request.state, "page", None)
     if page is not None and page.new_browser is not None:
-        _set(request, response, BROWSER_COOKIE, page.new_browser, 365 * 24 * 3600)
+        _set(request, response, BROWSER_COOKIE, page.new_browser, BROWSER_COOKIE_AGE)
+
+
+BROWSER_COOKIE_AGE = 365 * 24 * 3600
 
 
 def _set(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
-    """Every cookie of ours: HttpOnly, SameSite=Lax, and Secure when the site is https."""
+    """Every cookie of ours: HttpOnly, SameSite=Lax, and Secure (host-only) when on https."""
     response.set_cookie(
-        name,
+        cookie_name(request, name),
         value,
         max_age=max_age,
         path="/",
         httponly=True,
         samesite="lax",
-        secure=services_of(request).settings.public_url.startswith("https://"),
+        secure=_https(request),
     )
 
 
 def start_page_session(request: Request, response: Response, token: str, max_age: int) -> None:
+    """The new session in the page cookie, and a new browser cookie with it (so no form token
+    known before signing in is good after)."""
     _set(request, response, SESSION_COOKIE, token, max_age)
+    _set(request, response, BROWSER_COOKIE, secrets.token_urlsafe(24), BROWSER_COOKIE_AGE)
 
 
 def end_page_session(request: Request, response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(
+        cookie_name(request, SESSION_COOKIE), path="/", secure=_https(request), httponly=True
+    )
 
 
 def signed_in_account(request: Request) -> Account:

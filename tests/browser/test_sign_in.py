@@ -33,7 +33,7 @@ def test_a_form_posted_from_another_site_is_refused(system: System) -> None:
     )
     assert forged.status_code == 403
     assert "did not come from this site" in forged.text
-    assert "tk_session" not in forged.cookies
+    assert "__Host-tk_session" not in forged.cookies
 
 
 def test_pages_are_never_cached_and_load_only_our_own_assets(system: System) -> None:
@@ -74,3 +74,26 @@ def test_signing_in_works_with_javascript_off(browser: Browser, system: System) 
         expect(page.get_by_text(f"Signed in as {ada['account']['name']}")).to_be_visible()
     finally:
         context.close()
+
+
+def test_signing_in_again_ends_the_session_the_browser_held(page: Page, system: System) -> None:
+    ada = system.sign_up("Ada")
+
+    def sign_in() -> str:
+        page.goto("/sign-in")
+        page.get_by_label("Email").fill(ada["account"]["email"])
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text(f"Signed in as {ada['account']['name']}")).to_be_visible()
+        [cookie] = [c for c in page.context.cookies() if c["name"] == "__Host-tk_session"]
+        assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+        return cookie["value"]
+
+    first = sign_in()
+    second = sign_in()
+    assert first != second
+    bearer = {"Authorization": f"Bearer {first}"}
+    assert system.http.get("/v1/me", headers=bearer).status_code == 401
+    page.get_by_role("button", name="Sign out").click()
+    bearer = {"Authorization": f"Bearer {second}"}
+    assert system.http.get("/v1/me", headers=bearer).status_code == 401

@@ -20,10 +20,10 @@ def page_client(system: System) -> tuple[httpx.Client, str]:
     """A client holding a browser cookie, and the form token of the page it was given with."""
     client = httpx.Client(base_url=str(system.http.base_url), follow_redirects=False)
     answer = client.get("/sign-in")
-    cookie = re.search(r"tk_browser=([^;]+)", answer.headers["set-cookie"])
+    cookie = re.search(r"__Host-tk_browser=([^;]+)", answer.headers["set-cookie"])
     token = TOKEN.search(answer.text)
     assert cookie is not None and token is not None
-    client.cookies.set("tk_browser", cookie[1])  # Secure (https public URL): set by hand
+    client.cookies.set("__Host-tk_browser", cookie[1])  # Secure (https public URL): set by hand
     return client, token[1]
 
 

@@ -82,6 +82,13 @@ class People:
         self.session.commit()
         return account
 
+    def agent(self, name: str = "Sam") -> Account:
+        """A support agent, as ``teamkeys support add-agent`` makes one (tested in e2e)."""
+        account = self.sign_up(name)
+        account.is_support = True
+        self.session.commit()
+        return account
+
     def join(self, team_id: str, name: str, role: Role = Role.USER) -> Account:
         """Sign someone up, then seat them in ``team_id`` (their own new team is closed)."""
         account = self.sign_up(name)

@@ -25,20 +25,22 @@ from domain.errors import (
     Gone,
     InvalidCredentials,
     InvalidInput,
+    LinkUnusable,
     NotFound,
     Unauthenticated,
 )
 from domain.models import LinkPurpose, TicketStatus
+from infra.db import UnitOfWork
 from web.pages import Form, Invalid, form_error, page_router, parse, status_of_refusal
 from web.render import redirect, render
-from web.session import SESSION_COOKIE, Page, end_page_session, start_page_session
+from web.session import Page, end_page_session, session_token, start_page_session
 
 router = page_router()
 
 
 def safe_next(target: str | None) -> str:
     """Where to go after signing in: a path of this site only (never another host)."""
-    if not target:
+    if not target or any(ch == "\\" or ord(ch) < 32 for ch in target):
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -92,11 +94,16 @@ def sign_in(
             values={"email": form.get("email", "")},
             **form_error(refused),
         )
-    return signed_in_at(request, target, issued)
+    return signed_in_at(request, uow, target, issued)
 
 
-def signed_in_at(request: Request, target: str, issued: IssuedSession) -> Response:
-    """On to ``target`` with the new session in the page cookie."""
+def signed_in_at(request: Request, uow: UnitOfWork, target: str, issued: IssuedSession) -> Response:
+    """On to ``target`` with the new session in the page cookie; the session this browser held
+    before, if any, ends (a cookie replaced must not leave a live session behind)."""
+    replaced = session_token(request)
+    if replaced:
+        accounts.sign_out(uow.session, replaced)
+        uow.commit()
     response = redirect(target)
     max_age = int((issued.expires_at - utcnow()).total_seconds())
     start_page_session(request, response, issued.token, max_age)
@@ -107,7 +114,7 @@ def signed_in_at(request: Request, target: str, issued: IssuedSession) -> Respon
 def sign_out(request: Request, form: Form, uow: UowDep) -> Response:
     """Ends the page's session (the same as ``DELETE /v1/sessions/current``)."""
     del form  # checked: only our own page may sign a person out
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token(request)
     if token:
         accounts.sign_out(uow.session, token)
         uow.commit()
@@ -161,7 +168,7 @@ def sign_up(
             values={"name": form.get("name", ""), "email": form.get("email", "")},
             **form_error(refused),
         )
-    return signed_in_at(request, "/check-email", issued)
+    return signed_in_at(request, uow, "/check-email", issued)
 
 
 def signed_in_page(request: Request) -> Page:
@@ -226,6 +233,10 @@ def verify_email(request: Request, token: str, form: Form, uow: UowDep) -> Respo
         uow.commit()
     except Gone as refused:
         return link_gone(request, refused)
+    except DomainError as refused:
+        return render(
+            request, "error.html", status_of_refusal(refused), title="Not confirmed", error=refused
+        )
     return redirect("/welcome")
 
 
@@ -295,10 +306,24 @@ def reset_password(
         accounts.reset_password(
             uow.session, services.passwords, token=token, new_password=body.new_password
         )
+        held = session_token(request)
+        if held:  # this browser may hold someone else's session: it ends too
+            accounts.sign_out(uow.session, held)
         uow.commit()
     except Gone as refused:
         return link_gone(request, refused)
-    except (DomainError, Invalid) as refused:
+    except Invalid as invalid:
+        if "token" in invalid.fields:
+            return link_gone(request, LinkUnusable("This link is not valid: it never existed."))
+        return render(
+            request,
+            "reset_password.html",
+            422,
+            title="Choose a new password",
+            token=token,
+            **form_error(invalid),
+        )
+    except DomainError as refused:
         return render(
             request,
             "reset_password.html",
@@ -376,7 +401,7 @@ def accept_invitation(
             values={"name": form.get("name", "")},
             **form_error(refused),
         )
-    return signed_in_at(request, "/", issued)
+    return signed_in_at(request, uow, "/", issued)
 
 
 # --- a migration request ---------------------------------------------------------------------
@@ -416,9 +441,15 @@ def answer_migration(request: Request, token: str, form: Form, uow: UowDep) -> R
         uow.commit()
     except Gone as refused:
         return link_gone(request, refused)
-    except Invalid:
+    except Invalid as invalid:
+        if "token" in invalid.fields:
+            return link_gone(request, LinkUnusable("This link is not valid: it never existed."))
         unanswered = InvalidInput("Choose Accept or Decline.")
         return render(request, "error.html", 422, title="Not answered", error=unanswered)
+    except DomainError as refused:
+        return render(
+            request, "error.html", status_of_refusal(refused), title="Not answered", error=refused
+        )
     return redirect(f"/migration-consents/answered/{status}")
 
 
