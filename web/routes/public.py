@@ -214,14 +214,28 @@ def resend_verification(
     return redirect("/check-email?sent=1")
 
 
-@router.get("/verify-email/{token}")
-def verify_email_page(request: Request, token: str, uow: UowDep) -> Response:
-    """The emailed link: a button confirms, so a mail scanner's GET spends nothing."""
+def account_link_page(
+    request: Request, uow: UowDep, token: str, purpose: LinkPurpose, template: str, title: str
+) -> Response:
+    """An emailed account link's page: its form if the link can still be used (opening it
+    spends nothing: mail scanners open links), else the 410 page saying why."""
     try:
-        usable_link(uow.session, token, LinkPurpose.EMAIL_VERIFICATION)
+        usable_link(uow.session, token, purpose)
     except Gone as refused:
         return link_gone(request, refused)
-    return render(request, "verify_email.html", title="Confirm your email", token=token)
+    return render(request, template, title=title, token=token)
+
+
+@router.get("/verify-email/{token}")
+def verify_email_page(request: Request, token: str, uow: UowDep) -> Response:
+    return account_link_page(
+        request,
+        uow,
+        token,
+        LinkPurpose.EMAIL_VERIFICATION,
+        "verify_email.html",
+        "Confirm your email",
+    )
 
 
 @router.post("/verify-email/{token}")
@@ -288,11 +302,14 @@ def reset_link_sent(request: Request) -> Response:
 
 @router.get("/reset-password/{token}")
 def reset_password_page(request: Request, token: str, uow: UowDep) -> Response:
-    try:
-        usable_link(uow.session, token, LinkPurpose.PASSWORD_RESET)
-    except Gone as refused:
-        return link_gone(request, refused)
-    return render(request, "reset_password.html", title="Choose a new password", token=token)
+    return account_link_page(
+        request,
+        uow,
+        token,
+        LinkPurpose.PASSWORD_RESET,
+        "reset_password.html",
+        "Choose a new password",
+    )
 
 
 @router.post("/reset-password/{token}")
