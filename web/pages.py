@@ -115,6 +115,13 @@ def form_error(refused: DomainError | Invalid) -> dict[str, Any]:
     return shown
 
 
+def refused_form(
+    request: Request, template: str, refused: DomainError | Invalid, **context: Any
+) -> Response:
+    """``template`` again, with the refusal beside the form and the API's status."""
+    return render(request, template, status_of_refusal(refused), **form_error(refused), **context)
+
+
 def status_of_refusal(refused: DomainError | Invalid) -> int:
     """A refused form answers with the status the API gives the same refusal."""
     return 422 if isinstance(refused, Invalid) else status_of(refused)

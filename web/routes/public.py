@@ -31,7 +31,7 @@ from domain.errors import (
 )
 from domain.models import LinkPurpose, TicketStatus
 from infra.db import UnitOfWork
-from web.pages import Form, Invalid, form_error, page_router, parse, status_of_refusal
+from web.pages import Form, Invalid, form_error, page_router, parse, refused_form, status_of_refusal
 from web.render import redirect, render
 from web.session import Page, end_page_session, session_token, start_page_session
 
@@ -85,14 +85,13 @@ def sign_in(
             raise InvalidCredentials("Email or password is wrong.")
         uow.commit()
     except (DomainError, Invalid) as refused:
-        return render(
+        return refused_form(
             request,
             "sign_in.html",
-            status_of_refusal(refused),
+            refused,
             title="Sign in",
             next=target,
             values={"email": form.get("email", "")},
-            **form_error(refused),
         )
     return signed_in_at(request, uow, target, issued)
 
@@ -160,13 +159,12 @@ def sign_up(
         )
         uow.commit()
     except (DomainError, Invalid) as refused:
-        return render(
+        return refused_form(
             request,
             "sign_up.html",
-            status_of_refusal(refused),
+            refused,
             title="Create an account",
             values={"name": form.get("name", ""), "email": form.get("email", "")},
-            **form_error(refused),
         )
     return signed_in_at(request, uow, "/check-email", issued)
 
@@ -204,12 +202,11 @@ def resend_verification(
         )
         uow.commit()
     except DomainError as refused:
-        return render(
+        return refused_form(
             request,
             "check_email.html",
-            status_of_refusal(refused),
+            refused,
             title="Check your email",
-            **form_error(refused),
         )
     return redirect("/check-email?sent=1")
 
@@ -284,13 +281,12 @@ def forgot_password(
         )
         uow.commit()
     except (DomainError, Invalid) as refused:
-        return render(
+        return refused_form(
             request,
             "forgot_password.html",
-            status_of_refusal(refused),
+            refused,
             title="Reset your password",
             values={"email": form.get("email", "")},
-            **form_error(refused),
         )
     return redirect("/forgot-password/sent")
 
@@ -341,13 +337,12 @@ def reset_password(
             **form_error(invalid),
         )
     except DomainError as refused:
-        return render(
+        return refused_form(
             request,
             "reset_password.html",
-            status_of_refusal(refused),
+            refused,
             title="Choose a new password",
             token=token,
-            **form_error(refused),
         )
     response = redirect("/sign-in?password_reset=1")
     end_page_session(request, response)  # it ended with every other session of the account
