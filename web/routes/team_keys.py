@@ -1,0 +1,7 @@
+"""The team console: keys."""
+
+from __future__ import annotations
+
+from web.pages import page_router
+
+router = page_router()
