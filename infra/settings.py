@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     redis_namespace: str = "teamkeys"
     #: Where the embedded mode keeps its SQLite database and the local mail sink's files.
     data_dir: Path = Path("var")
-    #: Base URL of the web front end; links in emails are built from it.
+    #: Where the web console is served (this process's pages, or a proxy in front of them):
+    #: the links in emails are built from it, and on https its cookies are Secure.
     public_url: str = "http://localhost:8000"
 
     # Mail
@@ -140,6 +141,12 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
 
     log_level: str = "INFO"
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        """Pages' addresses are built as ``public_url + "/path"``, in code and in templates."""
+        return value.rstrip("/")
 
     @field_validator(*(limit.setting for limit in Limit))
     @classmethod

@@ -49,4 +49,4 @@ def link_job(name: JobName, queue: str, sending: LinkSending[Key]) -> JobSpec:
 
 def link_url(ctx: WorkerContext, to_send: LinkEmail) -> str:
     """Where the web console opens the link."""
-    return f"{ctx.settings.public_url.rstrip('/')}/{to_send.kind.path}/{to_send.token}"
+    return f"{ctx.settings.public_url}/{to_send.kind.path}/{to_send.token}"
