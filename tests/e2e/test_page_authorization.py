@@ -2,7 +2,12 @@
 from its routes, so a new page is covered the day it is added), as anonymous, outsider, user,
 owner and support agent.
 
-* Public pages (everything outside ``/support``) answer everyone, never with a server error.
+* Public pages (everything outside ``/support``, ``/team`` and ``/account``) answer everyone,
+  never with a server error.
+* Team pages (``/team…``, a member's own team): anonymous → the sign-in page; an agent (in no
+  team) → 404; the owner → the page; a user → the page, but 404 on the owners' pages (billing,
+  audit events); an outsider → their own team's page, never a word of ours. ``/account`` is
+  every signed-in person's.
 * Support pages: anonymous → the sign-in page (303, and back after); outsider, user and owner
   → 404, as if there were no such page; the agent → the page (or 404 for an unknown id).
 * Every form posted without this browser's form token → 403, whoever posts it (and a forged
@@ -26,6 +31,10 @@ from web.app import ROUTERS
 from web.pages import PageRoute
 
 CALLERS = ("anonymous", "outsider", "user", "owner", "agent")
+#: The team's pages that only its owners see.
+OWNERS_ONLY = ("/team/billing", "/team/events")
+#: The owner's team, as its pages name it: an outsider's pages must never show it.
+OURS = "Olive&#39;s Team"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -37,6 +46,18 @@ class PageCall:
     @property
     def support(self) -> bool:
         return self.path == "/support" or self.path.startswith("/support/")
+
+    @property
+    def team(self) -> bool:
+        return self.path == "/team" or self.path.startswith("/team/")
+
+    @property
+    def account(self) -> bool:
+        return self.path == "/account" or self.path.startswith("/account/")
+
+    @property
+    def owners_only(self) -> bool:
+        return self.path.startswith(OWNERS_ONLY)
 
     @property
     def has_parameters(self) -> bool:
@@ -104,7 +125,21 @@ def form_token(client: httpx.Client) -> str:
 def expect_page(call: PageCall, caller: str, answer: httpx.Response) -> None:
     where = f"{call.method} {call.path} as {caller}: {answer.status_code}"
     assert answer.status_code < 500, where
-    if call.support:
+    missing = {404} if call.has_parameters else set()  # an unknown id is no page
+    if call.team or call.account:
+        if caller == "anonymous":
+            assert answer.status_code == 303, where
+            expected = "/sign-in?next=" if call.method == "GET" else "/sign-in"
+            assert answer.headers["location"].startswith(expected), where
+        elif caller == "agent" and call.team:
+            assert answer.status_code == 404, where
+        elif caller == "user" and call.owners_only:
+            assert answer.status_code in {403, 404}, where
+        elif call.method == "GET":
+            assert answer.status_code in {200, 303} | missing, where
+        if caller == "outsider":
+            assert OURS not in answer.text, where
+    elif call.support:
         if caller == "anonymous":
             assert answer.status_code == 303, where
             # A page comes back after signing in; a form starts again from its page.
@@ -150,12 +185,14 @@ def test_every_form_posted_without_the_pages_token_is_refused(
 
 
 @pytest.mark.parametrize("caller", CALLERS)
-def test_support_forms_with_the_token_are_the_agents_alone(
+def test_support_and_team_forms_with_the_token_answer_as_their_pages(
     system: System, browsers: dict[str, httpx.Client], caller: str
 ) -> None:
+    """Support forms are the agents' alone; team forms refuse anyone signed out and anyone in
+    no team, and never fail with a server error, whatever is posted."""
     client = browsers[caller]
-    token = form_token(client)
-    data: dict[str, Any] = {"csrf_token": token, "note": "n", "reason": "r"}
+    data: dict[str, Any] = {"note": "n", "reason": "r", "email": "x@example.com", "name": "n"}
     for call in page_calls():
-        if call.method == "POST" and call.support:
+        if call.method == "POST" and (call.support or call.team):
+            data["csrf_token"] = form_token(client)  # a form may sign its sender in or out
             expect_page(call, caller, client.post(call.url(), data=data))
