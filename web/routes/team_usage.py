@@ -268,7 +268,7 @@ def usage_csv(request: Request, uow: UowDep, team: MyTeam) -> Response:
     except Invalid as refused:
         return render(
             request, "error.html", 422, title="Not done",
-            error=DomainError(form_error(refused)["fields"].popitem()[1]),
+            error=DomainError(next(iter(refused.fields.values()))),
         )  # fmt: skip
     rows = history(uow, team, chosen)  # a refusal is the error page, with the API's status
     start, end = chosen.shown
