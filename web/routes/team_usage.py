@@ -1,7 +1,354 @@
-"""The team console: usage."""
+"""The team console: usage (a chart, a table and a CSV of the API's usage history) and Go to
+Production (the application form, its status and what happens next).
+
+Both ask the domain exactly as the API's routes do (``api/routes/usage.py``,
+``api/routes/production.py``): the same bounds, permissions and refusals."""
 
 from __future__ import annotations
 
-from web.pages import page_router
+import csv
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import Request, Response
+
+from api.deps import ServicesDep, UowDep
+from api.schemas import ProductionApplicationRequest
+from domain import production, usage
+from domain.clock import utcnow
+from domain.errors import DomainError
+from domain.models import ProductionStatus
+from domain.usage import UsageRow
+from web.pages import (
+    Form,
+    Invalid,
+    form_error,
+    page_router,
+    parse,
+    refused_form,
+    status_of_refusal,
+)
+from web.render import redirect, render
+from web.team import MyTeam, TeamPage
 
 router = page_router()
+
+# --- usage ------------------------------------------------------------------------------------
+
+#: The chart's series colours (a series is a model and key kind), in order of first use.
+PALETTE = ("#1f6feb", "#bf8700", "#1a7f37", "#cf222e", "#8250df", "#0a7e8c", "#953800", "#57606a")
+#: The chart's frame: its size and the room left for the axes' labels.
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 220, 72, 16, 12, 44
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The range asked for (as typed) and the one shown (the domain's defaults filled in)."""
+
+    typed: dict[str, str]
+    start: date | None
+    end: date | None
+
+    @property
+    def shown(self) -> tuple[date, date]:
+        end = self.end or utcnow().date()
+        return (self.start or end - usage.DEFAULT_SPAN), end
+
+
+def chosen_range(query: Mapping[str, str]) -> Chosen:
+    """``from`` and ``to`` (ISO dates, either may be left empty) as the API reads ``start`` and
+    ``end``: a date that is not one is 422, beside its field."""
+    typed = {name: query.get(name, "").strip() for name in ("from", "to")}
+    days: dict[str, date | None] = {}
+    problems: dict[str, str] = {}
+    for name, text in typed.items():
+        try:
+            days[name] = date.fromisoformat(text) if text else None
+        except ValueError:
+            problems[name] = "Input should be a valid date in the format YYYY-MM-DD"
+    if problems:
+        raise Invalid(problems)
+    return Chosen(typed, days["from"], days["to"])
+
+
+def history(uow: UowDep, team: TeamPage, chosen: Chosen) -> list[UsageRow]:
+    """``GET /v1/teams/{id}/usage``'s call, with the same arguments."""
+    return usage.usage_history(
+        uow.session, team.account, team.team_id, start=chosen.start, end=chosen.end
+    )
+
+
+@dataclass(frozen=True)
+class Series:
+    model: str
+    key_kind: str
+    colour: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} · {self.key_kind}"
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One series' part of one day's bar."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    colour: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    total: int
+    bars: list[Bar]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One measure drawn as stacked bars per day: geometry only, the markup is templated."""
+
+    slug: str
+    measure: str
+    description: str
+    days: list[Day]
+    y_ticks: list[tuple[float, str]]
+    x_ticks: list[tuple[float, str]]
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    top: int = TOP
+    bottom: float = HEIGHT - BOTTOM
+    right: int = WIDTH - RIGHT
+
+
+def series_of(rows: list[UsageRow]) -> list[Series]:
+    seen: dict[tuple[str, str], Series] = {}
+    for row in rows:
+        key = (row.model, str(row.key_kind))
+        if key not in seen:
+            seen[key] = Series(row.model, str(row.key_kind), PALETTE[len(seen) % len(PALETTE)])
+    return list(seen.values())
+
+
+def nice_top(peak: int) -> int:
+    """The y axis's top: four equal whole steps of 1, 2 or 5 times a power of ten, at
+    least ``peak`` (so every tick's label is exact)."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if 4 * step * factor >= peak:
+                return 4 * step * factor
+        step *= 10
+
+
+def chart(
+    slug: str,
+    measure: str,
+    rows: list[UsageRow],
+    series: list[Series],
+    span: tuple[date, date],
+    value: Any,
+) -> Chart:
+    start, end = span
+    count = (end - start).days + 1
+    plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_width / count
+    colour = {(s.model, s.key_kind): s for s in series}
+    by_day: dict[date, list[UsageRow]] = {}
+    for row in rows:
+        by_day.setdefault(row.date, []).append(row)
+    peak = max((sum(value(r) for r in day) for day in by_day.values()), default=0)
+    top = nice_top(max(peak, 1))
+    days = []
+    for day, day_rows in sorted(by_day.items()):
+        x = LEFT + (day - start).days * slot + slot * 0.1
+        base = float(TOP + plot_height)
+        bars = []
+        for row in day_rows:
+            amount = value(row)
+            height = plot_height * amount / top
+            base -= height
+            one = colour[(row.model, str(row.key_kind))]
+            bars.append(
+                Bar(
+                    round(x, 2),
+                    round(base, 2),
+                    round(max(slot * 0.8, 1), 2),
+                    round(height, 2),
+                    one.colour,
+                    f"{day}: {one.label}, {amount:,} {measure.lower()}",
+                )
+            )
+        days.append(Day(day, sum(value(r) for r in day_rows), bars))
+    y_ticks = [
+        (round(TOP + plot_height * (1 - part / 4), 2), f"{top * part // 4:,}") for part in range(5)
+    ]
+    every = max(1, -(-count // 6))
+    x_ticks = [
+        (round(LEFT + (i + 0.5) * slot, 2), (start + timedelta(days=i)).strftime("%b %d"))
+        for i in range(0, count, every)
+    ]
+    total = sum(d.total for d in days)
+    description = (
+        f"{measure} per day from {start} to {end} (UTC), a bar per day stacked by model and key "
+        f"kind: {total:,} in all over {len(days)} day{'s' if len(days) != 1 else ''} with usage"
+        + (f"; the busiest day had {peak:,}." if days else ".")
+        + " The table below has every figure."
+    )
+    return Chart(slug, measure, description, days, y_ticks, x_ticks)
+
+
+def totals(rows: list[UsageRow]) -> dict[str, int]:
+    return {
+        "calls": sum(r.calls for r in rows),
+        "input_tokens": sum(r.input_tokens for r in rows),
+        "output_tokens": sum(r.output_tokens for r in rows),
+    }
+
+
+def usage_page(request: Request, team: TeamPage, status: int = 200, **context: Any) -> Response:
+    return render(
+        request, "team/usage.html", status, title="Usage", team=team, section="usage", **context
+    )
+
+
+@router.get("/team/usage")
+def usage_view(request: Request, uow: UowDep, team: MyTeam) -> Response:
+    """Calls and tokens per day by model and key kind: two charts, a table and a CSV link."""
+    typed = {name: request.query_params.get(name, "") for name in ("from", "to")}
+    try:
+        chosen = chosen_range(request.query_params)
+        rows = history(uow, team, chosen)
+    except (DomainError, Invalid) as refused:
+        return refused_form(
+            request, "team/usage.html", refused, title="Usage", team=team, section="usage",
+            values=typed,
+        )  # fmt: skip
+    span = chosen.shown
+    series = series_of(rows)
+    return usage_page(
+        request,
+        team,
+        values={"from": span[0].isoformat(), "to": span[1].isoformat()},
+        span=span,
+        rows=rows,
+        series=series,
+        charts=[
+            chart("calls", "Calls", rows, series, span, lambda r: r.calls),
+            chart(
+                "tokens", "Tokens", rows, series, span, lambda r: r.input_tokens + r.output_tokens
+            ),
+        ],
+        totals=totals(rows),
+        csv_query=f"from={span[0].isoformat()}&to={span[1].isoformat()}",
+    )
+
+
+#: A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+@router.get("/team/usage.csv")
+def usage_csv(request: Request, uow: UowDep, team: MyTeam) -> Response:
+    """The table's figures as CSV, with a header row; the same range and refusals."""
+    try:
+        chosen = chosen_range(request.query_params)
+    except Invalid as refused:
+        return render(
+            request, "error.html", 422, title="Not done",
+            error=DomainError(next(iter(refused.fields.values()))),
+        )  # fmt: skip
+    rows = history(uow, team, chosen)  # a refusal is the error page, with the API's status
+    start, end = chosen.shown
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["date", "model", "key_kind", "calls", "input_tokens", "output_tokens"])
+    for row in rows:
+        writer.writerow(
+            [row.date.isoformat(), cell(row.model), str(row.key_kind), row.calls,
+             row.input_tokens, row.output_tokens]
+        )  # fmt: skip
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="usage-{start}-to-{end}.csv"'},
+    )
+
+
+# --- Go to Production -------------------------------------------------------------------------
+
+#: The statuses in which an owner may (still or again) apply.
+MAY_APPLY = (ProductionStatus.NONE, ProductionStatus.REJECTED)
+
+
+def production_page(
+    request: Request,
+    uow: UowDep,
+    services: ServicesDep,
+    team: TeamPage,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    """The status and reasons (``GET .../production-application``), what happens next, and
+    for an owner whose team may apply, the form."""
+    latest = production.latest_application(uow.session, team.account, team.team_id)
+    current = ProductionStatus(latest.status) if latest else ProductionStatus.NONE
+    context.setdefault("values", {})
+    return render(
+        request,
+        "team/production.html",
+        status,
+        title="Go to Production",
+        team=team,
+        section="production",
+        latest=latest,
+        current=current,
+        show_form=team.is_owner and current in MAY_APPLY,
+        manual_review_above=services.review_policy.manual_review_above,
+        **context,
+    )
+
+
+@router.get("/team/production")
+def production_view(request: Request, uow: UowDep, services: ServicesDep, team: MyTeam) -> Response:
+    return production_page(request, uow, services, team)
+
+
+@router.post("/team/production")
+def production_apply(
+    request: Request, form: Form, uow: UowDep, services: ServicesDep, team: MyTeam
+) -> Response:
+    """``POST /v1/teams/{id}/production-application``: the same body, the same refusals
+    (a user is refused by the domain, 403, as over the API)."""
+    try:
+        body = parse(
+            ProductionApplicationRequest, form, accept_terms=form.get("accept_terms") == "yes"
+        )
+        production.submit_application(
+            uow.session,
+            team.account,
+            team.team_id,
+            production.Application(**body.model_dump(mode="json", exclude={"accept_terms"})),
+        )
+        uow.commit()
+    except (DomainError, Invalid) as refused:
+        shown = form_error(refused)
+        if "accept_terms" in shown["fields"]:
+            shown["fields"]["accept_terms"] = "Accept the terms to apply."
+        values = {name: form.get(name, "") for name in ProductionApplicationRequest.model_fields}
+        return production_page(
+            request, uow, services, team, status_of_refusal(refused), values=values, **shown
+        )
+    return redirect("/team/production?done=submitted")

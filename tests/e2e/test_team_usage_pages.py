@@ -1,0 +1,73 @@
+"""The usage and Go to Production pages over HTTP: what a browser test cannot easily see (the
+CSV's headers and cells, a user's posted application refused by the server)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import httpx
+
+from tests.conftest import System
+from tests.e2e.test_pages import TOKEN, page_client
+from tests.support import PRODUCTION_FORM
+
+
+def signed_in(system: System, person: dict[str, Any]) -> tuple[httpx.Client, str]:
+    """A browser holding ``person``'s page session, and its form token."""
+    client, _ = page_client(system)
+    client.cookies.set("__Host-tk_session", person["token"])
+    found = TOKEN.search(client.get("/team/production").text)
+    assert found is not None
+    return client, found[1]
+
+
+def test_the_csv_has_a_header_and_spreadsheet_safe_cells(system: System) -> None:
+    owner = system.sign_up("Olive")
+    secret = system.key_secret(owner)
+    for request_id, model in (("r1", "=HYPERLINK(1)"), ("r2", "gpt-x")):
+        answer = system.http.post(
+            "/v1/usage",
+            json={"id": request_id, "model": model, "input_tokens": 3, "output_tokens": 4},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+        assert answer.status_code == 202, answer.text
+    client, _ = signed_in(system, owner)
+    try:
+        answer = client.get("/team/usage.csv")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/csv")
+        assert answer.headers["content-disposition"].startswith("attachment;")
+        rows = list(csv.reader(io.StringIO(answer.text)))
+        assert rows[0] == ["date", "model", "key_kind", "calls", "input_tokens", "output_tokens"]
+        assert sorted(r[1] for r in rows[1:]) == ["'=HYPERLINK(1)", "gpt-x"]
+        assert all(r[2:] == ["trial", "1", "3", "4"] for r in rows[1:])
+        refused = client.get("/team/usage.csv", params={"from": "2026-02-01", "to": "2026-01-01"})
+        assert refused.status_code == 422 and "end is before start." in refused.text
+        assert client.get("/team/usage.csv", params={"to": "soon"}).status_code == 422
+        assert client.get("/team/usage", params={"from": "1999-12-31"}).status_code == 422
+    finally:
+        client.close()
+
+
+def test_a_users_application_is_refused_by_the_server_as_by_the_api(system: System) -> None:
+    owner = system.sign_up("Olive")
+    user = system.join(owner["team"]["id"], "Uma")
+    client, token = signed_in(system, user)
+    try:
+        answer = client.post(
+            "/team/production",
+            data={"csrf_token": token, "accept_terms": "yes"}
+            | {k: str(v) for k, v in PRODUCTION_FORM.items()},
+        )
+        assert answer.status_code == 403, answer.text
+        assert re.search(r'role="alert"', answer.text)
+        assert "Submit the application" not in answer.text  # still no form for a user
+    finally:
+        client.close()
+    status = system.http.get(
+        f"/v1/teams/{owner['team']['id']}/production-application", headers=owner["headers"]
+    ).json()
+    assert status["status"] == "none"
