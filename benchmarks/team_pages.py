@@ -146,7 +146,7 @@ def run_backend(name: str, database_url: str, args: argparse.Namespace) -> Figur
         "keys": (f"/v1/teams/{team_id}/api-keys", "/team/keys"),
         "usage": (
             f"/v1/teams/{team_id}/usage?start={start}&end={end}",
-            f"/team/usage?start={start}&end={end}",
+            f"/team/usage?from={start}&to={end}",
         ),
     }
     figures: Figures = {}

@@ -3,15 +3,18 @@ renders with (no database: the email functions take rows and give what to queue)
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 
 from domain import emails, models
 from domain.emails import MemberChange, NewEmail, Template
 from domain.models import Account, Role, Team, TicketStatus
 from infra.mail.render import EmailRenderer, templates_root
+from web.app import ROUTERS
 
 EXPIRES = datetime(2026, 12, 5, 10, 0)
 ALICE = Account(id="acc_alice", email="alice@example.com", name="Alice")
@@ -130,3 +133,29 @@ def test_an_invitation_is_one_email_per_round_showing_its_expiry_in_words() -> N
     assert invited.cause == "invitation:inv_1:2" == emails.invitation_cause("inv_1", 2)
     assert invited.context["expires_at"] == "05 December 2026, 10:00 UTC"
     assert invited.to.name == invited.to.email == "dan@example.com"
+
+
+def page_patterns() -> list[re.Pattern[str]]:
+    """Every page of the web console, as a pattern its addresses match."""
+    return [
+        re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(route.path)) + "$")
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute) and "GET" in (route.methods or set())
+    ]
+
+
+@pytest.mark.parametrize("new", every_email(), ids=lambda new: new.cause)
+def test_every_link_in_an_email_leads_to_a_page_of_the_console(new: NewEmail) -> None:
+    context: dict[str, Any] = {
+        **new.context,
+        **LINK_URLS.get(new.template, {}),
+        "reason": new.reason,
+        "recipient_name": new.to.name,
+        "public_url": "https://teamkeys.example",
+    }
+    rendered = EmailRenderer(templates_root()).render(new.template, context)
+    paths = re.findall(r"https://teamkeys\.example(/[^\s\"<>]*)", rendered.text + rendered.html)
+    pages = page_patterns()
+    for path in {p.rstrip(".,)") for p in paths}:
+        assert any(page.match(path) for page in pages), f"{new.template}: {path} is no page"
