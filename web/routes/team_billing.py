@@ -88,7 +88,12 @@ def update_payment_method(request: Request, form: Form, team: MyTeam, uow: UowDe
         shown = form_error(refused)
         if isinstance(refused, DomainError):
             shown["fields"] = _fields_of(refused)
-        values = {name: form.get(name, "") for name in CARD_FIELDS if name != "provider_token"}
+        values = {  # shown again, but never the token, nor anything holding a card number
+            name: value
+            for name in CARD_FIELDS
+            if name != "provider_token"
+            and not payments.holds_card_number(value := form.get(name, ""))
+        }
         return _billing_page(request, uow, team, status_of_refusal(refused), values=values, **shown)
     return redirect("/team/billing?done=payment-method")
 
