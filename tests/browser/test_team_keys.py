@@ -200,3 +200,39 @@ def test_members_create_and_delete_custom_models(page: Page, system: System) -> 
     page.get_by_role("button", name="Delete support bot").click()
     expect(page.get_by_text("The custom model was deleted.")).to_be_visible()
     expect(page.get_by_role("row", name="support bot")).to_have_count(0)
+
+
+def test_a_user_sees_production_keys_but_not_the_owners_controls(
+    page: Page, system: System
+) -> None:
+    owner = system.sign_up("Olga")
+    system.approve_for_production(owner["team"]["id"])
+    system.key_secret(owner, kind="production", name="live")  # revealed by Olga already
+    uma = system.join(owner["team"]["id"], "Uma")
+    sign_in(page, uma)
+    row = page.get_by_role("row", name="live")
+    expect(row).to_contain_text("Olga")
+    expect(row).to_contain_text("active")
+    for control in ("Rename", "Delete live", "Show the secret of live (once)"):
+        expect(row.get_by_text(control)).to_have_count(0)
+    snap(page, "team-keys-user")
+
+    # The server refuses them anyway, with the API's status and message.
+    key = api_key(system, uma, "live")
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+    renamed = page.request.post(
+        f"/team/keys/{key['id']}/rename", form={"csrf_token": token, "name": "mine"}
+    )
+    assert renamed.status == 403
+    revealed = page.request.post(f"/team/keys/{key['id']}/reveal", form={"csrf_token": token})
+    assert revealed.status == 403
+    assert "Only the member who created a production key may reveal it." in revealed.text()
+    assert api_key(system, uma, "live")["name"] == "live"
+
+    # A name the API refuses: its message, with the row's rename form open again.
+    create_key(page, "mine")
+    page.get_by_role("row", name="mine").get_by_text("Rename").click()
+    page.get_by_label("New name for mine").fill(" ")
+    page.get_by_role("button", name="Save name").click()
+    expect(page.get_by_role("alert")).to_contain_text("Name must not be empty.")
+    expect(page.get_by_label("New name for mine")).to_be_visible()

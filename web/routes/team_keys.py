@@ -15,7 +15,7 @@ from api.deps import ServicesDep, UowDep
 from api.schemas import ApiKeyRename, ApiKeyRequest, CustomModelRequest
 from domain import api_keys, custom_models
 from domain.api_keys import KeyView, _Act
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidInput
 from domain.models import KeyKind, KeyStatus, ProductionStatus
 from domain.permissions import Actor, allows
 from infra.db import UnitOfWork
@@ -175,7 +175,16 @@ def rename_key(
         body = parse(ApiKeyRename, form)
         api_keys.rename_api_key(uow.session, team.account, team.team_id, key_id, body.name)
         uow.commit()
-    except (DomainError, Invalid) as refused:
+    except Invalid as invalid:  # shown beside the row's own name field, not the new key's
+        return refused_keys(
+            request,
+            team,
+            uow,
+            services,
+            InvalidInput(f"The new name: {invalid.fields.get('name', 'not valid')}"),
+            renaming=key_id,
+        )
+    except DomainError as refused:
         return refused_keys(request, team, uow, services, refused, renaming=key_id)
     return redirect(f"/team/keys?done=renamed#key-{key_id}")
 
