@@ -36,7 +36,7 @@ class KeyPolicy:
     reveal_window: timedelta
 
 
-class _Act(enum.Enum):
+class KeyAct(enum.Enum):
     """What is done to a key, and the matrix's permission for it: for a trial key, for a
     production key. Every act is for the team's members only: support agents get 403 before
     a key is looked up (``_team_key``)."""
@@ -100,7 +100,7 @@ def request_api_key(
     kind: KeyKind,
 ) -> ApiKey:
     """A pending key; the job generates its secret after re-checking role and approval."""
-    authorize(session, actor, team_id, _Act.CREATE.permission(kind))
+    authorize(session, actor, team_id, KeyAct.CREATE.permission(kind))
     name = clean_name(name)
     if kind is KeyKind.PRODUCTION:
         _require_approved(session, team_id)
@@ -139,7 +139,7 @@ def generate_api_key(session: Session, box: SecretBox, api_key_id: str) -> ApiKe
     kind = KeyKind(key.kind)
     requester = session.get(Account, key.created_by)
     actor = actor_in(session, requester, key.team_id) if requester else None
-    if actor is None or not allows(actor, _Act.CREATE.permission(kind)):
+    if actor is None or not allows(actor, KeyAct.CREATE.permission(kind)):
         return _fail(
             session,
             key,
@@ -185,7 +185,7 @@ def reveal_api_key(
     """The secret. Trial: any member, any time. Production: its creator, once, within the
     reveal window after activation; the encrypted copy is wiped as it is revealed (the
     caller must commit before answering)."""
-    key = _team_key(session, actor, team_id, key_id, _Act.REVEAL, lock=True)
+    key = _team_key(session, actor, team_id, key_id, KeyAct.REVEAL, lock=True)
     kind = KeyKind(key.kind)
     if kind is KeyKind.PRODUCTION and key.created_by != actor.id:
         raise NotAllowed("Only the member who created a production key may reveal it.")
@@ -223,7 +223,7 @@ def reveal_api_key(
 def rename_api_key(
     session: Session, actor: Account, team_id: str, key_id: str, name: str
 ) -> ApiKey:
-    key = _team_key(session, actor, team_id, key_id, _Act.RENAME, lock=True)
+    key = _team_key(session, actor, team_id, key_id, KeyAct.RENAME, lock=True)
     if key.status == KeyStatus.DELETED:
         raise Gone("This key was deleted.", code="key_deleted")
     old, key.name = key.name, clean_name(name)
@@ -240,7 +240,7 @@ def rename_api_key(
 
 def delete_api_key(session: Session, actor: Account, team_id: str, key_id: str) -> None:
     """Stop the key at once: usage with it is refused from this commit on."""
-    key = _team_key(session, actor, team_id, key_id, _Act.DELETE, lock=True)
+    key = _team_key(session, actor, team_id, key_id, KeyAct.DELETE, lock=True)
     if key.status == KeyStatus.DELETED:
         return
     key.status = KeyStatus.DELETED
@@ -307,11 +307,11 @@ def list_api_keys(session: Session, actor: Account, team_id: str) -> list[ApiKey
         .where(ApiKey.team_id == team_id)
         .order_by(ApiKey.created_at.desc(), ApiKey.id)
     )
-    return [k for k in keys if allows(role, _Act.VIEW.permission(k.kind))]
+    return [k for k in keys if allows(role, KeyAct.VIEW.permission(k.kind))]
 
 
 def get_api_key(session: Session, actor: Account, team_id: str, key_id: str) -> ApiKey:
-    return _team_key(session, actor, team_id, key_id, _Act.VIEW)
+    return _team_key(session, actor, team_id, key_id, KeyAct.VIEW)
 
 
 def _require_approved(session: Session, team_id: str) -> None:
@@ -343,7 +343,7 @@ def _team_key(
     actor: Account,
     team_id: str,
     key_id: str,
-    act: _Act,
+    act: KeyAct,
     *,
     lock: bool = False,
 ) -> ApiKey:

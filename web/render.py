@@ -13,10 +13,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from infra.mail.render import templates_root
 
-#: Only the package's own files: no inline script or style, no CDN, no framing.
+#: Only the package's own files: no inline script or style, no CDN, no framing; a page's own
+#: script may fetch from this site alone (the key list following a new key).
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
