@@ -8,9 +8,11 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import System
 from tests.e2e.test_pages import TOKEN, page_client
+from web.routes import team_members
 
 
 def signed_in(system: System, person: dict[str, Any]) -> tuple[httpx.Client, str]:
@@ -72,5 +74,35 @@ def test_an_owners_bad_input_and_unknown_things(system: System) -> None:
         assert revoked.status_code == 404
         assert client.get("/team/events?page=0").status_code == 404
         assert client.get("/team/events").status_code == 200
+    finally:
+        client.close()
+
+
+def test_audit_events_come_in_pages_newest_first(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(team_members, "EVENTS_PER_PAGE", 2)
+    olivia = system.sign_up("Olivia")
+    for name in ("Ann", "Bob"):
+        person = system.join(olivia["team"]["id"], name)
+        changed = system.http.patch(
+            f"/v1/teams/{olivia['team']['id']}/members/{person['account']['id']}",
+            json={"role": "owner"},
+            headers=olivia["headers"],
+        )
+        assert changed.status_code == 200
+    client, _ = signed_in(system, olivia)
+    try:
+        first = client.get("/team/events")
+        assert first.status_code == 200
+        assert first.text.count("member.role_changed") == 2  # the two newest
+        assert 'href="/team/events?page=2"' in first.text
+        assert "?page=0" not in first.text
+        second = client.get("/team/events?page=2")
+        assert second.status_code == 200
+        assert "team.created" in second.text
+        assert "member.role_changed" not in second.text
+        assert 'href="/team/events?page=1"' in second.text
+        assert client.get("/team/events?page=3").status_code == 404
     finally:
         client.close()
