@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from tests.browser.conftest import snap
 from tests.browser.test_public_pages import link_paths
 from tests.conftest import PASSWORD, System
+from tests.support import wait_until
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -90,6 +91,34 @@ def test_an_owner_revokes_an_invitation(page: Page, system: System) -> None:
     expect(page.get_by_role("status")).to_contain_text("The invitation is revoked")
     expect(page.locator("#invitations")).to_contain_text("Revoked")
     snap(page, "team-members-invitations")
+
+
+def test_a_failed_invitation_shows_the_mail_servers_reason_and_is_resent(
+    page: Page, system: System
+) -> None:
+    olivia = system.sign_up("Olivia")
+    address = "nobody.members@example.com"
+    system.sink.refuse_with, system.sink.refuse_only = (550, "5.1.1 no such mailbox"), {address}
+    try:
+        sign_in(page, olivia)
+        page.get_by_label("Email").fill(address)
+        page.get_by_role("button", name="Invite").click()
+        row = page.locator("#invitations").get_by_role("row", name=address)
+
+        def failed() -> bool:
+            page.reload()
+            return "Failed" in row.inner_text()
+
+        wait_until(failed, what="the invitation to fail")
+        expect(row).to_contain_text("550 5.1.1 no such mailbox")
+        snap(page, "team-members-invitation-failed")
+    finally:
+        system.sink.refuse_with, system.sink.refuse_only = None, None
+    row.get_by_role("button", name=f"Resend to {address}").click()
+    expect(page.get_by_role("status")).to_contain_text("The invitation is sent again")
+    link_paths(system, address, "invitations")
+    page.reload()
+    expect(row).to_contain_text("Sent")
 
 
 def test_a_user_sees_no_owner_controls_and_no_audit_events(page: Page, system: System) -> None:
