@@ -16,9 +16,10 @@ from fastapi import Request, Response
 from api.deps import ServicesDep, UowDep
 from api.invoice_pdf import invoice_pdf
 from api.schemas import PaymentMethodRequest
-from domain import billing, payments
+from domain import billing, payments, teams
 from domain.billing import format_money
 from domain.errors import DomainError, NotAllowed, NotFound
+from domain.permissions import Permission
 from web.pages import Form, Invalid, form_error, page_router, parse, status_of_refusal
 from web.render import redirect, render
 from web.team import MyTeam, TeamPage
@@ -74,7 +75,9 @@ def update_payment_method(request: Request, form: Form, team: MyTeam, uow: UowDe
     """``PUT /v1/teams/{id}/payment-method``: the provider's reference and the card's display
     fields; a card number in any field is refused (422, the domain's message beside it). The
     form's token is checked first (its parameter comes first): a forged form is 403 for
-    anyone, signed in or not, before the team is looked up."""
+    anyone, signed in or not, before the team is looked up; then a member who may not manage
+    payment gets the 404 page, as for the page itself, before anything they typed is read."""
+    teams.authorize(uow.session, team.account, team.team_id, Permission.PAYMENT_MANAGE)
     try:
         body = parse(PaymentMethodRequest, form)
         payments.set_payment_method(
