@@ -115,7 +115,7 @@ class Day:
         template: a year has a thousand bars and more, and Jinja's loop was most of the page's
         time. Every value is escaped (``escape``)."""
         bars = "".join(
-            f'<rect x="{b.x}" y="{b.y}" width="{b.width}" height="{b.height}" '
+            f'<rect x="{b.x:.2f}" y="{b.y:.2f}" width="{b.width:.2f}" height="{b.height:.2f}" '
             f'fill="{escape(b.colour)}"><title>{escape(b.title)}</title></rect>'
             for b in self.bars
         )
@@ -195,10 +195,10 @@ def chart(
             one = colour[(row.model, str(row.key_kind))]
             bars.append(
                 Bar(
-                    round(x, 2),
-                    round(base, 2),
-                    round(max(slot * 0.8, 1), 2),
-                    round(height, 2),
+                    x,
+                    base,
+                    max(slot * 0.8, 1),
+                    height,
                     one.colour,
                     f"{day}: {one.label}, {amount:,} {measure.lower()}",
                 )
