@@ -358,7 +358,9 @@ def _team_key(
 
 def _key(session: Session, team_id: str, key_id: str, *, lock: bool = False) -> ApiKey:
     query = select(ApiKey).where(ApiKey.id == key_id, ApiKey.team_id == team_id)
-    key = session.scalar(query.with_for_update() if lock else query)
+    if lock:  # read afresh under the lock: a copy loaded before it may be stale
+        query = query.with_for_update().execution_options(populate_existing=True)
+    key = session.scalar(query)
     if key is None:
         raise NotFound("No such API key in this team.", code="no_such_key")
     return key

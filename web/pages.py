@@ -41,6 +41,8 @@ class PageRoute(APIRoute):
 
         async def handle(request: Request) -> Response:
             try:
+                if any("\x00" in value for value in request.path_params.values()):
+                    raise NotFound("No such page.")  # no id holds a NUL (PostgreSQL refuses it)
                 response = await handler(request)
             except ForgedForm as refused:
                 response = render(request, "error.html", 403, title="Form expired", error=refused)

@@ -50,3 +50,10 @@ def test_the_sign_in_form_meets_the_apis_limit_with_retry_after(limited: System)
         assert "Too many" in answer.text or "too many" in answer.text
     finally:
         client.close()
+
+
+def test_an_id_holding_a_nul_is_no_page(system: System) -> None:
+    """PostgreSQL refuses NUL in text: a page whose address holds one is a 404, not a 500."""
+    for path in ("/team/keys/key_x%00/row", "/support/migration-tickets/mig_%00"):
+        answer = system.http.get(path)
+        assert answer.status_code == 404, (path, answer.status_code)

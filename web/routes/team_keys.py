@@ -147,7 +147,6 @@ def reveal_key(
     this commits before the page leaves."""
     del form  # checked: only our own page may ask
     try:
-        key = api_keys.get_api_key(uow.session, team.account, team.team_id, key_id)
         secret = api_keys.reveal_api_key(
             uow.session,
             services.secret_box,
@@ -156,6 +155,7 @@ def reveal_key(
             key_id,
             services.key_policy,
         )
+        key = api_keys.get_api_key(uow.session, team.account, team.team_id, key_id)
         revealed = {"name": key.name, "kind": key.kind, "secret": secret}
         uow.commit()
     except DomainError as refused:

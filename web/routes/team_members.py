@@ -216,16 +216,17 @@ def revoke_invitation(
 
 
 @router.get("/team/events")
-def events_page(request: Request, uow: UowDep, team: MyTeam, page: int = 1) -> Response:
+def events_page(request: Request, uow: UowDep, team: MyTeam, page: str = "1") -> Response:
     """``GET /v1/teams/{id}/events``, newest first, in pages of :data:`EVENTS_PER_PAGE` (owners;
     a user gets the 404 page: the domain's NotAllowed)."""
-    if page < 1 or page * EVENTS_PER_PAGE > EVENTS_LIMIT:
+    number = int(page) if page.isdigit() and len(page) < 6 else 0  # anything else: no page
+    if number < 1 or number * EVENTS_PER_PAGE > EVENTS_LIMIT:
         raise NotFound("No such page of events.")
-    start = (page - 1) * EVENTS_PER_PAGE
+    start = (number - 1) * EVENTS_PER_PAGE
     limit = min(start + EVENTS_PER_PAGE + 1, EVENTS_LIMIT)
     found = teams.list_events(uow.session, team.account, team.team_id, limit=limit)
     shown = found[start : start + EVENTS_PER_PAGE]
-    if page > 1 and not shown:
+    if number > 1 and not shown:
         raise NotFound("No such page of events.")
     more = len(found) > start + EVENTS_PER_PAGE
     members = {
@@ -239,7 +240,7 @@ def events_page(request: Request, uow: UowDep, team: MyTeam, page: int = 1) -> R
         section="events",
         events=shown,
         people=members,
-        page=page,
+        page=number,
         more=more,
     )
 

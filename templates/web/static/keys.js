@@ -11,7 +11,12 @@
     var left = pending.length;
     pending.forEach(function (row) {
       fetch(row.getAttribute("data-row"), { credentials: "same-origin", cache: "no-store" })
-        .then(function (answer) { return answer.ok ? answer.text() : null; })
+        .then(function (answer) {
+          if (answer.status === 404 || answer.status === 410) {
+            row.removeAttribute("data-pending");  // gone meanwhile: stop asking for it
+          }
+          return answer.ok ? answer.text() : null;
+        })
         .then(function (html) {
           if (!html) { return; }
           var holder = document.createElement("template");
