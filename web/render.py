@@ -56,11 +56,15 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     """``template`` with ``context``, plus what every page needs: the signed-in person (if
     any) and the form token of this browser (``web.session``)."""
     page = getattr(request.state, "page", None)  # None: refused before the visitor was found
-    html = environment().get_template(template).render(
-        request=request,
-        me=page.account if page else None,
-        csrf_token=page.csrf_token if page else "",
-        **context,
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            request=request,
+            me=page.account if page else None,
+            csrf_token=page.csrf_token if page else "",
+            **context,
+        )
     )
     headers = page_headers(request)
     if "retry_after" in context:  # a refusal for too many attempts says when to try again
