@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.access_log import AccessLog
-from api.body_limit import BodyLimit
+from api.body_limit import BodyLimit, NoNulInPath
 from api.errors import install_error_handlers
 from api.routes import (
     accounts,
@@ -54,6 +54,7 @@ def create_app(services: Services, *, on_shutdown: Callable[[], None] | None = N
         limit=settings.max_body_bytes,
         per_path={"/v1/usage": settings.usage_max_body_bytes},
     )
+    app.add_middleware(NoNulInPath)
     app.add_middleware(AccessLog)
     if settings.trusted_proxies:
         # Behind these proxies the client's address is the one they forward; anyone else's

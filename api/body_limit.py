@@ -1,6 +1,7 @@
-"""Request bodies above a size are refused with 413 ``body_too_large`` before they are parsed:
-at once when ``Content-Length`` says so (the body is never read), and as soon as the bytes
-received pass the limit when it does not (a chunked upload)."""
+"""What is refused before any route sees it: request bodies above a size (413
+``body_too_large``, at once when ``Content-Length`` says so, else as soon as the bytes received
+pass the limit), and addresses that hold a NUL (404: no id holds one, and PostgreSQL would
+refuse it in a query)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import BODY_TOO_LARGE, body_too_large
+from api.errors import BODY_TOO_LARGE, body_too_large, error_response
 
 
 class BodyTooLarge(HTTPException):
@@ -47,3 +48,15 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+class NoNulInPath:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "\x00" in scope["path"]:
+            answer = error_response(404, "not_found", "No such resource.")
+            await answer(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

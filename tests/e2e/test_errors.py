@@ -197,3 +197,12 @@ def test_routes_document_the_errors_docs_api_md_gives_them(system: System) -> No
             expected.add("404")
         where = f"{endpoint.method} {endpoint.path}"
         assert expected <= statuses, f"{where} documents {sorted(statuses)}"
+
+
+def test_an_address_holding_a_nul_is_404_json(system: System) -> None:
+    """No id holds a NUL; PostgreSQL would refuse one in a query (a 500 before)."""
+    owner = system.sign_up("Ada")
+    answer = system.http.get(
+        f"/v1/teams/{owner['team']['id']}/api-keys/key_x%00", headers=owner["headers"]
+    )
+    assert_error(answer, 404, "not_found")
