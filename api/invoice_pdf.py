@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from fastapi import Response
 from fpdf import FPDF
 
 from domain.billing import format_money
 from domain.models import Invoice, Team
+from infra.settings import Settings
 
 
 def _latin1(text: str) -> str:
@@ -75,3 +77,19 @@ def invoice_pdf(invoice: Invoice, team: Team, *, seller_name: str, seller_addres
         "rounded half up to the cent.",
     )
     return bytes(pdf.output())
+
+
+def invoice_download(invoice: Invoice, team: Team, settings: Settings) -> Response:
+    """The invoice as a PDF attachment: what the API and the billing page both answer."""
+    pdf = invoice_pdf(
+        invoice, team, seller_name=settings.seller_name, seller_address=settings.seller_address
+    )
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="teamkeys-{invoice.period}-{invoice.id}.pdf"'
+            )
+        },
+    )

@@ -47,11 +47,11 @@ def settings_for(database_url: str) -> Settings:
 def serve(database_url: str, port: int) -> None:
     import uvicorn
 
-    from api.app import create_app
     from teamkeys.runtime import build_runtime
+    from teamkeys.web import build_app
 
     runtime = build_runtime(settings_for(database_url))
-    uvicorn.run(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(build_app(runtime), host="127.0.0.1", port=port, log_level="warning")
 
 
 def seed(database_url: str) -> None:

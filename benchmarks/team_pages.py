@@ -17,39 +17,15 @@ import os
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 
-from benchmarks._harness import KEY, Figures, server_benchmark, start_server
-from infra.settings import Settings
+from benchmarks._harness import Figures, server_benchmark, start_server
+from benchmarks.sign_in_load import serve, settings_for
 
 EMAIL, PASSWORD = "owner@bench.example", "bench password, long enough"
 MEMBERS, KEYS, DAYS = 100, 200, 365
 MODELS = ("teamkeys-large", "teamkeys-small")
-
-
-def settings_for(database_url: str) -> Settings:
-    from domain.limits import Limit
-
-    unlimited: dict[str, Any] = {limit.setting: "1000000/minute" for limit in Limit}
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        encryption_key=KEY,
-        log_level="WARNING",
-        **unlimited,
-    )
-
-
-def serve(database_url: str, port: int) -> None:
-    import uvicorn
-
-    from teamkeys.runtime import build_runtime
-    from teamkeys.web import build_app
-
-    runtime = build_runtime(settings_for(database_url))
-    uvicorn.run(build_app(runtime), host="127.0.0.1", port=port, log_level="warning")
 
 
 def seed(database_url: str) -> str:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import CurrentAccount, ServicesDep, UowDep
 from api.errors import error_responses
-from api.invoice_pdf import invoice_pdf
+from api.invoice_pdf import invoice_download
 from api.routing import answer
 from api.schemas import InvoiceList, InvoiceOut
 from domain import billing
@@ -38,18 +38,4 @@ def download(
     team_id: str, invoice_id: str, uow: UowDep, account: CurrentAccount, services: ServicesDep
 ) -> Response:
     invoice, team = billing.get_invoice(uow.session, account, team_id, invoice_id)
-    pdf = invoice_pdf(
-        invoice,
-        team,
-        seller_name=services.settings.seller_name,
-        seller_address=services.settings.seller_address,
-    )
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": (
-                f'attachment; filename="teamkeys-{invoice.period}-{invoice.id}.pdf"'
-            )
-        },
-    )
+    return invoice_download(invoice, team, services.settings)

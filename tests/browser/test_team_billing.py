@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,35 +15,15 @@ from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 from sqlalchemy import delete
 
-from domain.billing import Period
 from domain.models import ScheduledRun
 from tests.browser.conftest import snap
 from tests.conftest import PASSWORD, System
+from tests.e2e.test_invoices import PERIOD, use
 from tests.support import wait_until
 from workers.billing import schedule_invoices
 
+
 #: The last day of last month: within the 35 days a call may be dated back.
-LAST_MONTH_DAY = datetime.now(UTC).replace(
-    day=1, hour=12, minute=0, second=0, microsecond=0
-) - timedelta(days=1)
-PERIOD = str(Period.of(LAST_MONTH_DAY))
-
-
-def use(system: System, secret: str, request_id: str, model: str, tokens: tuple[int, int]) -> None:
-    answer = system.http.post(
-        "/v1/usage",
-        headers={"Authorization": f"Bearer {secret}"},
-        json={
-            "id": request_id,
-            "model": model,
-            "input_tokens": tokens[0],
-            "output_tokens": tokens[1],
-            "occurred_at": LAST_MONTH_DAY.isoformat(),
-        },
-    )
-    assert answer.status_code == 202, answer.text
-
-
 @pytest.fixture
 def invoiced(system: System) -> dict[str, Any]:
     """A team with production usage last month on two models, and that month's invoice
@@ -52,9 +32,9 @@ def invoiced(system: System) -> dict[str, Any]:
     user = system.join(owner["team"]["id"], "Uma")
     system.approve_for_production(owner["team"]["id"])
     live = system.key_secret(owner, "production")
-    use(system, live, "a", "teamkeys-large", (1_000_000, 100_000))  # 300 + 150 = 450 cents
-    use(system, live, "b", "teamkeys-large", (500_000, 0))  # + 150 → 600 cents
-    use(system, live, "c", "mystery-model", (10_000, 0))  # 1 cent
+    use(system, live, "a", "teamkeys-large", 1_000_000, 100_000)  # 300 + 150 = 450 cents
+    use(system, live, "b", "teamkeys-large", 500_000, 0)  # + 150 → 600 cents
+    use(system, live, "c", "mystery-model", 10_000, 0)  # 1 cent
     with system.runtime.db.unit_of_work() as uow:  # as if the scheduler had been down until now
         uow.session.execute(delete(ScheduledRun))
         uow.commit()

@@ -16,8 +16,9 @@ from sqlalchemy import delete
 from domain.models import ScheduledRun
 from tests.browser.conftest import snap
 from tests.browser.test_public_pages import link_paths
-from tests.browser.test_team_billing import LAST_MONTH_DAY, use
+from tests.browser.test_team_keys import create_key
 from tests.conftest import PASSWORD, System
+from tests.e2e.test_invoices import LAST_MONTH_DAY, use
 from tests.support import PRODUCTION_FORM, wait_until
 from workers.billing import schedule_invoices
 
@@ -71,9 +72,7 @@ def test_the_seed_story_on_the_pages_alone(page: Page, browser: Browser, system:
         # The user makes a trial key and copies it.
         uma.context.grant_permissions(["clipboard-read", "clipboard-write"])
         uma.get_by_role("link", name="API keys").click()
-        uma.get_by_label("Key name").fill("laptop")
-        uma.get_by_label("Trial", exact=True).check()
-        uma.get_by_role("button", name="Create key").click()
+        create_key(uma, "laptop", "Trial")
         row = uma.get_by_role("row", name="laptop")
         expect(row).to_contain_text("active")
         row.get_by_role("button", name="Reveal laptop").click()
@@ -107,9 +106,7 @@ def test_the_seed_story_on_the_pages_alone(page: Page, browser: Browser, system:
 
     # Once approved: a production key, its secret shown once.
     page.get_by_role("link", name="API keys").click()
-    page.get_by_label("Key name").fill("gateway")
-    page.get_by_label("Production", exact=True).check()
-    page.get_by_role("button", name="Create key").click()
+    create_key(page, "gateway", "Production")
     row = page.get_by_role("row", name="gateway")
     expect(row).to_contain_text("active")
     row.get_by_role("button", name="Show the secret of gateway (once)").click()
@@ -120,7 +117,7 @@ def test_the_seed_story_on_the_pages_alone(page: Page, browser: Browser, system:
     expect(page.get_by_label("Secret of gateway")).to_have_count(0)
 
     # The gateway records usage with the key; the chart shows it.
-    use(system, live, "story-1", "teamkeys-large", (1_000_000, 100_000))
+    use(system, live, "story-1", "teamkeys-large", 1_000_000, 100_000)
     page.get_by_role("link", name="Usage").click()
     day = LAST_MONTH_DAY.date().isoformat()
     page.get_by_role("textbox", name=re.compile("^From")).fill(day)

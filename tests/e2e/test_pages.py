@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -32,6 +33,15 @@ def limited(settings: Settings, sink: FaultySink) -> Iterator[System]:
     tight = settings.model_copy(update={"limit_sign_in_per_email_ip": "3/15 minutes"})
     with running_system(tight, sink) as running:
         yield running
+
+
+def signed_in(system: System, person: dict[str, Any], page: str) -> tuple[httpx.Client, str]:
+    """A browser holding ``person``'s page session, and the form token of ``page`` for it."""
+    client, _ = page_client(system)
+    client.cookies.set("__Host-tk_session", person["token"])
+    found = TOKEN.search(client.get(page).text)
+    assert found is not None
+    return client, found[1]
 
 
 def test_the_sign_in_form_meets_the_apis_limit_with_retry_after(limited: System) -> None:

@@ -11,17 +11,12 @@ import httpx
 import pytest
 
 from tests.conftest import System
-from tests.e2e.test_pages import TOKEN, page_client
+from tests.e2e.test_pages import signed_in as signed_in_on
 from web.routes import team_members
 
 
 def signed_in(system: System, person: dict[str, Any]) -> tuple[httpx.Client, str]:
-    """A client signed in as ``person`` (the page cookie holds its session), and its form token."""
-    client, _ = page_client(system)
-    client.cookies.set("__Host-tk_session", person["token"])
-    found = TOKEN.search(client.get("/team/members").text)
-    assert found is not None
-    return client, found[1]
+    return signed_in_on(system, person, "/team/members")
 
 
 def test_a_users_owner_forms_are_refused_with_the_apis_status(system: System) -> None:

@@ -11,17 +11,12 @@ from typing import Any
 import httpx
 
 from tests.conftest import System
-from tests.e2e.test_pages import TOKEN, page_client
+from tests.e2e.test_pages import signed_in as signed_in_on
 from tests.support import PRODUCTION_FORM
 
 
 def signed_in(system: System, person: dict[str, Any]) -> tuple[httpx.Client, str]:
-    """A browser holding ``person``'s page session, and its form token."""
-    client, _ = page_client(system)
-    client.cookies.set("__Host-tk_session", person["token"])
-    found = TOKEN.search(client.get("/team/production").text)
-    assert found is not None
-    return client, found[1]
+    return signed_in_on(system, person, "/team/production")
 
 
 def test_the_csv_has_a_header_and_spreadsheet_safe_cells(system: System) -> None:

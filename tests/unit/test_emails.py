@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from domain import emails, models
 from domain.emails import MemberChange, NewEmail, Template
 from domain.models import Account, Role, Team, TicketStatus
-from infra.mail.render import EmailRenderer, templates_root
+from infra.mail.render import EmailRenderer, RenderedEmail, templates_root
 from web.app import ROUTERS
 
 EXPIRES = datetime(2026, 12, 5, 10, 0)
@@ -89,8 +89,8 @@ def test_every_email_is_queued_by_a_function_here() -> None:
     assert {e.template for e in every_email()} == set(Template)
 
 
-@pytest.mark.parametrize("new", every_email(), ids=lambda new: new.cause)
-def test_every_email_renders_from_what_its_function_gives(new: NewEmail) -> None:
+def render(new: NewEmail) -> RenderedEmail:
+    """``new`` rendered as the send job renders it (with the link a link email carries)."""
     context: dict[str, Any] = {
         **new.context,
         **LINK_URLS.get(new.template, {}),
@@ -98,7 +98,12 @@ def test_every_email_renders_from_what_its_function_gives(new: NewEmail) -> None
         "recipient_name": new.to.name,
         "public_url": "https://teamkeys.example",
     }
-    rendered = EmailRenderer(templates_root()).render(new.template, context)
+    return EmailRenderer(templates_root()).render(new.template, context)
+
+
+@pytest.mark.parametrize("new", every_email(), ids=lambda new: new.cause)
+def test_every_email_renders_from_what_its_function_gives(new: NewEmail) -> None:
+    rendered = render(new)
 
     assert rendered.subject and new.reason in rendered.text
 
@@ -147,14 +152,7 @@ def page_patterns() -> list[re.Pattern[str]]:
 
 @pytest.mark.parametrize("new", every_email(), ids=lambda new: new.cause)
 def test_every_link_in_an_email_leads_to_a_page_of_the_console(new: NewEmail) -> None:
-    context: dict[str, Any] = {
-        **new.context,
-        **LINK_URLS.get(new.template, {}),
-        "reason": new.reason,
-        "recipient_name": new.to.name,
-        "public_url": "https://teamkeys.example",
-    }
-    rendered = EmailRenderer(templates_root()).render(new.template, context)
+    rendered = render(new)
     paths = re.findall(r"https://teamkeys\.example(/[^\s\"<>]*)", rendered.text + rendered.html)
     pages = page_patterns()
     for path in {p.rstrip(".,)") for p in paths}:

@@ -14,7 +14,7 @@ from typing import Any, get_args
 from fastapi import Request, Response
 
 from api.deps import ServicesDep, UowDep
-from api.invoice_pdf import invoice_pdf
+from api.invoice_pdf import invoice_download
 from api.schemas import PaymentMethodRequest
 from domain import billing, payments, teams
 from domain.billing import format_money
@@ -112,24 +112,10 @@ def _fields_of(refused: DomainError) -> dict[str, str]:
 
 # The PDF's route comes first: the invoice page's ``{invoice_id}`` would match "….pdf" too.
 @router.get("/team/billing/invoices/{invoice_id}.pdf")
-def invoice_download(invoice_id: str, team: MyTeam, uow: UowDep, services: ServicesDep) -> Response:
+def invoice_pdf_page(invoice_id: str, team: MyTeam, uow: UowDep, services: ServicesDep) -> Response:
     """``GET /v1/teams/{id}/invoices/{id}/pdf``: the same document, as an attachment."""
     invoice, billed = billing.get_invoice(uow.session, team.account, team.team_id, invoice_id)
-    pdf = invoice_pdf(
-        invoice,
-        billed,
-        seller_name=services.settings.seller_name,
-        seller_address=services.settings.seller_address,
-    )
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": (
-                f'attachment; filename="teamkeys-{invoice.period}-{invoice.id}.pdf"'
-            )
-        },
-    )
+    return invoice_download(invoice, billed, services.settings)
 
 
 @router.get("/team/billing/invoices/{invoice_id}")
