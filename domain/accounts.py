@@ -424,8 +424,8 @@ def sign_in(
     email: str,
     password: str,
     client: Client,
-) -> IssuedSession | None:
-    """A session for the right password, ``None`` for a wrong one.
+) -> IssuedSession:
+    """A session for the right password; a wrong one is :class:`InvalidCredentials`.
 
     Failures are counted per email and address, and per address: a guesser is slowed down,
     but the person whose email is attacked still signs in from their own address. If an
@@ -450,11 +450,11 @@ def sign_in(
             passwords.verify(None, password)  # as slow as a wrong password: no enumeration
         limits.hit(Limit.SIGN_IN_PER_EMAIL_IP, email, client.ip)
         limits.hit(Limit.SIGN_IN_PER_IP, client.ip)
-        return None
+        raise _wrong_credentials()
     rehashed = passwords.hash(password) if passwords.needs_rehash(matched.password_hash) else None
     account = session.get(Account, matched.id)
     if account is None or account.password_hash != matched.password_hash:
-        return None  # deleted, or its password changed, while we checked
+        raise _wrong_credentials()  # deleted, or its password changed, while we checked
     if rehashed is not None:
         account.password_hash = rehashed
     return start_session(session, account, policy, client)
@@ -664,6 +664,10 @@ def _team_of(session: Session, account_id: str) -> str | None:
 
 def _printable(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.category(ch).startswith("C"))
+
+
+def _wrong_credentials() -> InvalidCredentials:
+    return InvalidCredentials("Email or password is wrong.")
 
 
 def _taken() -> EmailTaken:

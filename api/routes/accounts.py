@@ -31,7 +31,6 @@ from api.schemas import (
     TeamRef,
 )
 from domain import accounts
-from domain.errors import InvalidCredentials
 from domain.models import Account, Role
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -100,8 +99,6 @@ def sign_in(
         password=body.password,
         client=client,
     )
-    if issued is None:
-        raise InvalidCredentials("Email or password is wrong.")
     return committed(uow, SessionOut.model_validate(issued))
 
 

@@ -23,7 +23,6 @@ from domain.clock import utcnow
 from domain.errors import (
     DomainError,
     Gone,
-    InvalidCredentials,
     InvalidInput,
     LinkUnusable,
     NotFound,
@@ -81,8 +80,6 @@ def sign_in(
             password=body.password,
             client=client,
         )
-        if issued is None:
-            raise InvalidCredentials("Email or password is wrong.")
         uow.commit()
     except (DomainError, Invalid) as refused:
         return refused_form(
