@@ -84,6 +84,7 @@ def test_an_owner_revokes_an_invitation(page: Page, system: System) -> None:
     sign_in(page, olivia)
     page.get_by_label("Email").fill("rita.members@example.com")
     page.get_by_role("button", name="Invite").click()
+    expect(page.get_by_role("status")).to_contain_text("The invitation is on its way")
     link_paths(system, "rita.members@example.com", "invitations")
 
     def sent() -> bool:  # the worker marks it sent just after the mail server took it
@@ -107,6 +108,8 @@ def test_a_failed_invitation_shows_the_mail_servers_reason_and_is_resent(
         sign_in(page, olivia)
         page.get_by_label("Email").fill(address)
         page.get_by_role("button", name="Invite").click()
+        # reload only once the form's own navigation is over, or the two navigations race
+        expect(page.get_by_role("status")).to_contain_text("The invitation is on its way")
         row = page.locator("#invitations").get_by_role("row", name=address)
 
         def failed() -> bool:

@@ -96,6 +96,7 @@ def test_the_seed_story_on_the_pages_alone(page: Page, browser: Browser, system:
     page.get_by_label("Contact email").fill(PRODUCTION_FORM["contact_email"])
     page.get_by_label("I accept the terms of production use").check()
     page.get_by_role("button", name="Submit the application").click()
+    expect(page.get_by_role("status")).to_contain_text("Your application is submitted")
 
     def approved() -> bool:
         page.reload()
