@@ -249,6 +249,9 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The id of the HTTP request that wrote the job (``X-Request-ID``), so the job's log lines
+    #: can be found with the request's; none for jobs the scheduler or a command wrote.
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class EmailStatus(enum.StrEnum):
@@ -496,6 +499,23 @@ class ScheduledRun(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     ran_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SchedulerLease(Base):
+    """Which scheduler process is the active one. One may run on every machine; the one
+    holding this row works, the others wait. The holder renews ``beat_at`` every few seconds;
+    a row not renewed within its lease is free for another to take (its holder died)."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: Who holds it: host, process id and a random part, unique per process run.
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The holder's last beat; ``/metrics`` shows it.
+    beat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Free for another holder after this.
+    expires_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TicketStatus(enum.StrEnum):
