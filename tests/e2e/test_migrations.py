@@ -347,8 +347,8 @@ def test_a_support_agent_rejects_with_a_reason(system: System, sam: Person) -> N
     assert rejected.json()["history"][-1]["note"] == "The account holder asked us not to."
     assert_error(approve(system, sam, ticket_id), 409, "ticket_not_awaiting_review")
     assert_error(reject(system, sam, ticket_id, "again"), 409, "ticket_not_awaiting_review")
-    wait_until(lambda: len(outcome_emails(system, "was rejected")) == 2, what="rejection emails")
-    told = outcome_emails(system, "was rejected")
+    wait_until(lambda: len(outcome_emails(system, "was turned down")) == 2, what="rejection emails")
+    told = outcome_emails(system, "was turned down")
     assert recipients(told) == sorted([carol["account"]["email"], dave["account"]["email"]])
     assert "asked us not to" in text_body(told[0])
     assert me(system, dave)["team"]["id"] == dave["team"]["id"]

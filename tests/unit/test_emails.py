@@ -89,16 +89,20 @@ def test_every_email_is_queued_by_a_function_here() -> None:
     assert {e.template for e in every_email()} == set(Template)
 
 
-def render(new: NewEmail) -> RenderedEmail:
-    """``new`` rendered as the send job renders it (with the link a link email carries)."""
-    context: dict[str, Any] = {
+def render_context(new: NewEmail) -> dict[str, Any]:
+    """What the send job gives ``new``'s template (with the link a link email carries)."""
+    return {
         **new.context,
         **LINK_URLS.get(new.template, {}),
         "reason": new.reason,
         "recipient_name": new.to.name,
         "public_url": "https://teamkeys.example",
     }
-    return EmailRenderer(templates_root()).render(new.template, context)
+
+
+def render(new: NewEmail) -> RenderedEmail:
+    """``new`` rendered as the send job renders it."""
+    return EmailRenderer(templates_root()).render(new.template, render_context(new))
 
 
 @pytest.mark.parametrize("new", every_email(), ids=lambda new: new.cause)
@@ -157,3 +161,101 @@ def test_every_link_in_an_email_leads_to_a_page_of_the_console(new: NewEmail) ->
     pages = page_patterns()
     for path in {p.rstrip(".,)") for p in paths}:
         assert any(page.match(path) for page in pages), f"{new.template}: {path} is no page"
+
+
+# --- every branch of every template, read as its recipient ------------------------------------
+
+REMOVED = MemberChange(EVENT, ACME, member=BOB, actor=CAROL, owners=OWNERS)
+
+
+def outcomes(outcome: TicketStatus, **extra: Any) -> list[NewEmail]:
+    return emails.migration_outcome(
+        TICKET,
+        outcome,
+        ACME,
+        account=ALICE,
+        requester=CAROL,
+        recipients=[CAROL, ALICE, BOB],
+        old_team=OLD,
+        **extra,
+    )
+
+
+def every_branch() -> list[NewEmail]:
+    """Each template with each of its branches (who reads it, what happened)."""
+    decision = emails.production_decision
+    two_reasons = ["The website does not resolve.", "The contact email's domain has no mail."]
+    return [
+        *every_email(),
+        *emails.member_removed(REMOVED, OLD),
+        *decision(EVENT, ACME, [ALICE], "approved", [], None),
+        *decision(EVENT, ACME, [ALICE], "approved", ["Looks good to us."], BOB),
+        *decision(EVENT, ACME, [ALICE], "rejected", two_reasons, None),
+        *decision(EVENT, ACME, [ALICE], "manual_review", ["Expected volume is high."], None),
+        emails.migration_consent(TICKET, ACME, requester=CAROL, account=ALICE, current_team=None),
+        *outcomes(TicketStatus.COMPLETED, old_team_closed=True),
+        *outcomes(TicketStatus.COMPLETED),
+        *outcomes(TicketStatus.REJECTED),
+        *outcomes(TicketStatus.DECLINED),
+    ]
+
+
+def ids(new: NewEmail) -> str:
+    return f"{new.cause}:{new.context.get('status', '')}"
+
+
+#: A sentence ending and the next starting with no space between ("…domain.- A support…").
+RUN_TOGETHER = re.compile(r"[.!?:](?=[A-Z]|- )")
+#: What may hold a dot or a colon before a letter: addresses and email addresses.
+ADDRESSES = re.compile(r"https?://\S+|\S+@\S+")
+
+
+@pytest.mark.parametrize("new", every_branch(), ids=ids)
+def test_every_branch_reads_as_sentences_and_lists_in_the_text_part(new: NewEmail) -> None:
+    text = ADDRESSES.sub("ADDRESS", render(new).text)
+
+    assert not RUN_TOGETHER.findall(text), text
+    assert "\n\n\n" not in text, text
+    assert "None" not in text, text
+    assert not [line for line in text.splitlines() if "  " in line.strip()], text
+    for reason in new.context.get("reasons", []):
+        assert f"\n- {reason}\n" in text, text  # each reason on a line of its own
+
+
+@pytest.mark.parametrize("new", every_branch(), ids=ids)
+def test_every_branch_wraps_long_links_inside_the_html_card(new: NewEmail) -> None:
+    long = {key: value + "x" * 200 for key, value in LINK_URLS.get(new.template, {}).items()}
+    rendered = EmailRenderer(templates_root()).render(
+        new.template,
+        {**render_context(new), **long},
+    )
+    card = re.search(r'<div style="background-color: #ffffff;[^"]*"', rendered.html)
+
+    assert card is not None and "overflow-wrap: anywhere" in card.group(0)
+
+
+def test_an_account_holder_is_spoken_to_not_about() -> None:
+    for outcome in (TicketStatus.COMPLETED, TicketStatus.REJECTED, TicketStatus.DECLINED):
+        told = {e.to.email: render(e) for e in outcomes(outcome)}
+        holder, requester = told[ALICE.email], told[CAROL.email]
+
+        assert ALICE.email not in holder.text and ALICE.email not in holder.subject
+        assert "your account" in (holder.subject + holder.text).lower()
+        assert ALICE.email in requester.text
+
+
+def test_a_production_decision_names_who_decided_only_when_someone_did() -> None:
+    decision = emails.production_decision
+    waiting = render(decision(EVENT, ACME, [ALICE], "manual_review", ["High volume."], None)[0])
+    by_agent = render(decision(EVENT, ACME, [ALICE], "approved", ["Fine."], BOB)[0])
+    automatic = render(decision(EVENT, ACME, [ALICE], "rejected", ["No site."], None)[0])
+
+    assert "Decided by" not in waiting.text and "support agent will review" in waiting.text
+    assert "Decided by a support agent, for these reasons:\n- Fine.\n" in by_agent.text
+    assert "Decided by our automatic review, for these reasons:\n- No site.\n" in automatic.text
+
+
+def test_the_welcome_email_speaks_to_its_reader() -> None:
+    text = render(emails.welcome(ALICE, ACME)).text
+
+    assert "You are the owner of Acme" in text and "Your account Alice" not in text
