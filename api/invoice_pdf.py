@@ -38,24 +38,24 @@ def invoice_pdf(invoice: Invoice, team: Team, *, seller_name: str, seller_addres
         pdf.cell(30, 6, label)
         pdf.cell(0, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
-    widths = (70, 20, 30, 30, 40)
+    widths = (84, 16, 28, 28, 34)
     pdf.set_font("Helvetica", "B", 10)
     for width, title in zip(
-        widths, ("Model", "Calls", "Input tokens", "Output tokens", "Amount"), strict=True
+        widths, ("Usage", "Calls", "Input tokens", "Output tokens", "Amount"), strict=True
     ):
-        pdf.cell(width, 7, title, border="B", align="L" if title == "Model" else "R")
+        pdf.cell(width, 7, title, border="B", align="L" if title == "Usage" else "R")
     pdf.ln()
     pdf.set_font("Helvetica", "", 10)
     for line in invoice.line_items:
         cells = (
-            line.model,
+            line.description,
             f"{line.calls:,}",
             f"{line.input_tokens:,}",
             f"{line.output_tokens:,}",
             format_money(line.amount_cents, invoice.currency),
         )
         for width, value in zip(widths, cells, strict=True):
-            pdf.cell(width, 7, _latin1(value), align="L" if value is line.model else "R")
+            pdf.cell(width, 7, _latin1(value), align="L" if value is line.description else "R")
         pdf.ln()
     pdf.set_font("Helvetica", "B", 11)
     pdf.cell(sum(widths[:-1]), 9, "Total", border="T")

@@ -438,6 +438,33 @@ class InvoiceLineOut(Out):
     input_tokens: int
     output_tokens: int
     amount_cents: int
+    late_from: str | None = Field(
+        description="YYYY-MM: usage dated into that earlier month and recorded after it, "
+        "billed here; null for the invoice's own month"
+    )
+    description: str = Field(description='e.g. "teamkeys-large, late usage from 2026-10"')
+
+
+class InvoiceRunOut(Out):
+    id: str
+    period: str = Field(description="YYYY-MM")
+    source: str = Field(description="scheduler or command")
+    started_at: datetime
+    finished_at: datetime | None = Field(description="null while its teams' jobs run")
+    teams: int = Field(description="teams with production usage recorded in the period")
+    teams_done: int
+    invoices: int = Field(description="invoices this run issued (existing ones are left)")
+    total_cents: int
+    currency: str
+
+
+class NextInvoiceRun(Out):
+    period: str = Field(description="YYYY-MM")
+    due_at: datetime
+
+
+class InvoiceRunList(Items[InvoiceRunOut]):
+    next: NextInvoiceRun = Field(description="the scheduler's next run")
 
 
 class InvoiceOut(InvoiceSummary):

@@ -3,13 +3,14 @@ PostgreSQL, side by side with one SQL GROUP BY over the same rows.
 
     python -m benchmarks.invoice_generation [--teams 1000,10000] [--records 100] [--repeats 5]
 
-For each size: a fresh database, teams with an owner each, and their usage last month on
-three models (made in the database with generate_series). Then, in one run, rounds of: the
-bare GROUP BY (team, model) that any invoicing must at least do, and the real generation —
-the function the scheduler's jobs (one team each) and `teamkeys invoices generate` (every
-team at once) call, which prices the lines, issues the invoices with their lines and queues
-a job per invoice to email its owners, committed. Between rounds (untimed) the invoices and
-jobs are deleted and vacuumed away. Printed: the medians after a warm-up round, the query
+For each size: a fresh database, teams with an owner each, and their usage recorded last month
+on three models, one call in fifty dated into the month before (late usage), made in the
+database with generate_series. Then, in one run, rounds of: the bare GROUP BY (team, model,
+month of the call) that any invoicing must at least do, and the real generation — the function
+the scheduler's jobs (one team each) and `teamkeys invoices generate` (every team at once)
+call, which prices the lines, issues the invoices with their lines and queues a job per
+invoice to email its owners, committed. Between rounds (untimed) the invoices and jobs are
+deleted and vacuumed away. Printed: the medians after a warm-up round, the query
 count, and the ratio, also as the median of each round's own (target <= 2x, growing linearly).
 
 On PostgreSQL the generation is one statement that does that same GROUP BY once and feeds it
@@ -54,9 +55,13 @@ SEED = [
                                recorded_at)
     SELECT 'team_' || t, 'r' || r, 'key_' || t, 'production',
            (ARRAY['teamkeys-small', 'teamkeys-large', 'other'])[1 + r % 3],
-           1000 + r * 7, 200 + r * 3, d, d::date, now()
+           1000 + r * 7, 200 + r * 3, d, d::date,
+           greatest(d, CAST(:first AS timestamptz)) + interval '1 second'
     FROM generate_series(1, :teams) t, generate_series(1, :records) r,
-         LATERAL (SELECT CAST(:first AS timestamptz) + (r % 27) * interval '1 day') AS x(d)
+         -- one call in fifty is late: it happened last month and was recorded in this one
+         LATERAL (SELECT CAST(:first AS timestamptz)
+                         + CASE WHEN r % 50 = 0 THEN interval '-2 days'
+                                ELSE (r % 27) * interval '1 day' END) AS x(d)
     """,
     "ANALYZE",
 ]
@@ -86,13 +91,18 @@ def measure(url: str, period: Period, repeats: int) -> dict[str, Any]:
     tables. The first round of each is a warm-up; the medians of the rest are reported."""
     db = Database(make_engine(url))
     counter = QueryCounter(db.engine)
+    # What any invoicing must at least do: group the usage recorded in the month by team and
+    # model (and by the month it happened, which late usage needs).
     group_by = text("""
-        SELECT team_id, model, count(*), sum(input_tokens), sum(output_tokens)
+        SELECT team_id, model,
+               CASE WHEN occurred_on < :start_day THEN to_char(occurred_on, 'YYYY-MM') END
+                   AS late_from,
+               count(*), sum(input_tokens), sum(output_tokens)
         FROM usage_records
-        WHERE key_kind = 'production' AND occurred_on >= :start AND occurred_on < :end
-        GROUP BY team_id, model
+        WHERE key_kind = 'production' AND recorded_at >= :start AND recorded_at < :end
+        GROUP BY team_id, model, late_from
     """)
-    params = {"start": period.first_day, "end": period.next.first_day}
+    params = {"start_day": period.first_day, "start": period.start, "end": period.end}
     query_times, generation_times = [], []
     for _ in range(repeats + 1):
         with db.engine.connect() as conn:

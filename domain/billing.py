@@ -1,6 +1,13 @@
 """Monthly invoices: production usage priced from the price table, in integer cents.
 
-Rounding: each line (one model in one month) is ``(input tokens x input price + output
+A month's invoice bills the production usage *recorded* in that month. The gateway may date a
+call up to 35 days back; a call dated into an earlier month is billed here all the same, on
+lines of its own ("late usage from YYYY-MM"). Every call is recorded in exactly one month, so
+it is billed exactly once, and never lost because its own month was invoiced before it
+arrived. The run at 00:05 UTC on the 1st leaves five minutes for calls recorded just before
+midnight to commit.
+
+Rounding: each line (one model, one month of usage) is ``(input tokens x input price + output
 tokens x output price) / 1,000,000``, prices being minor units per million tokens, rounded
 half up to a whole minor unit; the total is the sum of the lines. Trial usage is never billed.
 """
@@ -11,12 +18,12 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, case, func, select, text, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from domain import emails
 from domain.clock import utcnow
@@ -34,13 +41,15 @@ from domain.models import (
     CustomModel,
     Invoice,
     InvoiceLine,
+    InvoiceRun,
     KeyKind,
+    ScheduledRun,
     Team,
     UsageRecord,
     insert_unless_present,
 )
 from domain.permissions import Permission
-from domain.teams import authorize, team_owners
+from domain.teams import authorize, require_support, team_owners
 
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MILLION = Decimal(1_000_000)
@@ -118,6 +127,16 @@ class Period:
     def previous(self) -> Period:
         return Period(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
 
+    @property
+    def start(self) -> datetime:
+        """The period's first moment, UTC."""
+        return datetime.combine(self.first_day, time(0), tzinfo=UTC)
+
+    @property
+    def end(self) -> datetime:
+        """The next period's first moment, UTC (not part of this one)."""
+        return self.next.start
+
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
@@ -127,16 +146,21 @@ def line_amount(input_tokens: int, output_tokens: int, price: Price) -> int:
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def recorded_in(period: Period) -> tuple[ColumnElement[bool], ...]:
+    """Production usage that ``period``'s invoices bill: recorded in it, whenever it happened."""
+    return (
+        UsageRecord.key_kind == KeyKind.PRODUCTION,
+        UsageRecord.recorded_at >= period.start,
+        UsageRecord.recorded_at < period.end,
+    )
+
+
 def teams_with_production_usage(session: Session, period: Period) -> list[str]:
     return list(
         session.scalars(
             select(UsageRecord.team_id)
             .distinct()
-            .where(
-                UsageRecord.key_kind == KeyKind.PRODUCTION,
-                UsageRecord.occurred_on >= period.first_day,
-                UsageRecord.occurred_on < period.next.first_day,
-            )
+            .where(*recorded_in(period))
             .order_by(UsageRecord.team_id)
         )
     )
@@ -207,17 +231,20 @@ def generate_invoices(
 #: the same half-up rounding as :func:`line_amount`. Custom models are priced as their base.
 _GENERATE_SQL = """
 WITH usage AS (
-    SELECT u.team_id, u.model, count(*) AS calls,
+    SELECT u.team_id, u.model,
+           CASE WHEN u.occurred_on < :start THEN to_char(u.occurred_on, 'YYYY-MM') END
+               AS late_from,
+           count(*) AS calls,
            sum(u.input_tokens) AS input_tokens, sum(u.output_tokens) AS output_tokens
     FROM usage_records u
-    WHERE u.key_kind = :production AND u.occurred_on >= :start AND u.occurred_on < :end
-          {only_these}
-    GROUP BY u.team_id, u.model
+    WHERE u.key_kind = :production AND u.recorded_at >= :recorded_from
+          AND u.recorded_at < :recorded_to {only_these}
+    GROUP BY u.team_id, u.model, late_from
 ), price_table AS (
     SELECT * FROM unnest(CAST(:price_models AS text[]), CAST(:price_inputs AS numeric[]),
                          CAST(:price_outputs AS numeric[])) AS p(model, input, output)
 ), priced AS (
-    SELECT g.team_id, g.model, g.calls, g.input_tokens, g.output_tokens,
+    SELECT g.team_id, g.model, g.late_from, g.calls, g.input_tokens, g.output_tokens,
            CAST(div(g.input_tokens * coalesce(p.input, :default_input)
                     + g.output_tokens * coalesce(p.output, :default_output)
                     + :half, :divisor) AS bigint) AS amount_cents
@@ -229,7 +256,9 @@ WITH usage AS (
            json_agg(json_build_object('model', model, 'calls', calls,
                                       'input_tokens', input_tokens,
                                       'output_tokens', output_tokens,
-                                      'amount_cents', amount_cents) ORDER BY model) AS lines
+                                      'amount_cents', amount_cents,
+                                      'late_from', late_from)
+                    ORDER BY late_from NULLS FIRST, model) AS lines
     FROM priced GROUP BY team_id
 ), new_invoices AS (
     INSERT INTO invoices (id, team_id, period, status, currency, total_cents, issued_at, lines)
@@ -270,7 +299,8 @@ def _generate_in_postgresql(
     params: dict[str, Any] = {
         "production": str(KeyKind.PRODUCTION),
         "start": period.first_day,
-        "end": period.next.first_day,
+        "recorded_from": period.start,
+        "recorded_to": period.end,
         "price_models": [name for name, _ in models],
         "price_inputs": [int(price.input * scale) for _, price in models],
         "price_outputs": [int(price.output * scale) for _, price in models],
@@ -323,39 +353,39 @@ def _generate_in_python(
     """The lines grouped in SQL and priced here (:func:`line_amount`); the invoices written
     with one multi-row insert, and a job for each one inserted."""
     only_these = [UsageRecord.team_id.in_(team_ids)] if team_ids is not None else []
-    usage = (
+    late_from = case(
+        (UsageRecord.occurred_on < period.first_day, _month_of(session, UsageRecord.occurred_on)),
+        else_=None,
+    ).label("late_from")
+    usage = list(
         session.execute(
             select(
                 UsageRecord.team_id,
                 UsageRecord.model,
+                late_from,
                 func.count(),
                 func.sum(UsageRecord.input_tokens),
                 func.sum(UsageRecord.output_tokens),
             )
-            .where(
-                *only_these,
-                UsageRecord.key_kind == KeyKind.PRODUCTION,
-                UsageRecord.occurred_on >= period.first_day,
-                UsageRecord.occurred_on < period.next.first_day,
-            )
-            .group_by(UsageRecord.team_id, UsageRecord.model)
-            .order_by(UsageRecord.team_id, UsageRecord.model)
+            .where(*only_these, *recorded_in(period))
+            .group_by(UsageRecord.team_id, UsageRecord.model, late_from)
         )
         .tuples()
         .all()
     )
+    # As PostgreSQL's json_agg orders them: the month's own lines by model, then late ones.
+    usage.sort(key=lambda row: (row[0], row[2] is not None, row[2] or "", row[1]))
     # Custom models are priced as their base model.
     custom = select(CustomModel.team_id, CustomModel.name, CustomModel.base_model)
     if team_ids is not None:
         custom = custom.where(CustomModel.team_id.in_(team_ids))
     base_models = {(t, n): b for t, n, b in session.execute(custom).tuples()}
     lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for team_id, model, calls, input_tokens, output_tokens in usage:
+    for team_id, model, late, calls, input_tokens, output_tokens in usage:
         tokens_in, tokens_out = int(input_tokens or 0), int(output_tokens or 0)
         price = prices.price_of(base_models.get((team_id, model), model))
-        line = InvoiceLine(
-            model, int(calls), tokens_in, tokens_out, line_amount(tokens_in, tokens_out, price)
-        )
+        amount = line_amount(tokens_in, tokens_out, price)
+        line = InvoiceLine(model, int(calls), tokens_in, tokens_out, amount, late_from=late)
         lines[team_id].append(asdict(line))
     now = utcnow()
     rows = [
@@ -404,6 +434,13 @@ def _generate_in_python(
     return Generated(created=created, existing=len(rows) - len(created))
 
 
+def _month_of(session: Session, day: InstrumentedAttribute[date]) -> ColumnElement[str]:
+    """``YYYY-MM`` of a date column, in the database's own words."""
+    if session.connection().dialect.name == "postgresql":
+        return func.to_char(day, "YYYY-MM")
+    return func.strftime("%Y-%m", day)
+
+
 def invoice_emails(session: Session, invoice_id: str) -> list[str]:
     """Queue ``invoice_ready`` for every owner the invoice's team has now (each with its
     ``send_email`` job), and give the ids of those emails. One email per invoice and owner
@@ -417,6 +454,106 @@ def invoice_emails(session: Session, invoice_id: str) -> list[str]:
     total = format_money(invoice.total_cents, invoice.currency)
     told = emails.invoice_ready(invoice, team, team_owners(session, team.id), total)
     return [email.id for email in emails.queue_emails(session, told)]
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+#: A month's invoices are due at this time (UTC) on the 1st of the next month: five minutes
+#: for calls recorded just before midnight to commit.
+RUN_AT = time(0, 5)
+
+
+def due_at(period: Period) -> datetime:
+    """When the scheduler runs ``period``'s invoices."""
+    return datetime.combine(period.next.first_day, RUN_AT, tzinfo=UTC)
+
+
+def next_run(now: datetime) -> tuple[Period, datetime]:
+    """The next scheduled run after ``now``: its period and when it is due."""
+    last_month = Period.of(now).previous
+    period = last_month if due_at(last_month) > now else Period.of(now)
+    return period, due_at(period)
+
+
+#: The row that remembers when the scheduler first ran on this database.
+FIRST_RUN = ("scheduler", "first_run")
+
+
+def first_run(session: Session, now: datetime) -> datetime:
+    """When the scheduler first ran on this database: its catch-up never invoices a month that
+    ended before then. Recorded on its first check; a database from before this record keeps
+    its history (its earliest scheduled run)."""
+    marker = session.get(ScheduledRun, FIRST_RUN)
+    if marker is not None:
+        return marker.ran_at
+    earliest = session.scalar(
+        select(func.min(ScheduledRun.ran_at)).where(ScheduledRun.name == "invoices")
+    )
+    began = min(earliest, now) if earliest is not None else now
+    name, key = FIRST_RUN
+    session.execute(
+        insert_unless_present(session, ScheduledRun, unique=["name", "key"]),
+        {"name": name, "key": key, "ran_at": began},
+    )
+    marker = session.get(ScheduledRun, FIRST_RUN, populate_existing=True)
+    assert marker is not None
+    return marker.ran_at
+
+
+def start_run(
+    session: Session,
+    period: Period,
+    source: str,
+    *,
+    teams: int,
+    currency: str,
+    now: datetime | None = None,
+) -> InvoiceRun:
+    """Record a run of ``period``'s invoices over ``teams`` teams (finished at once if none)."""
+    started = now or utcnow()
+    invoice_run = InvoiceRun(
+        id=new_id("irun"),
+        period=str(period),
+        source=source,
+        teams=teams,
+        teams_done=0,
+        invoices=0,
+        total_cents=0,
+        currency=currency,
+        started_at=started,
+        finished_at=started if teams == 0 else None,
+    )
+    session.add(invoice_run)
+    session.flush()
+    return invoice_run
+
+
+def count_in_run(
+    session: Session, run_id: str, created: Sequence[IssuedInvoice], *, teams: int
+) -> None:
+    """Add ``teams`` done and the invoices they issued to the run; the last team finishes it.
+    One UPDATE: the teams' jobs may count at the same moment."""
+    done = InvoiceRun.teams_done + teams
+    session.execute(
+        update(InvoiceRun)
+        .where(InvoiceRun.id == run_id)
+        .values(
+            teams_done=done,
+            invoices=InvoiceRun.invoices + len(created),
+            total_cents=InvoiceRun.total_cents + sum(i.total_cents for i in created),
+            finished_at=case((done >= InvoiceRun.teams, utcnow()), else_=None),
+        )
+    )
+
+
+def invoice_runs(session: Session, agent: Account, limit: int = 100) -> list[InvoiceRun]:
+    """The latest runs, newest first (support)."""
+    require_support(agent)
+    return list(
+        session.scalars(
+            select(InvoiceRun).order_by(InvoiceRun.started_at.desc(), InvoiceRun.id).limit(limit)
+        )
+    )
 
 
 def format_money(cents: int, currency: str) -> str:

@@ -361,6 +361,8 @@ class UsageRecord(Base):
     __table_args__ = (
         UniqueConstraint("team_id", "request_id"),
         Index("ix_usage_team_day", "team_id", "occurred_on"),
+        # An invoice bills what was recorded in its month (late usage included).
+        Index("ix_usage_team_recorded", "team_id", "recorded_at"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -452,13 +454,24 @@ class PaymentMethod(Base):
 
 @dataclass(frozen=True)
 class InvoiceLine:
-    """One model's production usage in an invoice's month, priced: part of the invoice."""
+    """One model's production usage recorded in an invoice's month, priced: part of the
+    invoice. Usage dated into an earlier month (the gateway caught up late) has lines of its
+    own, ``late_from`` that month."""
 
     model: str
     calls: int
     input_tokens: int
     output_tokens: int
     amount_cents: int
+    #: ``YYYY-MM`` of a late line's usage; ``None`` for the invoice's own month.
+    late_from: str | None = None
+
+    @property
+    def description(self) -> str:
+        """What the line bills, as the invoice shows it."""
+        if self.late_from is None:
+            return self.model
+        return f"{self.model}, late usage from {self.late_from}"
 
 
 class Invoice(Base):
@@ -488,6 +501,28 @@ class Invoice(Base):
     @property
     def line_items(self) -> list[InvoiceLine]:
         return [InvoiceLine(**line) for line in self.lines]
+
+
+class InvoiceRun(Base):
+    """One run of a month's invoices, by the scheduler (one job per team) or the command line:
+    what support sees at ``/v1/support/invoice-runs``. A scheduled run is finished when the
+    last of its teams' jobs is."""
+
+    __tablename__ = "invoice_runs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("irun"))
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    #: ``scheduler`` or ``command``.
+    source: Mapped[str] = mapped_column(String(20))
+    #: Teams with production usage recorded in the period: one job (or one step) each.
+    teams: Mapped[int] = mapped_column(Integer, default=0)
+    teams_done: Mapped[int] = mapped_column(Integer, default=0)
+    #: Invoices this run issued (a team's existing invoice is left alone and not counted).
+    invoices: Mapped[int] = mapped_column(Integer, default=0)
+    total_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ScheduledRun(Base):

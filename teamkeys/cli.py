@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -200,6 +201,55 @@ def cmd_invoices_generate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_invoices_runs(args: argparse.Namespace, settings: Settings) -> int:
+    """The latest invoice runs, newest first, and when the next is due (support sees the same
+    at ``GET /v1/support/invoice-runs``)."""
+    from sqlalchemy import select
+
+    from domain.billing import format_money, next_run
+    from domain.clock import utcnow
+    from domain.models import InvoiceRun
+
+    db = _tickets_database(settings)
+    try:
+        with db.unit_of_work() as uow:
+            runs = uow.session.scalars(
+                select(InvoiceRun)
+                .order_by(InvoiceRun.started_at.desc(), InvoiceRun.id)
+                .limit(args.limit)
+            ).all()
+    finally:
+        db.dispose()
+    header = ("PERIOD", "SOURCE", "STARTED (UTC)", "FINISHED (UTC)", "TEAMS", "INVOICES", "TOTAL")
+    rows = [header] + [
+        (
+            run.period,
+            run.source,
+            _when(run.started_at),
+            _when(run.finished_at) if run.finished_at else f"running ({run.teams_done} done)",
+            str(run.teams),
+            str(run.invoices),
+            format_money(run.total_cents, run.currency),
+        )
+        for run in runs
+    ]
+    if runs:
+        _print_rows(rows)
+    else:
+        print("no invoice runs yet")
+    period, due = next_run(utcnow())
+    print(f"next: {period}'s invoices, due {_when(due)} UTC")
+    return 0
+
+
+def _print_rows(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
 def _tickets_database(settings: Settings) -> Database:
     """The database alone: a job written here is left to the relay (in the scheduler
     process), which hands it to the broker the workers read; this command runs no broker."""
@@ -233,11 +283,7 @@ def _print_table(views: list[TicketView]) -> None:
                 view.requester.email,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for row in rows:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    _print_rows(rows)
 
 
 def _print_ticket(view: TicketView) -> None:
@@ -406,6 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--period", required=True, help="the month, YYYY-MM")
     generate.add_argument("--batch", type=int, default=INVOICE_BATCH, help="teams per transaction")
     generate.set_defaults(run=cmd_invoices_generate)
+    runs = invoices.add_parser("runs", help="the latest invoice runs, and when the next is due")
+    runs.add_argument("--limit", type=int, default=20, help="runs to show (default %(default)s)")
+    runs.set_defaults(run=cmd_invoices_runs)
 
     demo = commands.add_parser(
         "demo",

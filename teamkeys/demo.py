@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy import update
 
 from domain import accounts
 from domain.billing import Period, format_money
+from domain.models import UsageRecord
 from infra.settings import Settings
 from teamkeys.embedded import Embedded
 from teamkeys.loopback import LoopbackServer
@@ -493,9 +495,11 @@ class Story:
         self.record_calls(
             "production", self.live_secret, calls, ids="demo-live", occurred_at=self.when
         )
+        self.recorded_back_then("demo-live-")
         return (
             f"the gateway recorded 2 calls with the production key, dated {self.when:%Y-%m-%d} "
-            "(last month; calls may be dated up to 35 days back)"
+            "(last month; set down as recorded then, since an invoice bills what was recorded "
+            "in its month and the demo cannot wait for last month)"
         )
 
     def invoice(self) -> str:
@@ -546,6 +550,20 @@ class Story:
             agent_id = str(agent.id)
             uow.commit()
         return agent_id
+
+    def recorded_back_then(self, ids: str) -> None:
+        """Mark the calls whose ids start with ``ids`` as recorded when they happened, as the
+        gateway would have reported them; recorded now, they would be late usage, billed on
+        this month's invoice instead."""
+        runtime = self.embedded.runtime
+        assert runtime is not None
+        with runtime.db.unit_of_work() as uow:
+            uow.session.execute(
+                update(UsageRecord)
+                .where(UsageRecord.request_id.startswith(ids, autoescape=True))
+                .values(recorded_at=UsageRecord.occurred_at)
+            )
+            uow.commit()
 
     def issue_month(self, moment: datetime) -> tuple[str, int]:
         """The invoices of ``moment``'s month, as `teamkeys invoices generate` issues them."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
@@ -15,8 +15,13 @@ from domain.billing import (
     IssuedInvoice,
     Period,
     PriceTable,
+    count_in_run,
+    due_at,
+    first_run,
+    format_money,
     generate_invoices,
     invoice_emails,
+    start_run,
     teams_with_production_usage,
 )
 from domain.clock import utcnow
@@ -27,26 +32,23 @@ from workers.runner import JobRun, WorkerContext
 
 log = logging.getLogger("teamkeys.billing")
 
-#: A month's invoices are due at this time (UTC) on the 1st of the next month.
-RUN_AT = time(0, 5)
-#: How far back a restarted scheduler catches up on months it missed.
+#: How far back a restarted scheduler catches up on months it missed (never before its first run).
 CATCH_UP_MONTHS = 12
 
 
-def due_at(period: Period) -> datetime:
-    first = period.next.first_day
-    return datetime.combine(first, RUN_AT, tzinfo=UTC)
-
-
-def schedule_invoices(db: Database, now: datetime | None = None) -> list[str]:
+def schedule_invoices(db: Database, currency: str, now: datetime | None = None) -> list[str]:
     """Enqueue one invoice job per team with production usage, for every month (of the last
-    twelve) whose run time has passed and that no scheduler has run yet. The run's row is
-    written in the same transaction as its jobs, so two schedulers cannot both run a month."""
+    twelve, none that ended before the scheduler's first run on this database) whose run time
+    has passed and that no scheduler has run yet. The run's rows are written in the same
+    transaction as its jobs, so two schedulers cannot both run a month."""
     now = now or utcnow()
+    with db.unit_of_work() as uow:
+        began = first_run(uow.session, now)
+        uow.commit()
     period = Period.of(now).previous
     due: list[Period] = []
     for _ in range(CATCH_UP_MONTHS):
-        if due_at(period) <= now:
+        if due_at(period) <= now and period.end >= began:
             due.append(period)
         period = period.previous
     scheduled = []
@@ -60,39 +62,50 @@ def schedule_invoices(db: Database, now: datetime | None = None) -> list[str]:
             except IntegrityError:
                 continue  # another scheduler got there first
             teams = teams_with_production_usage(uow.session, period)
+            invoice_run = start_run(
+                uow.session, period, "scheduler", teams=len(teams), currency=currency, now=now
+            )
             enqueue_jobs(
                 uow.session,
                 JobName.GENERATE_INVOICE,
-                [{"team_id": team_id, "period": str(period)} for team_id in teams],
+                [
+                    {"team_id": team_id, "period": str(period), "run_id": invoice_run.id}
+                    for team_id in teams
+                ],
             )
             uow.commit()
-        # A month without production usage is routine (and a fresh install catches up on
-        # twelve of them): only months that bill someone are worth an INFO line.
-        (log.info if teams else log.debug)(
-            "invoices for %s: %d job(s) enqueued, one per team with production usage",
-            period,
-            len(teams),
-        )
+        if teams:
+            log.info(
+                "invoices for %s: %d job(s) enqueued, one per team with production usage",
+                period,
+                len(teams),
+            )
+        else:
+            log.info("invoices for %s: nothing to bill (no production usage recorded)", period)
         scheduled.append(str(period))
     return scheduled
 
 
-def generate_invoice(ctx: WorkerContext, run: JobRun, team_id: str, period: str) -> None:
-    """The per-team job; running it again changes nothing."""
+def generate_invoice(
+    ctx: WorkerContext, run: JobRun, team_id: str, period: str, run_id: str | None = None
+) -> None:
+    """The per-team job; running it again changes nothing. Its run (``run_id``) counts it in
+    the same transaction."""
     with ctx.db.unit_of_work() as uow:
         result = generate_invoices(
             uow.session, Period.parse(period), ctx.settings.prices, [team_id]
         )
+        if run_id is not None:
+            count_in_run(uow.session, run_id, result.created, teams=1)
         run.finish(uow.session)
         uow.commit()
     for invoice in result.created:
         log.info(
-            "invoice %s for team %s, %s: %d %s",
+            "invoice %s for team %s, %s: %s",
             invoice.id,
             team_id,
             period,
-            invoice.total_cents,
-            invoice.currency,
+            format_money(invoice.total_cents, invoice.currency),
         )
 
 
@@ -124,17 +137,23 @@ def issue_invoices(
     progress: Callable[[str], None] | None = None,
 ) -> IssuedInvoices:
     """Issue ``period``'s invoices for every team with production usage, ``batch`` teams per
-    transaction: what `teamkeys invoices generate` (and `teamkeys demo`) run. Idempotent per
-    team and period; owners' emails go through the outbox."""
+    transaction: what `teamkeys invoices generate` (and `teamkeys demo`) run, recorded as a run
+    of its own. Idempotent per team and period; owners' emails go through the outbox."""
     issued = IssuedInvoices()
     with db.unit_of_work() as uow:
         teams = teams_with_production_usage(uow.session, period)
+        run_id = start_run(
+            uow.session, period, "command", teams=len(teams), currency=prices.currency
+        ).id
+        uow.commit()
     issued.teams = len(teams)
     if progress:
         progress(f"{period}: {len(teams)} team(s) with production usage")
     for start in range(0, len(teams), batch):
+        chunk = teams[start : start + batch]
         with db.unit_of_work() as uow:
-            result = generate_invoices(uow.session, period, prices, teams[start : start + batch])
+            result = generate_invoices(uow.session, period, prices, chunk)
+            count_in_run(uow.session, run_id, result.created, teams=len(chunk))
             uow.commit()
         issued.created.extend(result.created)
         issued.existing += result.existing

@@ -79,7 +79,7 @@ def periodic_tasks(services: Services, relay: Relay) -> list[Periodic]:
         Periodic(
             "monthly invoices",
             settings.invoice_check_interval_seconds,
-            lambda: schedule_invoices(services.db),
+            lambda: schedule_invoices(services.db, settings.prices.currency),
         ),
         Periodic(
             "expire migration tickets",

@@ -13,13 +13,17 @@ from api.schemas import (
     Decision,
     EmailList,
     EmailOut,
+    InvoiceRunList,
+    InvoiceRunOut,
+    NextInvoiceRun,
     RejectTicket,
     SupportProductionApplication,
     SupportProductionApplicationList,
     SupportTicketList,
     SupportTicketOut,
 )
-from domain import email_log, migration_tickets, production
+from domain import billing, email_log, migration_tickets, production
+from domain.clock import utcnow
 from domain.models import ApplicationStatus, EmailStatus, TicketStatus
 
 router = APIRouter(prefix="/v1/support", tags=["support"])
@@ -47,6 +51,22 @@ def resend_email(email_id: str, uow: UowDep, agent: SupportAgent) -> EmailOut:
     carries a single-use link (its own flow sends a new one)."""
     email = email_log.resend_email(uow.session, agent, email_id)
     return committed(uow, EmailOut.model_validate(email))
+
+
+@router.get("/invoice-runs", **answer(InvoiceRunList, 401, 403, 422))
+def list_invoice_runs(
+    uow: UowDep,
+    agent: SupportAgent,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> InvoiceRunList:
+    """Runs of monthly invoices, newest first: by the scheduler (finished when the last of its
+    teams' jobs is) or by `teamkeys invoices generate`; and when the next one is due."""
+    runs = billing.invoice_runs(uow.session, agent, limit=limit)
+    period, due = billing.next_run(utcnow())
+    return InvoiceRunList(
+        items=[InvoiceRunOut.model_validate(run) for run in runs],
+        next=NextInvoiceRun(period=str(period), due_at=due),
+    )
 
 
 @router.get("/production-applications", **answer(SupportProductionApplicationList, 401, 403, 422))

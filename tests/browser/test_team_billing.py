@@ -13,14 +13,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
-from sqlalchemy import delete
 
-from domain.models import ScheduledRun
 from tests.browser.conftest import snap
 from tests.conftest import PASSWORD, System
-from tests.e2e.test_invoices import PERIOD, use
+from tests.e2e.test_invoices import PERIOD, down_since_last_month, run_scheduler, use
 from tests.support import wait_until
-from workers.billing import schedule_invoices
 
 
 #: The last day of last month: within the 35 days a call may be dated back.
@@ -35,10 +32,8 @@ def invoiced(system: System) -> dict[str, Any]:
     use(system, live, "a", "teamkeys-large", 1_000_000, 100_000)  # 300 + 150 = 450 cents
     use(system, live, "b", "teamkeys-large", 500_000, 0)  # + 150 → 600 cents
     use(system, live, "c", "mystery-model", 10_000, 0)  # 1 cent
-    with system.runtime.db.unit_of_work() as uow:  # as if the scheduler had been down until now
-        uow.session.execute(delete(ScheduledRun))
-        uow.commit()
-    assert PERIOD in schedule_invoices(system.runtime.db)
+    down_since_last_month(system)
+    assert PERIOD in run_scheduler(system)
     url = f"/v1/teams/{owner['team']['id']}/invoices"
 
     def issued() -> list[dict[str, Any]]:

@@ -11,16 +11,13 @@ import re
 from datetime import UTC, datetime
 
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import delete
 
-from domain.models import ScheduledRun
 from tests.browser.conftest import snap
 from tests.browser.test_public_pages import link_paths
 from tests.browser.test_team_keys import create_key
 from tests.conftest import PASSWORD, System
-from tests.e2e.test_invoices import LAST_MONTH_DAY, use
+from tests.e2e.test_invoices import LAST_MONTH_DAY, down_since_last_month, run_scheduler, use
 from tests.support import PRODUCTION_FORM, wait_until
-from workers.billing import schedule_invoices
 
 OWNER, TEAMMATE = "olive.story@example.com", "uma.story@example.com"
 
@@ -129,10 +126,8 @@ def test_the_seed_story_on_the_pages_alone(page: Page, browser: Browser, system:
     snap(page, "story-6-usage")
 
     # Last month's invoice: opened, its PDF downloaded; then the payment method updated.
-    with system.runtime.db.unit_of_work() as uow:  # as if the scheduler ran at month's end
-        uow.session.execute(delete(ScheduledRun))
-        uow.commit()
-    schedule_invoices(system.runtime.db)
+    down_since_last_month(system)  # as if the scheduler now caught up on last month
+    run_scheduler(system)
 
     def invoice_listed() -> bool:
         page.goto("/team/billing")

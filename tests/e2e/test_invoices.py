@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from domain.billing import Period
-from domain.models import Email, Invoice, Job, ScheduledRun
+from domain.models import Email, Invoice, Job, ScheduledRun, UsageRecord
 from infra.settings import get_settings
 from teamkeys import cli
 from tests.conftest import System
-from tests.e2e.conftest import AddSupportAgent, dead_emails, settings_as_environment
+from tests.e2e.conftest import AddSupportAgent, dead_emails, run_cli, settings_as_environment
 from tests.support import text_body, to, wait_until
 from workers.billing import schedule_invoices
 
@@ -39,7 +39,12 @@ def use(
     input_tokens: int,
     output_tokens: int,
     when: datetime = LAST_MONTH_DAY,
+    *,
+    late: bool = False,
 ) -> None:
+    """A call dated ``when``, recorded by the gateway then (the gateway reports calls as they
+    happen; the test cannot wait for last month, so the record's time is set back), or with
+    ``late``, recorded now: late usage."""
     answer = system.http.post(
         "/v1/usage",
         headers={"Authorization": f"Bearer {secret}"},
@@ -52,6 +57,17 @@ def use(
         },
     )
     assert answer.status_code == 202, answer.text
+    if not late:
+        recorded_at(system, request_id, when)
+
+
+def recorded_at(system: System, request_id: str, when: datetime) -> None:
+    """Set the time the call ``request_id`` was recorded, as if the gateway had called then."""
+    with system.runtime.db.unit_of_work() as uow:
+        uow.session.execute(
+            update(UsageRecord).where(UsageRecord.request_id == request_id).values(recorded_at=when)
+        )
+        uow.commit()
 
 
 @pytest.fixture
@@ -73,12 +89,27 @@ def billed(system: System) -> dict[str, Any]:
     use(system, live, "d", "olive-bot", 0, 1_000_000)  # base model's 1500 cents
     use(system, live, "e", "teamkeys-large", 9_000_000, 0, when=datetime.now(UTC))  # this month
     use(system, trial, "t", "teamkeys-large", 50_000_000, 50_000_000)  # trial: never billed
-    # The embedded scheduler checked for due months when the system started, before this
-    # usage existed; forget that, as if the scheduler had been down until now.
-    with system.runtime.db.unit_of_work() as uow:
-        uow.session.execute(delete(ScheduledRun))
-        uow.commit()
+    down_since_last_month(system)
     return {"owner": owner, "user": user, "team_id": owner["team"]["id"]}
+
+
+def down_since_last_month(system: System) -> None:
+    """The embedded scheduler checked for due months when the system started, before the
+    test's usage existed: forget those runs, as if the system had first run on the day before
+    last month began (so two months are due) and its scheduler had been down since."""
+    with system.runtime.db.unit_of_work() as uow:
+        uow.session.execute(delete(ScheduledRun).where(ScheduledRun.name == "invoices"))
+        uow.session.execute(
+            update(ScheduledRun)
+            .where(ScheduledRun.name == "scheduler")
+            .values(ran_at=Period.parse(PERIOD).start - timedelta(days=1))
+        )
+        uow.commit()
+
+
+def run_scheduler(system: System, now: datetime | None = None) -> list[str]:
+    """The scheduler's monthly check, as it runs every minute."""
+    return schedule_invoices(system.runtime.db, "USD", now)
 
 
 def invoices(system: System, billed: dict[str, Any], who: str = "owner") -> Any:
@@ -91,7 +122,7 @@ def test_the_monthly_run_issues_priced_invoices_and_emails_owners(
     system: System,
     billed: dict[str, Any],
 ) -> None:
-    scheduled = schedule_invoices(system.runtime.db)
+    scheduled = run_scheduler(system)
     assert PERIOD in scheduled
     [summary] = wait_until(lambda: invoices(system, billed).json()["items"], what="an invoice")
     assert summary == {
@@ -109,6 +140,8 @@ def test_the_monthly_run_issues_priced_invoices_and_emails_owners(
     assert detail["lines"] == [
         {
             "model": "mystery-model",
+            "description": "mystery-model",
+            "late_from": None,
             "calls": 1,
             "input_tokens": 10_000,
             "output_tokens": 0,
@@ -116,6 +149,8 @@ def test_the_monthly_run_issues_priced_invoices_and_emails_owners(
         },
         {
             "model": "olive-bot",
+            "description": "olive-bot",
+            "late_from": None,
             "calls": 1,
             "input_tokens": 0,
             "output_tokens": 1_000_000,
@@ -123,6 +158,8 @@ def test_the_monthly_run_issues_priced_invoices_and_emails_owners(
         },
         {
             "model": "teamkeys-large",
+            "description": "teamkeys-large",
+            "late_from": None,
             "calls": 2,
             "input_tokens": 1_500_000,
             "output_tokens": 100_000,
@@ -144,7 +181,7 @@ def test_the_monthly_run_issues_priced_invoices_and_emails_owners(
 def test_the_pdf_shows_seller_team_period_lines_and_total(
     system: System, billed: dict[str, Any]
 ) -> None:
-    schedule_invoices(system.runtime.db)
+    run_scheduler(system)
     [summary] = wait_until(lambda: invoices(system, billed).json()["items"])
     answer = system.http.get(
         f"/v1/teams/{billed['team_id']}/invoices/{summary['id']}/pdf",
@@ -166,7 +203,7 @@ def test_the_pdf_shows_seller_team_period_lines_and_total(
 
 
 def test_only_owners_see_invoices(system: System, billed: dict[str, Any]) -> None:
-    schedule_invoices(system.runtime.db)
+    run_scheduler(system)
     [summary] = wait_until(lambda: invoices(system, billed).json()["items"])
     assert invoices(system, billed, "user").status_code == 403
     outsider = system.sign_up("Xavier")
@@ -186,29 +223,31 @@ def test_a_restarted_scheduler_catches_up_and_a_month_runs_once(
 
     def run() -> None:
         barrier.wait()
-        results.append(schedule_invoices(system.runtime.db))
+        results.append(run_scheduler(system))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert PERIOD in results[0] + results[1]
+    before_last = str(Period.parse(PERIOD).previous)
+    assert sorted(results[0] + results[1]) == [before_last, PERIOD]  # both since its first run
     assert not set(results[0]) & set(results[1])  # no month was run by both
-    assert len(results[0]) + len(results[1]) == 12  # the last twelve months, caught up
     with system.runtime.db.unit_of_work() as uow:
         jobs = uow.session.scalar(
             select(func.count()).select_from(Job).where(Job.name == "generate_invoice")
         )
-        runs = uow.session.scalar(select(func.count()).select_from(ScheduledRun))
-    assert jobs == 1 and runs == 12  # one team had production usage, in one month
-    assert schedule_invoices(system.runtime.db) == []  # and again: nothing to do
+        runs = uow.session.scalar(
+            select(func.count()).select_from(ScheduledRun).where(ScheduledRun.name == "invoices")
+        )
+    assert jobs == 1 and runs == 2  # one team had production usage, in one month
+    assert run_scheduler(system) == []  # and again: nothing to do
     wait_until(lambda: invoices(system, billed).json()["items"])
 
 
 def test_a_run_before_its_time_does_nothing(system: System, billed: dict[str, Any]) -> None:
     first_of_month = datetime.now(UTC).replace(day=1, hour=0, minute=4, second=0, microsecond=0)
-    scheduled = schedule_invoices(system.runtime.db, now=first_of_month)
+    scheduled = run_scheduler(system, now=first_of_month)
     assert PERIOD not in scheduled  # 00:04 on the 1st: last month's run is not due yet
 
 
@@ -291,7 +330,7 @@ def test_each_owner_gets_one_email_even_when_another_owners_mail_is_refused_a_wh
     otto = second["account"]["email"]
     olive = billed["owner"]["account"]["email"]
     system.sink.refuse_with, system.sink.refuse_only = (451, "4.2.1 mailbox busy"), {otto}
-    schedule_invoices(system.runtime.db)
+    run_scheduler(system)
     system.sink.wait_for(invoice_email_to(olive))
     wait_until(
         lambda: (e := invoice_email(system, otto)) is not None and e.attempts >= 2,
@@ -313,7 +352,7 @@ def test_an_invoice_email_that_never_gets_through_goes_dead_where_support_sees_i
 ) -> None:
     olive = billed["owner"]["account"]["email"]
     system.sink.refuse_with, system.sink.refuse_only = (421, "4.7.0 closing"), {olive}
-    schedule_invoices(system.runtime.db)
+    run_scheduler(system)
     wait_until(
         lambda: (e := invoice_email(system, olive)) is not None and e.status == "dead",
         timeout=30,
@@ -321,3 +360,144 @@ def test_an_invoice_email_that_never_gets_through_goes_dead_where_support_sees_i
     )
     [item] = [i for i in dead_emails(system, add_support_agent) if i["template"] == "invoice_ready"]
     assert item["to_address"] == olive and "421" in item["last_error"]
+
+
+# --- late usage, the first run, and runs anyone can see -----------------------------------------
+
+
+def dated(system: System, request_id: str, occurred: datetime, recorded: datetime) -> None:
+    """Set when the call ``request_id`` happened and when the gateway recorded it: the test
+    cannot wait a month between two calls."""
+    with system.runtime.db.unit_of_work() as uow:
+        uow.session.execute(
+            update(UsageRecord)
+            .where(UsageRecord.request_id == request_id)
+            .values(occurred_at=occurred, occurred_on=occurred.date(), recorded_at=recorded)
+        )
+        uow.commit()
+
+
+def generate(system: System, period: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """``teamkeys invoices generate --period``, with what it printed."""
+    capsys.readouterr()
+    assert run_cli(system, ["invoices", "generate", "--period", period]) == 0
+    return capsys.readouterr().out
+
+
+def invoice_of(system: System, owner: Person, period: str) -> dict[str, Any]:
+    url = f"/v1/teams/{owner['team']['id']}/invoices"
+    [summary] = [
+        i
+        for i in system.http.get(url, headers=owner["headers"]).json()["items"]
+        if i["period"] == period
+    ]
+    detail: dict[str, Any] = system.http.get(
+        f"{url}/{summary['id']}", headers=owner["headers"]
+    ).json()
+    return detail
+
+
+def test_usage_dated_into_an_invoiced_month_is_billed_once_on_the_next_invoice(
+    system: System, capsys: pytest.CaptureFixture[str], add_support_agent: AddSupportAgent
+) -> None:
+    lena = system.sign_up("Lena")
+    system.approve_for_production(lena["team"]["id"])
+    live = system.key_secret(lena, "production")
+    last = Period.parse(PERIOD)
+    before = last.previous
+    # In time: a call in the month before last, recorded then; that month is invoiced.
+    use(system, live, "lena-1", "teamkeys-large", 1_000_000, 0)  # 300 cents
+    dated(system, "lena-1", before.start + timedelta(days=2), before.start + timedelta(days=2))
+    assert "1 invoice(s) issued" in generate(system, str(before), capsys)
+    # Then the gateway catches up: a call dated into that month, recorded last month; and a
+    # call of last month's own.
+    use(system, live, "lena-2", "teamkeys-large", 2_000_000, 0)  # 600 cents, late
+    dated(system, "lena-2", before.start + timedelta(days=3), LAST_MONTH_DAY)
+    use(system, live, "lena-3", "teamkeys-small", 1_000_000, 0)  # 15 cents, in time
+    out = generate(system, PERIOD, capsys)
+
+    assert "1 invoice(s) issued totalling 6.15 USD" in out
+    latest = invoice_of(system, lena, PERIOD)
+    assert [
+        (line["description"], line["late_from"], line["amount_cents"]) for line in latest["lines"]
+    ] == [
+        ("teamkeys-small", None, 15),
+        (f"teamkeys-large, late usage from {before}", str(before), 600),
+    ]
+    assert latest["total_cents"] == 615
+    assert invoice_of(system, lena, str(before))["total_cents"] == 300  # never changed
+    pdf = system.http.get(
+        f"/v1/teams/{lena['team']['id']}/invoices/{latest['id']}/pdf", headers=lena["headers"]
+    )
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert f"late usage from {before}" in text and "6.15 USD" in text
+
+    # Generated again, both months: nothing new, and the late call is billed once in all.
+    assert "0 invoice(s) issued" in generate(system, PERIOD, capsys)
+    assert "0 invoice(s) issued" in generate(system, str(before), capsys)
+    with system.runtime.db.unit_of_work() as uow:
+        issued = uow.session.scalars(
+            select(Invoice).where(Invoice.team_id == lena["team"]["id"])
+        ).all()
+    billed_late = [line for i in issued for line in i.line_items if line.late_from]
+    assert len(issued) == 2 and [line.input_tokens for line in billed_late] == [2_000_000]
+
+    # The four runs are on record, for support and on the command line, newest first.
+    agent = add_support_agent()
+    runs = system.http.get("/v1/support/invoice-runs", headers=agent["headers"]).json()
+    assert [
+        (r["period"], r["source"], r["invoices"], r["total_cents"]) for r in runs["items"][:4]
+    ] == [
+        (str(before), "command", 0, 0),
+        (PERIOD, "command", 0, 0),
+        (PERIOD, "command", 1, 615),
+        (str(before), "command", 1, 300),
+    ]
+    assert all(run["finished_at"] for run in runs["items"][:4])
+    assert runs["next"]["period"] in (PERIOD, str(Period.of(datetime.now(UTC))))
+    capsys.readouterr()
+    assert run_cli(system, ["invoices", "runs"]) == 0
+    listed = capsys.readouterr().out
+    rows = [line.split() for line in listed.splitlines()]
+    assert rows[3][:2] == [PERIOD, "command"] and rows[3][-2:] == ["6.15", "USD"], listed
+    assert listed.splitlines()[-1].startswith("next: "), listed
+    customer = system.http.get("/v1/support/invoice-runs", headers=lena["headers"])
+    assert customer.status_code == 403
+
+
+def test_a_scheduled_run_is_recorded_with_its_teams_invoices_and_total(
+    system: System, billed: dict[str, Any], add_support_agent: AddSupportAgent
+) -> None:
+    assert PERIOD in run_scheduler(system)
+    agent = add_support_agent()
+
+    def finished() -> list[dict[str, Any]]:
+        items = system.http.get("/v1/support/invoice-runs", headers=agent["headers"]).json()
+        return [r for r in items["items"] if r["period"] == PERIOD and r["finished_at"]]
+
+    [run] = wait_until(finished, what="the run to finish")
+    assert (run["source"], run["teams"], run["teams_done"]) == ("scheduler", 1, 1)
+    assert (run["invoices"], run["total_cents"], run["currency"]) == (1, 2101, "USD")
+    before_last = str(Period.parse(PERIOD).previous)
+    [empty] = [
+        r
+        for r in system.http.get("/v1/support/invoice-runs", headers=agent["headers"]).json()[
+            "items"
+        ]
+        if r["period"] == before_last
+    ]
+    assert empty["teams"] == 0 and empty["finished_at"]  # nothing to bill: finished at once
+
+
+def test_a_first_run_catches_up_nothing_from_before_it(
+    system: System, billed: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with system.runtime.db.unit_of_work() as uow:  # a database the scheduler never saw
+        uow.session.execute(delete(ScheduledRun))
+        uow.commit()
+
+    assert run_scheduler(system) == []  # last month ended before this first run
+    assert run_scheduler(system) == []  # and the first run stays the first
+    assert invoices(system, billed).json()["items"] == []
+    # An operator can still invoice any closed month.
+    assert "1 invoice(s) issued" in generate(system, PERIOD, capsys)

@@ -48,12 +48,39 @@ CALLS = [
     ("b", "tiny", 9, 0),
     ("c", "big", 9_000_000_000_000, 7_000_000_000_000),  # prices x 10**6: past 64 bits
 ]
+JANUARY = datetime(2026, 1, 15, 12, tzinfo=UTC)
+#: (team, model, input tokens, output tokens, happened, recorded): only calls recorded in
+#: January are January's to bill, whenever they happened.
+LATE_CALLS = [
+    # December's, recorded in January: late usage, on January's invoice.
+    (
+        "a",
+        "big",
+        7_777_777,
+        3,
+        datetime(2025, 12, 20, tzinfo=UTC),
+        datetime(2026, 1, 2, tzinfo=UTC),
+    ),
+    ("a", "big", 1, 0, datetime(2025, 12, 31, 23, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
+    ("b", "tiny", 9, 0, datetime(2025, 11, 30, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
+    # December's, recorded in December (December's invoice); January's, recorded in February
+    # (February's invoice, as late usage): neither is January's.
+    (
+        "c",
+        "big",
+        10**9,
+        0,
+        datetime(2025, 12, 31, tzinfo=UTC),
+        datetime(2025, 12, 31, 23, tzinfo=UTC),
+    ),
+    ("c", "big", 10**9, 0, JANUARY, datetime(2026, 2, 1, tzinfo=UTC)),
+]
 
 
 @pytest.fixture
 def usage(session: Session) -> Session:
-    """Three teams' calls in January, on ``session``."""
-    when = datetime(2026, 1, 15, 12, tzinfo=UTC)
+    """Three teams' calls recorded in January, some of them late, on ``session``."""
+    when = JANUARY
     for team in ("a", "b", "c"):
         session.add(Team(id=f"team_{team}", name=f"Team {team}"))
         session.add(
@@ -82,6 +109,22 @@ def usage(session: Session) -> Session:
                 output_tokens=tokens_out,
                 occurred_at=when,
                 occurred_on=when.date(),
+                recorded_at=when,
+            )
+        )
+    for n, (team, model, tokens_in, tokens_out, happened, recorded) in enumerate(LATE_CALLS):
+        session.add(
+            UsageRecord(
+                team_id=f"team_{team}",
+                request_id=f"late{n}",
+                api_key_id="key",
+                key_kind="production",
+                model=model,
+                input_tokens=tokens_in,
+                output_tokens=tokens_out,
+                occurred_at=happened,
+                occurred_on=happened.date(),
+                recorded_at=recorded,
             )
         )
     session.add(
@@ -95,6 +138,7 @@ def usage(session: Session) -> Session:
             output_tokens=0,
             occurred_at=when,
             occurred_on=when.date(),
+            recorded_at=when,
         )
     )
     session.commit()
@@ -112,7 +156,14 @@ def issue(session: Session, generate: Generate) -> dict[str, Any]:
         invoices = {i.team_id: i for i in session.scalars(select(Invoice))}
         lines = {
             team: [
-                (line.model, line.calls, line.input_tokens, line.output_tokens, line.amount_cents)
+                (
+                    line.model,
+                    line.late_from,
+                    line.calls,
+                    line.input_tokens,
+                    line.output_tokens,
+                    line.amount_cents,
+                )
                 for line in invoice.line_items
             ]
             for team, invoice in invoices.items()
@@ -160,16 +211,19 @@ def test_every_line_is_priced_exactly_and_both_ways_agree(usage: Session) -> Non
     results = [issue(usage, way) for way in ways]
     issued = results[0]
     for team in ("a", "b", "c"):
-        calls = [c for c in CALLS if c[0] == team]
-        models = sorted({c[1] for c in calls})
+        # The month's own lines by model, then the late ones by month and model.
+        calls = [(*c[1:], None) for c in CALLS if c[0] == team] + [
+            (model, tokens_in, tokens_out, f"{happened:%Y-%m}")
+            for who, model, tokens_in, tokens_out, happened, recorded in LATE_CALLS
+            if who == team and recorded.strftime("%Y-%m") == str(PERIOD)
+        ]
+        keys = sorted({(c[3], c[0]) for c in calls}, key=lambda k: (k[0] is not None, k))
         want = []
-        for model in models:
-            tokens_in = sum(c[2] for c in calls if c[1] == model)
-            tokens_out = sum(c[3] for c in calls if c[1] == model)
-            count = sum(1 for c in calls if c[1] == model)
-            want.append(
-                (model, count, tokens_in, tokens_out, expected_amount(model, tokens_in, tokens_out))
-            )
+        for late_from, model in keys:
+            mine = [c for c in calls if (c[3], c[0]) == (late_from, model)]
+            tokens_in, tokens_out = sum(c[1] for c in mine), sum(c[2] for c in mine)
+            amount = expected_amount(model, tokens_in, tokens_out)
+            want.append((model, late_from, len(mine), tokens_in, tokens_out, amount))
         assert issued["lines"][f"team_{team}"] == want
         total = sum(line[-1] for line in want)
         assert issued["totals"][f"team_{team}"] == (total, "EUR", "issued")
@@ -189,5 +243,7 @@ def test_every_line_is_priced_exactly_and_both_ways_agree(usage: Session) -> Non
             "queued",
         )
     assert issued["lines"]["team_b"][1][-1] == 1  # 0.5 + 0.000009 cents of "tiny": up
+    assert [line[:2] for line in issued["lines"]["team_a"] if line[1]] == [("big", "2025-12")]
+    assert [line[:2] for line in issued["lines"]["team_b"] if line[1]] == [("tiny", "2025-11")]
     for other in results[1:]:
         assert other == issued

@@ -7,9 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from domain.billing import Period, Price, PriceTable, format_money, line_amount
+from domain.billing import Period, Price, PriceTable, due_at, format_money, line_amount
 from domain.errors import InvalidInput
-from workers.billing import due_at
 
 
 def test_a_line_is_rounded_half_up_to_the_cent() -> None:

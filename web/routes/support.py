@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from api.deps import UowDep
 from api.schemas import ApproveTicket, Decision, RejectTicket
-from domain import email_log, migration_tickets, production, teams
+from domain import billing, email_log, migration_tickets, production, teams
+from domain.clock import utcnow
 from domain.errors import DomainError, NotAllowed, NotFound
 from domain.models import Account, ApplicationStatus, EmailStatus, TicketStatus
 from domain.teams import require_support
@@ -268,3 +269,22 @@ def resend_email(
             request, uow.session, account, queue, status_of_refusal(refused), **form_error(refused)
         )
     return redirect(f"/support/emails?status={queue}&resent={email_id}")
+
+
+# --- invoice runs -----------------------------------------------------------------------------
+
+
+@router.get("/support/invoice-runs")
+def invoice_runs(request: Request, uow: UowDep, account: PageAccount) -> Response:
+    """``GET /v1/support/invoice-runs``: the latest runs, newest first, and the next one."""
+    runs = billing.invoice_runs(uow.session, account, limit=100)
+    period, due = billing.next_run(utcnow())
+    return render(
+        request,
+        "support/invoice_runs.html",
+        title="Invoice runs",
+        runs=runs,
+        next_period=str(period),
+        next_due=due,
+        money=billing.format_money,
+    )
