@@ -1,95 +1,21 @@
-"""An invoice as a PDF (fpdf2): seller, team, period, one line per model, and the total."""
+"""The invoice PDF as an HTTP download: what the API and the billing page both answer."""
 
 from __future__ import annotations
 
 from fastapi import Response
-from fpdf import FPDF
 
-from domain.billing import format_money
 from domain.models import Invoice, Team
+from infra.invoice_pdf import invoice_filename, invoice_pdf
 from infra.settings import Settings
 
 
-def _latin1(text: str) -> str:
-    """The PDF core fonts cover Latin-1; anything else is shown as '?' rather than failing."""
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
-def invoice_pdf(invoice: Invoice, team: Team, *, seller_name: str, seller_address: str) -> bytes:
-    pdf = FPDF(format="A4")
-    pdf.set_title(_latin1(f"Invoice {invoice.id}"))
-    pdf.set_author(_latin1(seller_name))
-    pdf.add_page()
-    pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(0, 10, _latin1(seller_name), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 10)
-    pdf.cell(0, 6, _latin1(seller_address), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
-    pdf.set_font("Helvetica", "B", 14)
-    pdf.cell(0, 8, "Invoice", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 10)
-    for label, value in (
-        ("Invoice", invoice.id),
-        ("Billed to", f"{team.name} ({team.id})"),
-        ("Period", invoice.period),
-        ("Issued", invoice.issued_at.strftime("%Y-%m-%d")),
-        ("Currency", invoice.currency),
-    ):
-        pdf.cell(30, 6, label)
-        pdf.cell(0, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
-    widths = (84, 16, 28, 28, 34)
-    pdf.set_font("Helvetica", "B", 10)
-    for width, title in zip(
-        widths, ("Usage", "Calls", "Input tokens", "Output tokens", "Amount"), strict=True
-    ):
-        pdf.cell(width, 7, title, border="B", align="L" if title == "Usage" else "R")
-    pdf.ln()
-    pdf.set_font("Helvetica", "", 10)
-    for line in invoice.line_items:
-        cells = (
-            line.description,
-            f"{line.calls:,}",
-            f"{line.input_tokens:,}",
-            f"{line.output_tokens:,}",
-            format_money(line.amount_cents, invoice.currency),
-        )
-        for width, value in zip(widths, cells, strict=True):
-            pdf.cell(width, 7, _latin1(value), align="L" if value is line.description else "R")
-        pdf.ln()
-    pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(sum(widths[:-1]), 9, "Total", border="T")
-    pdf.cell(
-        widths[-1],
-        9,
-        format_money(invoice.total_cents, invoice.currency),
-        border="T",
-        align="R",
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
-    pdf.ln(4)
-    pdf.set_font("Helvetica", "", 8)
-    pdf.cell(
-        0,
-        5,
-        "Production usage only; trial usage is never billed. Amounts per line are "
-        "rounded half up to the cent.",
-    )
-    return bytes(pdf.output())
-
-
 def invoice_download(invoice: Invoice, team: Team, settings: Settings) -> Response:
-    """The invoice as a PDF attachment: what the API and the billing page both answer."""
+    """The invoice as a PDF attachment."""
     pdf = invoice_pdf(
         invoice, team, seller_name=settings.seller_name, seller_address=settings.seller_address
     )
     return Response(
         pdf,
         media_type="application/pdf",
-        headers={
-            "Content-Disposition": (
-                f'attachment; filename="teamkeys-{invoice.period}-{invoice.id}.pdf"'
-            )
-        },
+        headers={"Content-Disposition": f'attachment; filename="{invoice_filename(invoice)}"'},
     )

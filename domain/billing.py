@@ -43,6 +43,7 @@ from domain.models import (
     InvoiceLine,
     InvoiceRun,
     KeyKind,
+    PaymentMethod,
     ScheduledRun,
     Team,
     UsageRecord,
@@ -442,8 +443,8 @@ def _month_of(session: Session, day: InstrumentedAttribute[date]) -> ColumnEleme
 
 
 def invoice_emails(session: Session, invoice_id: str) -> list[str]:
-    """Queue ``invoice_ready`` for every owner the invoice's team has now (each with its
-    ``send_email`` job), and give the ids of those emails. One email per invoice and owner
+    """Queue ``invoice_ready`` for every owner the invoice's team has now and for its billing
+    email (each with its ``send_email`` job), and give the ids of those emails. One email per invoice and owner
     (the cause says which): asking again gives the same emails, sent or not, and queues one
     only for a new owner."""
     invoice = session.get(Invoice, invoice_id)
@@ -452,7 +453,9 @@ def invoice_emails(session: Session, invoice_id: str) -> list[str]:
     team = session.get(Team, invoice.team_id)
     assert team is not None
     total = format_money(invoice.total_cents, invoice.currency)
-    told = emails.invoice_ready(invoice, team, team_owners(session, team.id), total)
+    payment = session.get(PaymentMethod, team.id)
+    billing_email = payment.billing_email if payment is not None else None
+    told = emails.invoice_ready(invoice, team, team_owners(session, team.id), total, billing_email)
     return [email.id for email in emails.queue_emails(session, told)]
 
 

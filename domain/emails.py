@@ -294,12 +294,30 @@ def production_decision(
 
 
 def invoice_ready(
-    invoice: Invoice, team: Team, owners: Iterable[Account], total: str
+    invoice: Invoice,
+    team: Team,
+    owners: Iterable[Account],
+    total: str,
+    billing_email: str | None = None,
 ) -> list[NewEmail]:
-    """One per invoice and owner: asking again gives the same emails, and one for a new owner."""
+    """One per invoice and owner: asking again gives the same emails, and one for a new owner;
+    and one to the team's billing email, unless an owner has that address (one message
+    each)."""
     context = {"period": invoice.period, "total": total, "invoice_id": invoice.id}
     why = ", and owners receive its invoices."
-    return _to_owners(Template.INVOICE_READY, invoice.id, team, owners, why, **context)
+    told = _to_owners(Template.INVOICE_READY, invoice.id, team, owners, why, **context)
+    if billing_email and billing_email.casefold() not in {e.to.email.casefold() for e in told}:
+        told.append(
+            NewEmail(
+                Template.INVOICE_READY,
+                cause=f"{Template.INVOICE_READY}:{invoice.id}:billing",
+                to=Address(billing_email, billing_email),
+                context={"team_name": team.name, **context},
+                reason=f"this address is the billing email of {team.name}.",
+                team_id=team.id,
+            )
+        )
+    return told
 
 
 # --- migrations -------------------------------------------------------------------------------

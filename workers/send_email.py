@@ -18,9 +18,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
-from domain.models import Email, EmailStatus, Job
+from domain.emails import Template
+from domain.models import Email, EmailStatus, Invoice, Job, Team
+from infra.invoice_pdf import invoice_filename, invoice_pdf
 from infra.mail.errors import PermanentMailError, TransientMailError
-from infra.mail.message import build_message, message_id_for
+from infra.mail.message import Attachment, build_message, message_id_for
 from workers.runner import JobRun, WorkerContext
 
 log = logging.getLogger("teamkeys.email")
@@ -68,7 +70,7 @@ def deliver(
             return None
         email_id, template = chosen.email.id, chosen.email.template
         try:
-            message = _render(ctx, chosen)
+            message = _render(ctx, chosen, _attachments(uow.session, ctx, chosen.email))
         except Exception:
             uow.commit()  # what choose wrote stands: the email is on record, to be marked dead
             raise
@@ -110,7 +112,33 @@ def send_email(ctx: WorkerContext, run: JobRun, email_id: str) -> None:
     deliver(ctx, run, the_email)
 
 
-def _render(ctx: WorkerContext, chosen: Chosen) -> EmailMessage:
+def _invoice_pdf(session: Session, ctx: WorkerContext, email: Email) -> list[Attachment]:
+    """``invoice_ready`` carries the invoice it announces, as the download would give it."""
+    invoice = session.get(Invoice, email.context["invoice_id"])
+    team = session.get(Team, invoice.team_id) if invoice is not None else None
+    if invoice is None or team is None:
+        return []  # a team that is gone took its invoices with it: the email says enough
+    pdf = invoice_pdf(
+        invoice,
+        team,
+        seller_name=ctx.settings.seller_name,
+        seller_address=ctx.settings.seller_address,
+    )
+    return [Attachment(invoice_filename(invoice), pdf)]
+
+
+#: The emails that carry files, and how to make them (at send time, from the database).
+ATTACHMENTS: dict[str, Callable[[Session, WorkerContext, Email], list[Attachment]]] = {
+    Template.INVOICE_READY: _invoice_pdf,
+}
+
+
+def _attachments(session: Session, ctx: WorkerContext, email: Email) -> list[Attachment]:
+    make = ATTACHMENTS.get(email.template)
+    return make(session, ctx, email) if make is not None else []
+
+
+def _render(ctx: WorkerContext, chosen: Chosen, attachments: list[Attachment]) -> EmailMessage:
     settings, email = ctx.settings, chosen.email
     rendered = ctx.renderer.render(
         email.template,
@@ -124,6 +152,7 @@ def _render(ctx: WorkerContext, chosen: Chosen) -> EmailMessage:
         to_address=email.to_address,
         message_id=message_id_for(email.cause, settings.mail_message_id_domain),
         headers={"X-Teamkeys-Email": email.template},
+        attachments=attachments,
     )
 
 

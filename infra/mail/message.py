@@ -5,7 +5,8 @@ from __future__ import annotations
 import email.policy
 import hashlib
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -58,6 +59,16 @@ def _address(display_name: str, addr_spec: str) -> Address:
         raise PermanentMailError(f"invalid email address {addr_spec!r}") from exc
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email (an invoice's PDF, say)."""
+
+    filename: str
+    content: bytes
+    maintype: str = "application"
+    subtype: str = "pdf"
+
+
 def build_message(
     rendered: RenderedEmail,
     *,
@@ -67,8 +78,10 @@ def build_message(
     to_address: str,
     message_id: str,
     headers: Mapping[str, str] | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
-    """Build a multipart/alternative (text, then HTML) message with a stable Message-ID."""
+    """Build a multipart/alternative (text, then HTML) message with a stable Message-ID; with
+    attachments, that inside a multipart/mixed with each file after it."""
     message = EmailMessage(policy=email.policy.SMTP)
     message["Subject"] = _one_line(rendered.subject)
     message["From"] = _address(sender_name, sender_address)
@@ -84,4 +97,11 @@ def build_message(
         message[name] = _one_line(value)
     message.set_content(rendered.text, subtype="plain", charset="utf-8")
     message.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    for attachment in attachments:
+        message.add_attachment(
+            attachment.content,
+            maintype=attachment.maintype,
+            subtype=attachment.subtype,
+            filename=_one_line(attachment.filename),
+        )
     return message

@@ -501,3 +501,65 @@ def test_a_first_run_catches_up_nothing_from_before_it(
     assert invoices(system, billed).json()["items"] == []
     # An operator can still invoice any closed month.
     assert "1 invoice(s) issued" in generate(system, PERIOD, capsys)
+
+
+def pay_by(system: System, owner: Person, billing_email: str) -> None:
+    stored = system.http.put(
+        f"/v1/teams/{owner['team']['id']}/payment-method",
+        json={
+            "billing_email": billing_email,
+            "provider_token": "tok_visa",
+            "brand": "visa",
+            "last4": "4242",
+            "exp_month": 12,
+            "exp_year": 2099,
+        },
+        headers=owner["headers"],
+    )
+    assert stored.status_code == 200, stored.text
+
+
+def attached_pdf_text(message: EmailMessage) -> str:
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    assert str(attachment.get_filename()).endswith(".pdf")
+    document = PdfReader(io.BytesIO(attachment.get_content()))
+    return "".join(page.extract_text() for page in document.pages)
+
+
+def test_the_invoice_email_reaches_the_owners_and_the_billing_email_with_its_pdf(
+    system: System, billed: dict[str, Any]
+) -> None:
+    pay_by(system, billed["owner"], "books.olive@example.com")
+    run_scheduler(system)
+
+    def invoice_email(address: str) -> Callable[[EmailMessage], bool]:
+        return lambda m: to(address)(m) and "Invoice for" in str(m["Subject"])
+
+    owner_address = billed["owner"]["account"]["email"]
+    for address in (owner_address, "books.olive@example.com"):
+        message = system.sink.wait_for(invoice_email(address))
+        text = attached_pdf_text(message)
+        assert "21.01 USD" in text and PERIOD in text and "Olive's Team" in text
+        assert "21.01 USD" in str(message["Subject"]) and "attached" in text_body(message)
+    wait_until(lambda: jobs_done(system), what="every invoice email sent")
+    assert system.sink.count(invoice_email(owner_address)) == 1
+    assert system.sink.count(invoice_email("books.olive@example.com")) == 1
+    assert system.sink.count(invoice_email(billed["user"]["account"]["email"])) == 0
+
+
+def test_an_owner_who_is_also_the_billing_email_gets_one_message(
+    system: System, billed: dict[str, Any]
+) -> None:
+    owner_address = billed["owner"]["account"]["email"]
+    pay_by(system, billed["owner"], owner_address.upper())
+    run_scheduler(system)
+
+    system.sink.wait_for(lambda m: to(owner_address)(m) and "Invoice for" in str(m["Subject"]))
+    wait_until(lambda: jobs_done(system), what="every invoice email sent")
+    assert system.sink.count(lambda m: "Invoice for" in str(m["Subject"])) == 1
+
+
+def jobs_done(system: System) -> bool:
+    with system.runtime.db.unit_of_work() as uow:
+        return not uow.session.scalars(select(Job.id).where(Job.status == "pending")).first()

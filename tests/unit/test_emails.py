@@ -197,6 +197,7 @@ def every_branch() -> list[NewEmail]:
         *outcomes(TicketStatus.COMPLETED),
         *outcomes(TicketStatus.REJECTED),
         *outcomes(TicketStatus.DECLINED),
+        *emails.invoice_ready(INVOICE, ACME, [ALICE], "1.00 USD", "billing@acme.example"),
     ]
 
 
@@ -259,3 +260,13 @@ def test_the_welcome_email_speaks_to_its_reader() -> None:
     text = render(emails.welcome(ALICE, ACME)).text
 
     assert "You are the owner of Acme" in text and "Your account Alice" not in text
+
+
+def test_an_invoice_goes_to_the_owners_and_the_billing_email_once_each() -> None:
+    told = emails.invoice_ready(INVOICE, ACME, [ALICE, BOB], "1.00 USD", "books@acme.example")
+    again = emails.invoice_ready(INVOICE, ACME, [ALICE, BOB], "1.00 USD", "BOB@example.com")
+
+    assert [e.to.email for e in told] == [ALICE.email, BOB.email, "books@acme.example"]
+    assert told[-1].cause == "invoice_ready:invc_1:billing"
+    assert "billing email of Acme" in told[-1].reason
+    assert [e.to.email for e in again] == [ALICE.email, BOB.email]  # Bob is the billing email
