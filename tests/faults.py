@@ -21,7 +21,7 @@ from infra.settings import Settings
 from teamkeys.runtime import build_runtime
 from teamkeys.web import build_app
 from tests.support import LiveServer
-from workers.scheduler import periodic_tasks, run_scheduler
+from workers.scheduler import lease_holder, periodic_tasks, run_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,7 +164,11 @@ class Deployment:
         self.stop_scheduler = threading.Event()
         self.scheduler = threading.Thread(
             target=run_scheduler,
-            args=(periodic_tasks(self.runtime, self.runtime.relay), self.stop_scheduler),
+            args=(
+                periodic_tasks(self.runtime, self.runtime.relay),
+                self.stop_scheduler,
+                lease_holder(self.runtime),
+            ),
             daemon=True,
         )
 
