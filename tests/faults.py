@@ -115,6 +115,18 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def terminate_group(process: subprocess.Popen[bytes], timeout: float) -> int:
+    """SIGTERM to ``process``'s whole process group (honcho's and systemd's way of stopping
+    it), then its exit status; SIGKILL if it is still there after ``timeout``."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        raise
+
+
 class WorkerProcess:
     """``teamkeys worker`` (Dramatiq's CLI) as its own process group, as in production."""
 
@@ -145,6 +157,10 @@ class WorkerProcess:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM to the whole group, as honcho and systemd stop it; its exit status."""
+        return terminate_group(self.process, timeout)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -156,9 +172,10 @@ class WorkerProcess:
 
 
 class Deployment:
-    """The web process and the scheduler (relay) in this process; workers elsewhere."""
+    """The web process and the scheduler (relay) in this process; workers elsewhere. With
+    ``scheduler=False`` the scheduler runs elsewhere too (``teamkeys scheduler`` processes)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, scheduler: bool = True) -> None:
         self.runtime = build_runtime(settings)
         self.server = LiveServer(build_app(self.runtime))
         self.stop_scheduler = threading.Event()
@@ -171,17 +188,20 @@ class Deployment:
             ),
             daemon=True,
         )
+        self.with_scheduler = scheduler
 
     def __enter__(self) -> Deployment:
         self.server.start()
-        self.scheduler.start()
+        if self.with_scheduler:
+            self.scheduler.start()
         self.http = httpx.Client(base_url=self.server.url, timeout=30)
         return self
 
     def __exit__(self, *_: object) -> None:
         self.http.close()
         self.stop_scheduler.set()
-        self.scheduler.join(timeout=10)
+        if self.with_scheduler:
+            self.scheduler.join(timeout=10)
         self.server.stop()
         self.runtime.broker.flush_all()
         self.runtime.close()

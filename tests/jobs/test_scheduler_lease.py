@@ -29,9 +29,7 @@ def race(runtime: Runtime, round_: int) -> list[str]:
                 winners.append(holder)
             uow.commit()
 
-    threads = [
-        threading.Thread(target=take, args=(f"racer {round_}.{n}",)) for n in range(RACERS)
-    ]
+    threads = [threading.Thread(target=take, args=(f"racer {round_}.{n}",)) for n in range(RACERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
