@@ -127,24 +127,15 @@ def terminate_group(process: subprocess.Popen[bytes], timeout: float) -> int:
         raise
 
 
-class WorkerProcess:
-    """``teamkeys worker`` (Dramatiq's CLI) as its own process group, as in production."""
+class TeamkeysProcess:
+    """A ``teamkeys`` command as its own process group, as in production (honcho starts each
+    process of the Procfile in a new session), its output in ``log_path``."""
 
-    def __init__(
-        self, settings: Settings, log_path: Path, *, processes: int = 1, threads: int = 2
-    ) -> None:
+    def __init__(self, settings: Settings, log_path: Path, *argv: str) -> None:
+        self.log_path = log_path
         self.log = log_path.open("ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "teamkeys.cli",
-                "worker",
-                "--processes",
-                str(processes),
-                "--threads",
-                str(threads),
-            ],
+            [sys.executable, "-m", "teamkeys.cli", *argv],
             cwd=ROOT,
             env=settings_env(settings),
             stdout=self.log,
@@ -169,6 +160,26 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+
+class WorkerProcess(TeamkeysProcess):
+    """``teamkeys worker`` (Dramatiq's CLI)."""
+
+    def __init__(
+        self, settings: Settings, log_path: Path, *, processes: int = 1, threads: int = 2
+    ) -> None:
+        super().__init__(
+            settings,
+            log_path,
+            "worker",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        )
 
 
 class Deployment:
