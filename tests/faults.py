@@ -20,7 +20,7 @@ import httpx
 from infra.settings import Settings
 from teamkeys.runtime import build_runtime
 from teamkeys.web import build_app
-from tests.support import LiveServer
+from tests.support import LiveServer, wait_until
 from workers.scheduler import lease_holder, periodic_tasks, run_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,6 +171,7 @@ class WorkerProcess(TeamkeysProcess):
     def __init__(
         self, settings: Settings, log_path: Path, *, processes: int = 1, threads: int = 2
     ) -> None:
+        self.processes = processes
         super().__init__(
             settings,
             log_path,
@@ -179,6 +180,14 @@ class WorkerProcess(TeamkeysProcess):
             str(processes),
             "--threads",
             str(threads),
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until every worker process has booted (slow on a busy machine)."""
+        wait_until(
+            lambda: self.output().count("Worker process is ready") >= self.processes,
+            timeout=timeout,
+            what="the worker processes to boot",
         )
 
 

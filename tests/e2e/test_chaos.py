@@ -383,6 +383,7 @@ def test_a_worker_stopped_mid_batch_finishes_its_jobs_and_gives_the_rest_back(
         http = deployment.http
         log_path = tmp_path / "worker-1.log"
         workers.append(WorkerProcess(patient, log_path, processes=2, threads=2))
+        workers[0].wait_ready()
         owner = verified(http, sink, "Olive", "olive@example.com")
         wait_for_all_jobs_done(deployment, timeout=30)
 

@@ -102,8 +102,10 @@ def test_a_stopped_scheduler_releases_its_lease_and_another_takes_over_at_once(
         update={"scheduler_beat_seconds": 0.2, "scheduler_lease_seconds": 600.0}
     )
     with relay_only(settings) as deployment:
-        processes.append(WorkerProcess(settings, tmp_path / "worker.log"))
+        worker = WorkerProcess(settings, tmp_path / "worker.log")
+        processes.append(worker)
         first, holder, second = two_schedulers(settings, tmp_path, processes)
+        worker.wait_ready()
 
         assert first.terminate(timeout=30) == 0, first.output()
         assert f"scheduler {holder} released its lease" in first.output()
@@ -127,8 +129,10 @@ def test_a_killed_scheduler_is_replaced_when_its_lease_runs_out(
         update={"scheduler_beat_seconds": 0.2, "scheduler_lease_seconds": 2.0}
     )
     with relay_only(settings) as deployment:
-        processes.append(WorkerProcess(settings, tmp_path / "worker.log"))
+        worker = WorkerProcess(settings, tmp_path / "worker.log")
+        processes.append(worker)
         first, holder, second = two_schedulers(settings, tmp_path, processes)
+        worker.wait_ready()
 
         a_job_flows(deployment, sink, "before-the-kill@example.com")
         assert "relay handed" in first.output()
