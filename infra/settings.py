@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.billing import DEFAULT_PRICES, PriceTable
@@ -114,6 +114,17 @@ class Settings(BaseSettings):
     #: Threads per in-process (embedded) worker.
     worker_threads: int = 4
 
+    # Stopping and the scheduler lease
+    #: On SIGTERM, how long a process finishes what it is doing before it exits: the web its
+    #: in-flight requests, a worker its running jobs (others go back to the broker).
+    stop_grace_seconds: float = 20.0
+    #: How often the active scheduler renews its lease, and a waiting one looks whether the
+    #: lease is free.
+    scheduler_beat_seconds: float = 5.0
+    #: How long the lease lasts unrenewed: a scheduler killed without releasing it is replaced
+    #: this long after its last beat. Must be longer than TEAMKEYS_SCHEDULER_BEAT_SECONDS.
+    scheduler_lease_seconds: float = 30.0
+
     # Abuse limits: "<count>/<period>" in the notation of the `limits` library, e.g.
     # "5/15 minutes", "20/hour", "3/7 days". Counters live in Redis when TEAMKEYS_REDIS_URL is
     # set, in process memory otherwise.
@@ -141,6 +152,15 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
 
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _lease_outlasts_beat(self) -> Settings:
+        if self.scheduler_lease_seconds <= self.scheduler_beat_seconds:
+            raise ValueError(
+                "TEAMKEYS_SCHEDULER_LEASE_SECONDS must be longer than "
+                "TEAMKEYS_SCHEDULER_BEAT_SECONDS (the lease is renewed every beat)"
+            )
+        return self
 
     @field_validator("public_url")
     @classmethod

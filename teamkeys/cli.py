@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import math
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -23,12 +25,31 @@ if TYPE_CHECKING:
 log = logging.getLogger("teamkeys")
 
 
+def exit_zero_on_sigterm() -> None:
+    """Make SIGTERM end this command with status 0. While serving, uvicorn takes SIGTERM over
+    and stops gracefully (no new connections; in-flight requests finish, up to
+    TEAMKEYS_STOP_GRACE_SECONDS), then raises the signal again for the handler it found: this
+    one, so a clean stop exits 0 instead of dying of the signal (143). Before serving, SIGTERM
+    exits at once."""
+
+    def exit_zero(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, exit_zero)
+
+
+def grace_seconds(settings: Settings) -> int:
+    """The stop grace as uvicorn takes it (whole seconds)."""
+    return max(math.ceil(settings.stop_grace_seconds), 1)
+
+
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from teamkeys.embedded import Embedded
     from teamkeys.web import build_app
 
+    exit_zero_on_sigterm()
     embedded = Embedded(settings)
     runtime = embedded.start()
     try:
@@ -43,9 +64,11 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
             port=args.port,
             log_level="warning",
             proxy_headers=False,  # TEAMKEYS_TRUSTED_PROXIES decides (api.app)
+            timeout_graceful_shutdown=grace_seconds(settings),
         )
     finally:
-        embedded.stop()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the stop short
+        embedded.stop()  # workers finish their jobs; the scheduler releases its lease
     return 0
 
 
@@ -66,6 +89,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     from teamkeys.runtime import build_runtime
 
     require_broker(settings, "web")
+    exit_zero_on_sigterm()
     asked = (
         str(args.workers) if args.workers is not None else os.environ.get("WEB_CONCURRENCY", "1")
     )
@@ -94,11 +118,15 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         log_level="info",
         proxy_headers=False,  # TEAMKEYS_TRUSTED_PROXIES decides (api.app)
         access_log=False,  # teamkeys.access logs route templates, never token paths
+        timeout_graceful_shutdown=grace_seconds(settings),
     )
     return 0
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Dramatiq's CLI, which runs ``--processes`` worker processes. On SIGTERM each finishes its
+    running jobs (up to TEAMKEYS_STOP_GRACE_SECONDS) and gives its prefetched messages back to
+    the broker; ``teamkeys.entrypoint`` makes the duplicate SIGTERM of a group kill harmless."""
     require_broker(settings, "worker")
     argv = [
         sys.executable,
@@ -109,25 +137,27 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         str(args.processes),
         "--threads",
         str(args.threads),
+        "--worker-shutdown-timeout",
+        str(round(settings.stop_grace_seconds * 1000)),
     ]
     os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with Dramatiq's CLI
 
 
 def cmd_scheduler(_args: argparse.Namespace, settings: Settings) -> int:
-    import signal
-
+    """The periodic tasks, while this process holds the scheduler lease (one may run on every
+    machine; one is active). SIGTERM or Ctrl-C: the task under way finishes, the lease is
+    released at once for another scheduler, and the command exits 0."""
     require_broker(settings, "scheduler")
 
     from teamkeys.runtime import build_runtime
-    from workers.scheduler import periodic_tasks, run_scheduler
+    from workers.scheduler import lease_holder, periodic_tasks, run_scheduler
 
     runtime = build_runtime(settings)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for stopping in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stopping, lambda *_: stop.set())
     try:
-        run_scheduler(periodic_tasks(runtime, runtime.relay), stop)
-    except KeyboardInterrupt:
-        pass
+        run_scheduler(periodic_tasks(runtime, runtime.relay), stop, lease_holder(runtime))
     finally:
         runtime.close()
     return 0

@@ -13,7 +13,7 @@ from infra.services import smtp_transport
 from infra.settings import Settings
 from teamkeys.migrate import upgrade
 from teamkeys.runtime import Runtime, build_runtime
-from workers.scheduler import periodic_tasks, run_scheduler
+from workers.scheduler import lease_holder, periodic_tasks, run_scheduler
 
 log = logging.getLogger("teamkeys.embedded")
 
@@ -56,7 +56,8 @@ class Embedded:
         self.worker.start()
         self._scheduler = threading.Thread(
             target=run_scheduler,
-            args=(periodic_tasks(runtime, runtime.relay), self._stop),
+            # The same lease as a `teamkeys scheduler` process: one active at a time.
+            args=(periodic_tasks(runtime, runtime.relay), self._stop, lease_holder(runtime)),
             name="teamkeys-scheduler",
             daemon=True,
         )

@@ -20,8 +20,8 @@ import httpx
 from infra.settings import Settings
 from teamkeys.runtime import build_runtime
 from teamkeys.web import build_app
-from tests.support import LiveServer
-from workers.scheduler import periodic_tasks, run_scheduler
+from tests.support import LiveServer, wait_until
+from workers.scheduler import lease_holder, periodic_tasks, run_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,24 +115,27 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-class WorkerProcess:
-    """``teamkeys worker`` (Dramatiq's CLI) as its own process group, as in production."""
+def terminate_group(process: subprocess.Popen[bytes], timeout: float) -> int:
+    """SIGTERM to ``process``'s whole process group (honcho's and systemd's way of stopping
+    it), then its exit status; SIGKILL if it is still there after ``timeout``."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        raise
 
-    def __init__(
-        self, settings: Settings, log_path: Path, *, processes: int = 1, threads: int = 2
-    ) -> None:
+
+class TeamkeysProcess:
+    """A ``teamkeys`` command as its own process group, as in production (honcho starts each
+    process of the Procfile in a new session), its output in ``log_path``."""
+
+    def __init__(self, settings: Settings, log_path: Path, *argv: str) -> None:
+        self.log_path = log_path
         self.log = log_path.open("ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "teamkeys.cli",
-                "worker",
-                "--processes",
-                str(processes),
-                "--threads",
-                str(threads),
-            ],
+            [sys.executable, "-m", "teamkeys.cli", *argv],
             cwd=ROOT,
             env=settings_env(settings),
             stdout=self.log,
@@ -145,6 +148,10 @@ class WorkerProcess:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM to the whole group, as honcho and systemd stop it; its exit status."""
+        return terminate_group(self.process, timeout)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -154,30 +161,67 @@ class WorkerProcess:
                 self.kill()
         self.log.close()
 
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+
+class WorkerProcess(TeamkeysProcess):
+    """``teamkeys worker`` (Dramatiq's CLI)."""
+
+    def __init__(
+        self, settings: Settings, log_path: Path, *, processes: int = 1, threads: int = 2
+    ) -> None:
+        self.processes = processes
+        super().__init__(
+            settings,
+            log_path,
+            "worker",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until every worker process has booted (slow on a busy machine)."""
+        wait_until(
+            lambda: self.output().count("Worker process is ready") >= self.processes,
+            timeout=timeout,
+            what="the worker processes to boot",
+        )
+
 
 class Deployment:
-    """The web process and the scheduler (relay) in this process; workers elsewhere."""
+    """The web process and the scheduler (relay) in this process; workers elsewhere. With
+    ``scheduler=False`` the scheduler runs elsewhere too (``teamkeys scheduler`` processes)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, scheduler: bool = True) -> None:
         self.runtime = build_runtime(settings)
         self.server = LiveServer(build_app(self.runtime))
         self.stop_scheduler = threading.Event()
         self.scheduler = threading.Thread(
             target=run_scheduler,
-            args=(periodic_tasks(self.runtime, self.runtime.relay), self.stop_scheduler),
+            args=(
+                periodic_tasks(self.runtime, self.runtime.relay),
+                self.stop_scheduler,
+                lease_holder(self.runtime),
+            ),
             daemon=True,
         )
+        self.with_scheduler = scheduler
 
     def __enter__(self) -> Deployment:
         self.server.start()
-        self.scheduler.start()
+        if self.with_scheduler:
+            self.scheduler.start()
         self.http = httpx.Client(base_url=self.server.url, timeout=30)
         return self
 
     def __exit__(self, *_: object) -> None:
         self.http.close()
         self.stop_scheduler.set()
-        self.scheduler.join(timeout=10)
+        if self.with_scheduler:
+            self.scheduler.join(timeout=10)
         self.server.stop()
         self.runtime.broker.flush_all()
         self.runtime.close()

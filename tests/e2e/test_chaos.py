@@ -365,3 +365,56 @@ def test_an_smtp_server_refusing_mail_for_a_minute_loses_and_doubles_nothing(
         assert most_attempts is not None and most_attempts > 10  # the refusals really happened
         assert_delivered_once(deployment, sink, invitees)
         assert_invariants(deployment)
+
+
+def test_a_worker_stopped_mid_batch_finishes_its_jobs_and_gives_the_rest_back(
+    redis_settings: Settings,
+    sink: FaultySink,
+    workers: list[WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    """SIGTERM to the worker's whole process group, as honcho and systemd send it: every
+    Dramatiq worker process gets it twice (from the group kill and from Dramatiq's main
+    process) and must still finish its running jobs, give its prefetched messages back and
+    exit 0. A job cut off mid-run would be attempted twice, after a run lease longer than this
+    test waits."""
+    patient = redis_settings.model_copy(update={"job_run_lease_seconds": 120.0})
+    with Deployment(patient) as deployment:
+        http = deployment.http
+        log_path = tmp_path / "worker-1.log"
+        workers.append(WorkerProcess(patient, log_path, processes=2, threads=2))
+        workers[0].wait_ready()
+        owner = verified(http, sink, "Olive", "olive@example.com")
+        wait_for_all_jobs_done(deployment, timeout=30)
+
+        sink.data_delay = 0.3  # each send holds its worker thread mid-DATA for a while
+        invitees = [f"invitee{n}@example.com" for n in range(20)]
+        invite(http, owner, invitees)
+        wait_until(
+            lambda: sink.held >= 1 and sink.count(lambda m: "invited you" in m["Subject"]) >= 2,
+            timeout=30,
+            what="the worker mid-batch and mid-send",
+        )
+        assert workers[0].terminate() == 0, log_path.read_text()
+        done_before = sink.count(lambda m: "invited you" in m["Subject"])
+        assert done_before < len(invitees), "the batch was over before the stop"
+
+        log_text = log_path.read_text()
+        assert "Stopping worker process" in log_text
+        assert "Killing worker process" not in log_text
+        assert "Traceback" not in log_text
+        with deployment.runtime.db.unit_of_work() as uow:
+            running = uow.session.scalar(
+                select(func.count())
+                .select_from(Job)
+                .where(Job.status == "pending", Job.started_at.is_not(None))
+            )
+        assert running == 0  # none was left mid-run, waiting for its run lease
+
+        sink.data_delay = 0.0
+        workers.append(WorkerProcess(patient, tmp_path / "worker-2.log"))
+        wait_for_all_jobs_done(deployment, timeout=60)  # half the run lease
+        assert_delivered_once(deployment, sink, invitees)
+        with deployment.runtime.db.unit_of_work() as uow:
+            attempts = uow.session.scalars(select(Job.attempts)).all()
+        assert set(attempts) == {1}, "a job was cut off and run again"

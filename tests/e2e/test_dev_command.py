@@ -57,4 +57,11 @@ def test_teamkeys_dev_runs_everything_and_keeps_the_welcome_email_as_a_file(
             assert (tmp_path / "var" / "teamkeys.db").exists()
         finally:
             process.terminate()
-            process.wait(timeout=15)
+            returncode = process.wait(timeout=30)
+    # SIGTERM stops it cleanly: its scheduler, the active one by the same lease as a
+    # `teamkeys scheduler` process, gives the lease up for whichever runs next.
+    log_text = log_path.read_text()
+    assert returncode == 0, log_text
+    assert re.search(r"scheduler (\S+) is the active one", log_text)
+    assert re.search(r"scheduler (\S+) released its lease", log_text)
+    assert "Traceback" not in log_text

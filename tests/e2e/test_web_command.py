@@ -8,10 +8,12 @@ import re
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Connection, create_engine, text
 
 from infra.settings import Settings
 from teamkeys.runtime import Runtime
@@ -138,3 +140,67 @@ def test_a_web_command_that_cannot_serve_says_why_and_exits(
     assert done.returncode == 1
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.redis
+@needs_services
+def test_web_stopped_by_a_group_sigterm_finishes_the_request_in_flight_and_exits_0(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """SIGTERM to the web's process group (honcho, systemd) while a request is in flight:
+    no new connection is taken, the request completes, and the process exits 0. The request
+    is held in flight by a table lock this test takes, and let go once the server is
+    stopping."""
+    port = free_port()
+    log_path = tmp_path / "web.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "teamkeys.cli", "web", "--port", str(port)],
+            cwd=ROOT,
+            env=settings_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    engine = create_engine(settings.database_url)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            wait_until_ready(http, "teamkeys web")
+            with engine.connect() as blocker, ThreadPoolExecutor(1) as pool:
+                blocker.execute(text("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE"))
+                signing_up = pool.submit(
+                    http.post,
+                    "/v1/signup",
+                    json={"email": "ada@example.com", "name": "Ada", "password": "long enough"},
+                )
+                wait_until(lambda: waiting_on_a_lock(blocker), what="the sign-up to be in flight")
+                os.killpg(process.pid, signal.SIGTERM)
+                wait_until(
+                    lambda: "Waiting for connections to close" in log_path.read_text(),
+                    timeout=30,
+                    what="the server to stop taking requests and wait for the one in flight",
+                )
+                blocker.rollback()  # the lock goes: the sign-up goes on
+                signed_up = signing_up.result(timeout=30)
+        assert signed_up.status_code == 201, signed_up.text
+        returncode = process.wait(timeout=30)
+    finally:
+        engine.dispose()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    log_text = log_path.read_text()
+    assert returncode == 0, log_text
+    assert "Traceback" not in log_text
+    assert "Application shutdown complete" in log_text
+
+
+def waiting_on_a_lock(connection: Connection) -> bool:
+    """Whether another session of this database waits for a lock (on PostgreSQL)."""
+    waiting = connection.scalar(
+        text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+    )
+    return bool(waiting)

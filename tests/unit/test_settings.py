@@ -65,3 +65,11 @@ def test_policies_carry_the_configured_values() -> None:
     assert policies.key_policy.reveal_window == timedelta(minutes=3)
     assert policies.invitation_policy.daily_limit == 7
     assert policies.review_policy.manual_review_above == 11
+
+
+def test_a_scheduler_lease_must_outlast_its_beat(clean_environment: pytest.MonkeyPatch) -> None:
+    """A lease that ran out between two beats would pass from scheduler to scheduler."""
+    clean_environment.setenv("TEAMKEYS_SCHEDULER_BEAT_SECONDS", "10")
+    clean_environment.setenv("TEAMKEYS_SCHEDULER_LEASE_SECONDS", "10")
+    with pytest.raises(ValueError, match="SCHEDULER_LEASE_SECONDS must be longer"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
