@@ -444,9 +444,9 @@ def _month_of(session: Session, day: InstrumentedAttribute[date]) -> ColumnEleme
 
 def invoice_emails(session: Session, invoice_id: str) -> list[str]:
     """Queue ``invoice_ready`` for every owner the invoice's team has now and for its billing
-    email (each with its ``send_email`` job), and give the ids of those emails. One email per invoice and owner
-    (the cause says which): asking again gives the same emails, sent or not, and queues one
-    only for a new owner."""
+    email (each with its ``send_email`` job), and give the ids of those emails. One email per
+    invoice and recipient (the cause says which): asking again gives the same emails, sent or
+    not, and queues one only for a new owner."""
     invoice = session.get(Invoice, invoice_id)
     if invoice is None:
         return []
