@@ -549,14 +549,16 @@ def count_in_run(
     )
 
 
+def latest_invoice_runs(session: Session, limit: int = 100) -> list[InvoiceRun]:
+    """The latest runs, newest first (``teamkeys invoices runs``)."""
+    newest = (InvoiceRun.started_at.desc(), InvoiceRun.period.desc(), InvoiceRun.id)
+    return list(session.scalars(select(InvoiceRun).order_by(*newest).limit(limit)))
+
+
 def invoice_runs(session: Session, agent: Account, limit: int = 100) -> list[InvoiceRun]:
-    """The latest runs, newest first (support)."""
+    """The latest runs, newest first, for a support agent."""
     require_support(agent)
-    return list(
-        session.scalars(
-            select(InvoiceRun).order_by(InvoiceRun.started_at.desc(), InvoiceRun.id).limit(limit)
-        )
-    )
+    return latest_invoice_runs(session, limit)
 
 
 def format_money(cents: int, currency: str) -> str:

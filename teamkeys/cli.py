@@ -234,20 +234,13 @@ def cmd_invoices_generate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_invoices_runs(args: argparse.Namespace, settings: Settings) -> int:
     """The latest invoice runs, newest first, and when the next is due (support sees the same
     at ``GET /v1/support/invoice-runs``)."""
-    from sqlalchemy import select
-
-    from domain.billing import format_money, next_run
+    from domain.billing import format_money, latest_invoice_runs, next_run
     from domain.clock import utcnow
-    from domain.models import InvoiceRun
 
     db = _tickets_database(settings)
     try:
         with db.unit_of_work() as uow:
-            runs = uow.session.scalars(
-                select(InvoiceRun)
-                .order_by(InvoiceRun.started_at.desc(), InvoiceRun.id)
-                .limit(args.limit)
-            ).all()
+            runs = latest_invoice_runs(uow.session, args.limit)
     finally:
         db.dispose()
     header = ("PERIOD", "SOURCE", "STARTED (UTC)", "FINISHED (UTC)", "TEAMS", "INVOICES", "TOTAL")

@@ -1,5 +1,6 @@
 """The support console in a browser: an agent settles a migration ticket, rejects a production
-application in manual review and re-sends a dead email, on the pages; nobody else sees it."""
+application in manual review, re-sends a dead email and reads the invoice runs, on the pages;
+nobody else sees it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import snap
 from tests.conftest import PASSWORD, System
 from tests.e2e.conftest import AGENT_PASSWORD, a_dead_email, run_add_agent
+from tests.e2e.test_invoices import PERIOD, down_since_last_month, run_scheduler, use
 from tests.e2e.test_migrations import consented_ticket
 from tests.support import CARD, PRODUCTION_FORM, to, wait_until
 
@@ -179,3 +181,24 @@ def test_the_console_is_for_agents_only(page: Page, system: System) -> None:
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     for path in ("/support", "/support/emails", "/support/production-reviews"):
         assert page.goto(path).status == 404  # type: ignore[union-attr]
+
+
+def test_an_agent_sees_the_invoice_runs_with_their_totals(agent_page: Page, system: System) -> None:
+    olive = system.sign_up("Olive")
+    system.approve_for_production(olive["team"]["id"])
+    live = system.key_secret(olive, "production")
+    use(system, live, "runs-1", "teamkeys-large", 1_000_000, 100_000)  # 450 cents, last month
+    down_since_last_month(system)
+    run_scheduler(system)
+    page = agent_page
+
+    def finished() -> bool:
+        page.goto("/support/invoice-runs")
+        return "running" not in page.locator("table").inner_text()
+
+    wait_until(finished, what="the run to finish")
+    row = page.get_by_role("row", name=re.compile(f"^{PERIOD} "))
+    expect(row).to_contain_text("the scheduler")
+    expect(row).to_contain_text("4.50 USD")
+    expect(page.get_by_text(re.compile(r"Next: \d{4}-\d{2}'s invoices, due"))).to_be_visible()
+    snap(page, "support-invoice-runs")
