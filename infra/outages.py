@@ -64,7 +64,7 @@ def _down(exc: BaseException) -> Dependency | None:
 def _unreachable(exc: sa.DBAPIError) -> bool:
     orig = exc.orig
     if isinstance(orig, sqlite3.OperationalError):
-        return orig.sqlite_errorcode & 0xFF in SQLITE_BUSY_CODES
+        return getattr(orig, "sqlite_errorcode", 0) & 0xFF in SQLITE_BUSY_CODES
     if not isinstance(exc, sa.OperationalError | sa.InterfaceError):
         return False
     # psycopg: no SQLSTATE means the client failed (refused, timed out, connection lost) before

@@ -147,8 +147,9 @@ def test_the_database_cut_off_is_503_unavailable_with_one_log_line_on_a_usable_c
 
 #: Requests that write jobs, made at once while the broker hangs.
 AT_ONCE = 40
-#: A request's bound while the broker hangs: the hand-over's timeout (0.5 s) and then some.
-BOUND_SECONDS = 3.0
+#: A request's bound while the broker hangs: the hand-over's timeout (0.5 s) and room for a
+#: busy machine; waiting on the broker instead takes its socket timeout (10 s).
+BOUND_SECONDS = 5.0
 
 
 @needs_services
@@ -182,6 +183,7 @@ def test_a_hung_broker_holds_no_request_and_its_jobs_run_once_when_it_answers(
             assert health.status_code == 200
             slowest = max(taken)
         assert slowest < BOUND_SECONDS, f"a request took {slowest:.1f} s"
+        print(f"\nthe slowest of {AT_ONCE} requests with the broker hung took {slowest:.2f} s")
         assert sink.count(lambda m: "invited you" in str(m["Subject"])) == 0
 
         proxy.resume()
