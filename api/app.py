@@ -11,7 +11,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.access_log import AccessLog
 from api.body_limit import BodyLimit, NoNulInPath
-from api.errors import install_error_handlers
+from api.errors import FailuresAnswered, install_error_handlers
 from api.routes import (
     accounts,
     api_keys,
@@ -55,6 +55,7 @@ def create_app(services: Services, *, on_shutdown: Callable[[], None] | None = N
         per_path={"/v1/usage": settings.usage_max_body_bytes},
     )
     app.add_middleware(NoNulInPath)
+    app.add_middleware(FailuresAnswered)  # inside the access log: it logs the status answered
     app.add_middleware(AccessLog)
     if settings.trusted_proxies:
         # Behind these proxies the client's address is the one they forward; anyone else's

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.schemas import ErrorBody
 from domain.errors import (
@@ -23,6 +25,7 @@ from domain.errors import (
     Throttled,
     Unauthenticated,
 )
+from infra.outages import dependency_down, describe
 
 log = logging.getLogger("teamkeys.api")
 
@@ -94,7 +97,7 @@ def _describe(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    _document_validation_errors(app)
+    _document_errors(app)
 
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
@@ -120,10 +123,77 @@ def install_error_handlers(app: FastAPI) -> None:
         # Starlette's headers carry what HTTP requires, e.g. ``Allow`` on a 405.
         return error_response(exc.status_code, code, message, headers=exc.headers)
 
-    @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error", exc_info=exc)
-        return error_response(500, "internal_error", "Something went wrong on our side.")
+
+#: Seconds a client is told to wait (``Retry-After``) when a dependency is down.
+RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a request that raised is answered: an outage (503) or a fault of ours (500)."""
+
+    status: int
+    code: str
+    message: str
+    headers: dict[str, str]
+
+
+def failure_of(exc: Exception, scope: Scope) -> Failure:
+    """Log ``exc`` once and say how to answer it: a dependency down right now is one warning
+    line and 503 ``unavailable`` with ``Retry-After``; anything else is a bug, logged with its
+    traceback, and 500 ``internal_error``."""
+    where = f"{scope.get('method', '')} {getattr(scope.get('route'), 'path', '(no route)')}"
+    down = dependency_down(exc)
+    if down is not None:
+        log.warning("%s: the %s is unavailable: %s", where, down, describe(exc))
+        return Failure(
+            503,
+            "unavailable",
+            f"The service is unavailable right now (its {down} does not answer); "
+            f"try again in {RETRY_AFTER_SECONDS} seconds.",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    log.error("%s: unexpected error", where, exc_info=exc)
+    return Failure(500, "internal_error", "Something went wrong on our side.", {})
+
+
+class FailuresAnswered:
+    """Answers a request whose handling raised, so the client always gets a response and its
+    keep-alive connection stays open. Starlette's own last resort (``ServerErrorMiddleware``)
+    answers but then re-raises to the server, which logs a traceback and closes the connection
+    without a word: the client's next request on it failed. ``api.app`` puts this inside the
+    access log, which so logs the status answered. A response already under way cannot be
+    replaced: that exception goes on up (the server cuts the connection, the only honest end);
+    one raised after the whole response left is only logged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = finished = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started, finished
+            if message["type"] == "http.response.start":
+                started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                finished = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started and not finished:
+                raise
+            failure = failure_of(exc, scope)
+            if not started:
+                answer = error_response(
+                    failure.status, failure.code, failure.message, headers=failure.headers
+                )
+                await answer(scope, receive, send)
 
 
 RETRY_AFTER = {
@@ -136,16 +206,22 @@ RETRY_AFTER = {
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer, all with :class:`ErrorBody`;
-    a 429 says it carries ``Retry-After``."""
+    a 429 and a 503 say they carry ``Retry-After``."""
     return {
         status: {"model": ErrorBody, **({"headers": RETRY_AFTER} if status in (429, 503) else {})}
         for status in statuses
     }
 
 
-def _document_validation_errors(app: FastAPI) -> None:
+#: The one route that never answers 503: the liveness probe waits on nothing.
+NEVER_UNAVAILABLE = frozenset({"/healthz"})
+
+
+def _document_errors(app: FastAPI) -> None:
     """FastAPI documents a 422 of its own shape (``HTTPValidationError``) on every route with
-    parameters; the handler above answers with :class:`ErrorBody`, so the document says that."""
+    parameters; the handler above answers with :class:`ErrorBody`, so the document says that.
+    It also says what any route may answer beyond its own refusals: 413 where it takes a body,
+    and 503 ``unavailable`` with ``Retry-After`` (:class:`FailuresAnswered`)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -153,16 +229,25 @@ def _document_validation_errors(app: FastAPI) -> None:
         schema = generate()
         schemas = schema.get("components", {}).get("schemas", {})
         if fresh and "ErrorBody" in schemas:
-            for operations in schema.get("paths", {}).values():
+            error_body = {"application/json": {"schema": {"$ref": _REF + "ErrorBody"}}}
+            for path, operations in schema.get("paths", {}).items():
                 for operation in operations.values():
                     if "requestBody" in operation:
                         operation["responses"].setdefault(
                             "413",
                             {
                                 "description": "The body is larger than the server accepts",
-                                "content": {
-                                    "application/json": {"schema": {"$ref": _REF + "ErrorBody"}}
-                                },
+                                "content": error_body,
+                            },
+                        )
+                    if path not in NEVER_UNAVAILABLE:
+                        operation["responses"].setdefault(
+                            "503",
+                            {
+                                "description": "A dependency (the database, or the broker "
+                                "where the route needs it) is down right now",
+                                "headers": RETRY_AFTER,
+                                "content": error_body,
                             },
                         )
                     for response in operation.get("responses", {}).values():

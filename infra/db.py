@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.jobs import set_dispatch_lease, take_jobs_to_dispatch
@@ -92,14 +92,18 @@ class Database:
         set_dispatch_lease(session, self.dispatch_lease)
         return UnitOfWork(session, self.dispatch)
 
-    def ping(self) -> bool:
-        """Whether the database answers right now (the readiness probe)."""
+    def schema_revisions(self) -> frozenset[str] | None:
+        """The Alembic revisions the schema is at (none: never migrated), or None when the
+        database does not answer right now (the readiness probe)."""
         try:
             with self.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+                if not inspect(connection).has_table("alembic_version"):
+                    return frozenset()
+                return frozenset(
+                    connection.scalars(text("SELECT version_num FROM alembic_version"))
+                )
         except Exception:
-            return False
-        return True
+            return None
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, or_, update
 
 from domain.models import ApiKey, AuthSession
 from infra.db import Database
+from infra.outages import dependency_down, describe
 
 log = logging.getLogger("teamkeys.last_used")
 
@@ -71,5 +72,11 @@ class LastUsedTracker:
         while not self._stop.wait(self.interval):
             try:
                 self.flush()
-            except Exception:
-                log.exception("could not write last-used times; they are retried next time")
+            except Exception as exc:
+                if dependency_down(exc) is None:
+                    log.exception("could not write last-used times; they are retried next time")
+                else:  # an outage: one line, no traceback each time
+                    log.warning(
+                        "could not write last-used times (%s); they are retried next time",
+                        describe(exc),
+                    )

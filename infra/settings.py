@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # Jobs
     #: Seconds a dispatched job may wait in the broker before the relay hands it over again.
     job_dispatch_lease_seconds: float = 60.0
+    #: Most seconds a request waits, after its commit, for the broker to take its jobs; past
+    #: it the request answers and the relay sends them (a hung broker never holds a request).
+    job_handover_timeout_seconds: float = 0.5
     #: Seconds a started job may run before it is presumed dead (worker killed) and re-run.
     job_run_lease_seconds: float = 60.0
     #: How often the relay looks for jobs to (re)dispatch.

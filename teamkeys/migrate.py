@@ -3,12 +3,21 @@ no alembic.ini next to them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 import migrations
+
+#: The PostgreSQL advisory lock every ``teamkeys db upgrade`` holds while it migrates (any
+#: fixed 64-bit number; this one is "teamkeys" in ASCII).
+MIGRATION_LOCK = 0x7465616D6B657973
 
 
 def alembic_config(url: str) -> Config:
@@ -19,4 +28,30 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    """Migrate the database at ``url``; safe when several processes do it at once (each
+    deployment's web processes may all start with it): one migrates while the others wait,
+    then find nothing left to do."""
+    with _one_at_a_time(url):
+        command.upgrade(alembic_config(url), revision)
+
+
+@contextmanager
+def _one_at_a_time(url: str) -> Iterator[None]:
+    """On PostgreSQL, a session-level advisory lock held on a connection of its own for the
+    whole upgrade (two at once both created the first migration's types, and one failed with a
+    unique violation). SQLite needs none: every migration transaction begins with ``BEGIN
+    IMMEDIATE`` (``infra.db``), so a second process waits for the file's write lock (30 s),
+    then reads the version the first one left."""
+    if make_url(url).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+    finally:
+        engine.dispose()

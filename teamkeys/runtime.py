@@ -22,6 +22,7 @@ class Runtime(Services):
     worker_context: WorkerContext
 
     def close(self) -> None:
+        self.relay.close()  # hand-overs under way finish before the broker and database close
         super().close()
         self.worker_context.transport.close()
 
@@ -46,8 +47,13 @@ def build_runtime(
         policies=services,
     )
     actors = register_actors(services.broker, context)
-    relay = Relay(services.db, actors, dispatch_lease=settings.job_dispatch_lease_seconds)
+    relay = Relay(
+        services.db,
+        actors,
+        dispatch_lease=settings.job_dispatch_lease_seconds,
+        handover_timeout=settings.job_handover_timeout_seconds,
+    )
     if settings.redis_url or with_workers:
-        services.db.dispatch_through(relay.dispatch_new, relay.dispatch_lease)
+        services.db.dispatch_through(relay.hand_over, relay.dispatch_lease)
     shared = {field.name: getattr(services, field.name) for field in fields(services)}
     return Runtime(**shared, actors=actors, relay=relay, worker_context=context)

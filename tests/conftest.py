@@ -80,6 +80,35 @@ _emails = itertools.count(1)
 PASSWORD = "correct horse battery"
 
 
+def signed_up(runtime: Runtime, name: str = "Ada", email: str | None = None) -> dict[str, Any]:
+    """Quick set-up: a verified account owning a new team, and a session for it, as signing
+    up and opening the emailed link make them (both driven over HTTP in
+    tests/e2e/test_accounts.py). Returns what ``POST /v1/signup`` answers, with ``headers``
+    for the session added."""
+    email = email or f"{name.lower().replace(' ', '.')}.{next(_emails)}@example.com"
+    with runtime.db.unit_of_work() as uow:
+        password_hash = accounts.hash_new_password(uow.session, runtime.passwords, PASSWORD)
+        account = accounts.create_account(
+            uow.session, email=email, name=name, password_hash=password_hash, verified=True
+        )
+        team = accounts.found_personal_team(uow.session, account)
+        issued = accounts.start_session(
+            uow.session, account, runtime.account_policy, accounts.Client("127.0.0.1", "tests")
+        )
+        uow.commit()
+    return {
+        "account": {
+            "id": account.id,
+            "email": account.email,
+            "name": account.name,
+            "email_verified": True,
+        },
+        "team": {"id": team.id, "name": team.name, "production_status": "none"},
+        "token": issued.token,
+        "headers": {"Authorization": f"Bearer {issued.token}"},
+    }
+
+
 @dataclass
 class System:
     """A running teamkeys and a client for its API, as a test drives it."""
@@ -90,37 +119,9 @@ class System:
     embedded: Embedded
 
     def sign_up(self, name: str = "Ada", email: str | None = None) -> dict[str, Any]:
-        """Quick set-up: a verified account owning a new team, and a session for it, as signing
-        up and opening the emailed link make them (both driven over HTTP in
-        tests/e2e/test_accounts.py). Returns what ``POST /v1/signup`` answers, with ``headers``
-        for the session added."""
-        email = email or f"{name.lower().replace(' ', '.')}.{next(_emails)}@example.com"
-        with self.runtime.db.unit_of_work() as uow:
-            password_hash = accounts.hash_new_password(
-                uow.session, self.runtime.passwords, PASSWORD
-            )
-            account = accounts.create_account(
-                uow.session, email=email, name=name, password_hash=password_hash, verified=True
-            )
-            team = accounts.found_personal_team(uow.session, account)
-            issued = accounts.start_session(
-                uow.session,
-                account,
-                self.runtime.account_policy,
-                accounts.Client("127.0.0.1", "tests"),
-            )
-            uow.commit()
-        return {
-            "account": {
-                "id": account.id,
-                "email": account.email,
-                "name": account.name,
-                "email_verified": True,
-            },
-            "team": {"id": team.id, "name": team.name, "production_status": "none"},
-            "token": issued.token,
-            "headers": {"Authorization": f"Bearer {issued.token}"},
-        }
+        """Quick set-up: a verified account owning a new team, and a session for it
+        (:func:`signed_up`)."""
+        return signed_up(self.runtime, name, email)
 
     def join(self, team_id: str, name: str, role: str = "user") -> dict[str, Any]:
         """Quick set-up: sign someone up, then seat them in ``team_id`` instead of their own new

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from infra.settings import Settings
 from teamkeys.runtime import build_runtime
@@ -28,13 +29,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 class TcpProxy:
     """Forwards a loopback port to ``target``; :meth:`down` refuses and cuts every connection,
-    as a crashed server would, and :meth:`up` serves again on the same port."""
+    as a crashed server would, and :meth:`up` serves again on the same port. :meth:`freeze`
+    stops forwarding but keeps every connection open and takes new ones, as a hung server or a
+    network partition does, until :meth:`resume` passes on what waited."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         self.port: int = probe.getsockname()[1]
@@ -51,6 +56,10 @@ class TcpProxy:
     def down(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
+            # Closing alone would leave the accept() blocked in the accepting thread holding the
+            # socket open on Linux: one more connection would still get through.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         with self._lock:
             for sock in self._sockets:
@@ -58,6 +67,12 @@ class TcpProxy:
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
             self._sockets.clear()
+
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -77,7 +92,9 @@ class TcpProxy:
     def _pipe(self, a: socket.socket, b: socket.socket) -> None:
         pair = {a: b, b: a}
         try:
-            while True:
+            while a.fileno() >= 0 and b.fileno() >= 0:  # closed by down()
+                if not self._flowing.wait(timeout=1.0):
+                    continue  # frozen: bytes wait in the kernel's buffers, unread
                 readable, _, _ = select.select([a, b], [], [], 1.0)
                 for sock in readable:
                     data = sock.recv(65536)
@@ -103,6 +120,19 @@ def redis_through_proxy(settings: Settings) -> Iterator[tuple[TcpProxy, Settings
     proxy.up()
     try:
         yield proxy, settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"})
+    finally:
+        proxy.down()
+
+
+@contextlib.contextmanager
+def database_through_proxy(settings: Settings) -> Iterator[tuple[TcpProxy, Settings]]:
+    """The same for ``settings``' PostgreSQL database."""
+    url = make_url(settings.database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy.up()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    try:
+        yield proxy, settings.model_copy(update={"database_url": proxied})
     finally:
         proxy.down()
 

@@ -9,11 +9,13 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import UowDep
-from api.errors import status_of
+from api.errors import failure_of, status_of
 from domain.errors import (
     DomainError,
     EmailNotVerified,
@@ -34,7 +36,8 @@ def page(request: Request, uow: UowDep) -> Page:
 
 class PageRoute(APIRoute):
     """A page's refusals as pages: not signed in → the sign-in page (and back after); a
-    forged form → 403; a page the visitor may not see → 404, as if it did not exist."""
+    forged form → 403; a page the visitor may not see → 404, as if it did not exist; a
+    dependency down → a 503 page with ``Retry-After``, a bug → a 500 page (``api.errors``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -61,6 +64,21 @@ class PageRoute(APIRoute):
             except DomainError as refused:  # any other refusal: a page with the API's status
                 response = render(
                     request, "error.html", status_of(refused), title="Not done", error=refused
+                )
+            except (StarletteHTTPException, RequestValidationError):
+                raise  # the application's handlers answer what HTTP itself refuses
+            except Exception as exc:  # a dependency down (503) or a bug (500): logged once
+                failure = failure_of(exc, request.scope)
+                # Shown as to anyone: the visitor's account may need the database to show.
+                request.state.page = None
+                waits = {"retry_after": failure.headers["Retry-After"]} if failure.headers else {}
+                response = render(
+                    request,
+                    "error.html",
+                    failure.status,
+                    title="Unavailable" if failure.status == 503 else "Something went wrong",
+                    error=failure,
+                    **waits,
                 )
             set_cookies(request, response)
             for name, value in page_headers(request).items():

@@ -4,7 +4,10 @@ for any that did not get through (broker down) or were lost (worker killed mid-j
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import dramatiq
@@ -27,6 +30,11 @@ def release_jobs(db: Database, job_ids: Sequence[str]) -> None:
         uow.commit()
 
 
+#: Threads per process that hand committed jobs to the broker (:meth:`Relay.hand_over`): the
+#: most sends a hung broker can hold at once; past them, jobs go straight to the relay.
+HANDOVER_THREADS = 8
+
+
 class Relay:
     def __init__(
         self,
@@ -34,10 +42,58 @@ class Relay:
         actors: Mapping[str, dramatiq.Actor[[str], None]],
         *,
         dispatch_lease: float,
+        handover_timeout: float = 0.5,
     ) -> None:
         self.db = db
         self.actors = actors
         self.dispatch_lease = timedelta(seconds=dispatch_lease)
+        self.handover_timeout = handover_timeout
+        self._handovers = ThreadPoolExecutor(HANDOVER_THREADS, thread_name_prefix="handover")
+        # A slot per thread, taken before a hand-over is submitted: nothing ever queues behind
+        # sends stuck on a frozen broker's socket, however long it stays frozen.
+        self._slots = threading.BoundedSemaphore(HANDOVER_THREADS)
+
+    def hand_over(self, jobs: Sequence[tuple[str, str]]) -> None:
+        """Right after commit, on the request's thread: :meth:`dispatch_new` on a hand-over
+        thread, waited for at most ``handover_timeout`` whatever the broker does. Past it the
+        request goes on and the jobs are released to the relay's next pass; a send still stuck
+        may yet get through, and the job then arrives twice, which its claim makes harmless."""
+        deadline = time.monotonic() + self.handover_timeout
+        if not self._slots.acquire(timeout=self.handover_timeout):
+            self._leave_to_relay(jobs, "every hand-over thread is waiting on the broker")
+            return
+        try:
+            handed = self._handovers.submit(self._dispatch_in_slot, jobs)
+        except RuntimeError:  # shut down: the process is stopping
+            self._slots.release()
+            self._leave_to_relay(jobs, "the process is stopping")
+            return
+        try:
+            handed.result(timeout=max(deadline - time.monotonic(), 0.0))
+        except TimeoutError:
+            self._leave_to_relay(
+                jobs, f"the broker did not take them within {self.handover_timeout:g} s"
+            )
+
+    def close(self) -> None:
+        """Wait for hand-overs under way (a stuck one, up to the broker's socket timeout)."""
+        self._handovers.shutdown(wait=True, cancel_futures=True)
+
+    def _dispatch_in_slot(self, jobs: Sequence[tuple[str, str]]) -> None:
+        try:
+            self.dispatch_new(jobs)
+        finally:
+            self._slots.release()
+
+    def _leave_to_relay(self, jobs: Sequence[tuple[str, str]], why: str) -> None:
+        log.warning("%d job(s) left to the relay: %s", len(jobs), why)
+        try:
+            release_jobs(self.db, [job_id for job_id, _ in jobs])
+        except Exception:
+            log.exception(
+                "could not release %d job(s); the relay will find them when their lease ends",
+                len(jobs),
+            )
 
     def dispatch_new(self, jobs: Sequence[tuple[str, str]]) -> None:
         """Right after commit: send the jobs just written. If the broker is down the request
