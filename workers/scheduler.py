@@ -20,6 +20,7 @@ from domain.invitations import expire_invitations
 from domain.migration_tickets import expire_tickets
 from domain.scheduler_lease import hold_lease, release_lease
 from infra.db import Database
+from infra.outages import dependency_down, describe
 from infra.services import Services
 from workers.billing import schedule_invoices
 from workers.relay import Relay
@@ -138,7 +139,7 @@ class LeaseHolder:
             if self._role != "unknown":
                 log.warning(
                     "could not renew the scheduler lease (%s); %s",
-                    exc,
+                    describe(exc),
                     "still active until it runs out" if self.active else "waiting",
                 )
             self._role = "unknown"
@@ -212,10 +213,18 @@ def run_scheduler(tasks: list[Periodic], stop: threading.Event, lease: LeaseHold
                     task.next_at = now + task.every
                     try:
                         task.run()
-                    except Exception:
-                        log.exception(
-                            "periodic task %r failed; it runs again in %g s", task.name, task.every
-                        )
+                    except Exception as exc:
+                        again = f"it runs again in {task.every:g} s"
+                        if dependency_down(exc) is None:
+                            log.exception("periodic task %r failed; %s", task.name, again)
+                        else:  # an outage, not a bug: one line, no traceback
+                            log.warning(
+                                "periodic task %r: %s is down (%s); %s",
+                                task.name,
+                                dependency_down(exc),
+                                describe(exc),
+                                again,
+                            )
             wake = next_beat
             if lease.active:
                 wake = min([wake, *(task.next_at for task in tasks)])

@@ -3,11 +3,15 @@ be: exactly one takes it, whether the row is missing (INSERT) or expired (UPDATE
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import timedelta
 
+import psycopg
+import pytest
 from sqlalchemy import delete, select, update
+from sqlalchemy import exc as sa
 
 from domain.clock import utcnow
 from domain.models import SchedulerLease
@@ -100,3 +104,32 @@ def test_a_holder_whose_lease_was_taken_stops_working(runtime: Runtime) -> None:
     with runtime.db.unit_of_work() as uow:
         assert uow.session.scalar(select(SchedulerLease.holder)) == "other"
         assert scheduler_last_beat(uow.session) is not None
+
+
+def test_a_task_failing_on_an_outage_logs_one_line_and_a_bug_its_traceback(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    refused = psycopg.OperationalError("connection failed: Connection refused")
+    outage = sa.DBAPIError.instance("SELECT 1", {}, refused, psycopg.Error)
+    failures: list[BaseException] = [outage, RuntimeError("a bug")]
+
+    def fail() -> None:
+        if failures:
+            raise failures.pop(0)
+
+    stop = threading.Event()
+    lease = LeaseHolder(runtime.db, beat=0.05, lease=5.0, holder="failing")
+    task = Periodic("fails", 0.01, fail)
+    thread = threading.Thread(target=run_scheduler, args=([task], stop, lease), daemon=True)
+    with caplog.at_level(logging.WARNING, logger="teamkeys.scheduler"):
+        thread.start()
+        wait_until(lambda: not failures, what="both failures")
+        stop.set()
+        thread.join(timeout=10)
+
+    told = [r for r in caplog.records if "'fails'" in r.getMessage()]
+    assert [(r.levelname, r.exc_info is not None) for r in told] == [
+        ("WARNING", False),
+        ("ERROR", True),
+    ]
+    assert "database is down (OperationalError: connection failed" in told[0].getMessage()
