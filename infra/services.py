@@ -157,7 +157,9 @@ def build_services(settings: Settings) -> Services:
         broker=build_broker(settings),
         passwords=Passwords(policies.password_policy, hashing),
         hashing=hashing,
-        limiter=Limiter.from_settings(settings.rates, settings.redis_url, settings.redis_namespace),
+        limiter=Limiter.from_settings(
+            settings.rates, settings.effective_limits_url, settings.redis_namespace
+        ),
         secret_box=SecretBox(master_key),
         link_secret=derive_key(master_key, "link tokens"),
         form_secret=derive_key(master_key, "form tokens"),

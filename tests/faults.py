@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -94,17 +95,28 @@ class TcpProxy:
 
 
 @contextlib.contextmanager
-def redis_through_proxy(settings: Settings) -> Iterator[tuple[TcpProxy, Settings]]:
-    """A proxy, up, in front of ``settings``' Redis, and the settings that reach Redis through
-    it: a test takes the proxy down, never the real Redis (other tests share it). Down at the
-    end."""
-    host, port = settings.redis_url.split("//")[1].split("/")[0].split(":")
-    proxy = TcpProxy(host, int(port))
+def broker_through_proxy(settings: Settings) -> Iterator[tuple[TcpProxy, Settings]]:
+    """A proxy, up, in front of ``settings``' broker (Redis or RabbitMQ), and the settings that
+    reach it through the proxy: a test takes the proxy down, never the real broker (other tests
+    share it). Down at the end. The abuse limits' counters keep their own way to Redis."""
+    url = urlsplit(settings.broker_url)
+    assert url.hostname and url.port, settings.broker_url
+    proxy = TcpProxy(url.hostname, url.port)
     proxy.up()
+    credentials = url.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{proxy.port}" if credentials else f"127.0.0.1:{proxy.port}"
+    update = {
+        "broker_url": urlunsplit(url._replace(netloc=netloc)),
+        "limits_url": settings.effective_limits_url or "memory://",
+    }
     try:
-        yield proxy, settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"})
+        yield proxy, settings.model_copy(update=update)
     finally:
         proxy.down()
+
+
+#: The name tests knew it by when the broker could only be Redis.
+redis_through_proxy = broker_through_proxy
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
