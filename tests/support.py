@@ -15,8 +15,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import dramatiq
 import httpx
 import pytest
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -149,6 +151,20 @@ def _services_backend(namespace: str) -> Iterator[Backend]:
         yield Backend(url, REDIS_URL, namespace, drop)
     finally:
         drop()
+
+
+def empty_queues(broker: dramatiq.Broker) -> None:
+    """Drop the messages a test left in its broker's queues, after its runtime was closed, so
+    the next test of the session starts with none. A closed RabbitMQ broker still holds this
+    thread's closed connection: it purges on a new one, closed in turn."""
+    if isinstance(broker, RabbitmqBroker):
+        del broker.connection
+        try:
+            broker.flush_all()
+        finally:
+            broker.close()
+    else:
+        broker.flush_all()
 
 
 def _flush_redis_namespace(namespace: str) -> None:
