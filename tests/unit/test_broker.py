@@ -33,7 +33,7 @@ def test_the_url_s_scheme_chooses_the_broker_and_every_queue_is_declared(
 ) -> None:
     broker = broker_for(url)
     try:
-        assert isinstance(broker, kind)
+        assert kind in type(broker).__mro__
         assert set(QUEUES) <= broker.get_declared_queues()
     finally:
         broker.close()
