@@ -26,7 +26,7 @@ from infra.db import Database, make_engine
 from infra.last_used import LastUsedTracker
 from infra.mail.transport import SmtpTransport
 from infra.ratelimits import Limiter
-from infra.settings import Settings
+from infra.settings import InvalidSettings, Settings
 
 log = logging.getLogger("teamkeys")
 
@@ -125,9 +125,11 @@ def encryption_key(settings: Settings) -> str:
     if settings.encryption_key:
         return settings.encryption_key
     if settings.database_url:
-        raise RuntimeError(
-            "TEAMKEYS_ENCRYPTION_KEY is not set. Make one with `teamkeys new-encryption-key` and "
-            "give the same value to every process (web, worker, scheduler)."
+        raise InvalidSettings(
+            [
+                "TEAMKEYS_ENCRYPTION_KEY is not set: make one with `teamkeys new-encryption-key` "
+                "and give the same value to every process (web, worker, scheduler)"
+            ]
         )
     path = settings.data_dir / "encryption.key"
     if not path.exists():

@@ -83,8 +83,8 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     # supervisor would restart processes that cannot start, forever.
     try:
         build_runtime(settings).close()
-    except RuntimeError as exc:
-        raise SystemExit(f"teamkeys web: {exc}") from exc
+    except (InvalidSettings, RuntimeError) as exc:
+        raise SystemExit(f"teamkeys web: {exc}") from None
     uvicorn.run(
         "teamkeys.web:create_served_app",
         factory=True,
@@ -497,7 +497,12 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     for warning in settings.warnings():
         log.warning("%s", warning)
-    result = args.run(args, settings)
+    try:
+        result = args.run(args, settings)
+    except InvalidSettings as exc:  # found as the command went (a key a database needs)
+        for problem in exc.problems:
+            print(f"teamkeys: {problem}", file=sys.stderr)
+        return 1
     return result
 
 

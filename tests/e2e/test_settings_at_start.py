@@ -135,6 +135,18 @@ def test_production_processes_refuse_the_embedded_default(command: str) -> None:
     assert (sorted(var.iterdir()) if var.exists() else None) == before
 
 
+def test_an_operator_command_on_a_database_without_its_key_says_so() -> None:
+    """``support add-agent`` may use the embedded default, but a real database's secrets need
+    the key they were sealed with: one line, before the database is touched."""
+    env = {"TEAMKEYS_DATABASE_URL": GOOD["TEAMKEYS_DATABASE_URL"]}
+    code, output = teamkeys("support", "add-agent", "sam@example.com", "--name", "Sam", env=env)
+    assert code == 1, output
+    assert output.splitlines() == [
+        "teamkeys: TEAMKEYS_ENCRYPTION_KEY is not set: make one with `teamkeys new-encryption-key` "
+        "and give the same value to every process (web, worker, scheduler)"
+    ]
+
+
 def test_a_dramatiq_worker_process_checks_the_settings_too() -> None:
     """``dramatiq teamkeys.entrypoint``, as ``teamkeys worker`` runs it (or an operator does):
     each worker process says what is wrong, and Dramatiq exits 1."""
