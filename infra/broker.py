@@ -3,6 +3,7 @@ in-process one for the embedded mode."""
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
@@ -42,6 +43,35 @@ def rabbitmq_url(url: str) -> str:
     return ";".join(with_defaults(one) for one in url.split(";"))
 
 
+class _LostConnectionNotice(logging.Filter):
+    """Drops pika's own ERRORs (with tracebacks) that a connection was lost. It logs them each
+    time a publishing thread's idle connection turns out closed by RabbitMQ (missed
+    heartbeats: a thread that only publishes never beats), and Dramatiq then reconnects and
+    publishes at once. A broker really gone still shows: Dramatiq's consumers log it, and a
+    hand-over that fails is the relay's to say and retry."""
+
+    LOST = ("StreamLostError", "ConnectionResetError", "Connection reset by peer", "Broken pipe")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(sign in message for sign in self.LOST)
+
+
+#: The pika loggers that report a lost connection, each in its own words.
+PIKA_TRANSPORT_LOGGERS = (
+    "pika.adapters.blocking_connection",
+    "pika.adapters.base_connection",
+    "pika.adapters.utils.io_services_utils",
+)
+
+
+def quiet_lost_connections() -> None:
+    for name in PIKA_TRANSPORT_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _LostConnectionNotice) for f in logger.filters):
+            logger.addFilter(_LostConnectionNotice())
+
+
 def build_broker(settings: Settings) -> dramatiq.Broker:
     """A new broker. It is not made global here: actors are bound to it explicitly.
 
@@ -60,6 +90,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
             socket_timeout=10,
         )
     elif settings.broker_is_rabbitmq:
+        quiet_lost_connections()
         broker = RabbitmqBroker(
             url=rabbitmq_url(settings.broker_url),
             # A job counts as handed over only once RabbitMQ has it (a publisher confirm), and a
