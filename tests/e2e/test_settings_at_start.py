@@ -8,6 +8,7 @@ import importlib.metadata
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,13 +32,15 @@ COMMANDS = {
 }
 
 
-def teamkeys(*argv: str, env: dict[str, str], module: str = "teamkeys.cli") -> tuple[int, str]:
+def teamkeys(
+    *argv: str, env: dict[str, str], module: str = "teamkeys.cli", cwd: Path = ROOT
+) -> tuple[int, str]:
     """Runs ``python -m module argv`` with only ``env``'s TEAMKEYS_ settings; its exit status
     and everything it wrote."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TEAMKEYS_")}
     done = subprocess.run(
         [sys.executable, "-m", module, *argv],
-        cwd=ROOT,
+        cwd=cwd,
         env=environment | env,
         capture_output=True,
         text=True,
@@ -115,12 +118,10 @@ def test_a_bad_setting_stops_the_process_with_one_line(
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_production_processes_refuse_the_embedded_default(command: str) -> None:
+def test_production_processes_refuse_the_embedded_default(command: str, tmp_path: Path) -> None:
     """Without a database, a key and a broker, each says what to set, one line each; none
-    makes a SQLite file or a key of its own (./var stays as it was)."""
-    var = ROOT / "var"
-    before = sorted(var.iterdir()) if var.exists() else None
-    code, output = teamkeys(*COMMANDS[command], env={})
+    makes a SQLite file or a key of its own (no ./var appears where it ran)."""
+    code, output = teamkeys(*COMMANDS[command], env={}, cwd=tmp_path)
     assert code == 1, output
     lines = output.splitlines()
     assert [line.split(":")[1].split()[0] for line in lines] == [
@@ -132,7 +133,7 @@ def test_production_processes_refuse_the_embedded_default(command: str) -> None:
     assert "use `teamkeys dev`" in lines[0]
     assert "teamkeys new-encryption-key" in lines[1]
     assert "Traceback" not in output
-    assert (sorted(var.iterdir()) if var.exists() else None) == before
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_operator_command_on_a_database_without_its_key_says_so() -> None:
