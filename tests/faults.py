@@ -21,7 +21,7 @@ import httpx
 from infra.settings import Settings
 from teamkeys.runtime import build_runtime
 from teamkeys.web import build_app
-from tests.support import LiveServer
+from tests.support import LiveServer, wait_until
 from workers.scheduler import periodic_tasks, run_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,12 +128,15 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 class WorkerProcess:
-    """``teamkeys worker`` (Dramatiq's CLI) as its own process group, as in production."""
+    """``teamkeys worker`` (Dramatiq's CLI) as its own process group, as in production; made
+    once every Dramatiq process says it is ready (on a loaded machine importing teamkeys can
+    take longer than a test's first wait for a job)."""
 
     def __init__(
         self, settings: Settings, log_path: Path, *, processes: int = 1, threads: int = 2
     ) -> None:
         self.log = log_path.open("ab")
+        start = self.log.tell()
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -151,6 +154,16 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+        def ready() -> bool:
+            with log_path.open("rb") as log:
+                log.seek(start)
+                said = log.read()
+            if self.process.poll() is not None:
+                raise AssertionError(f"teamkeys worker exited: {said.decode(errors='replace')}")
+            return said.count(b"Worker process is ready for action") >= processes
+
+        wait_until(ready, timeout=90, what="the worker processes to be ready")
 
     def kill(self) -> None:
         """SIGKILL the whole group: no handler runs, nothing is acknowledged or cleaned up."""
