@@ -78,7 +78,7 @@ def teamkeys_env(database_url: str, namespace: str, smtp_port: int) -> dict[str,
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEAMKEYS_")}
     env.update(
         TEAMKEYS_DATABASE_URL=database_url,
-        TEAMKEYS_REDIS_URL=REDIS_URL,
+        TEAMKEYS_BROKER_URL=REDIS_URL,
         TEAMKEYS_REDIS_NAMESPACE=namespace,
         TEAMKEYS_SMTP_HOST="127.0.0.1",
         TEAMKEYS_SMTP_PORT=str(smtp_port),

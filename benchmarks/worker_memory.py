@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
             settings = Settings(
                 _env_file=None,  # type: ignore[call-arg]
                 database_url=url,
-                redis_url=REDIS_URL,
+                broker_url=REDIS_URL,
                 redis_namespace=namespace,
                 encryption_key=KEY,
             )

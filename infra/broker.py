@@ -1,8 +1,13 @@
-"""Choosing the Dramatiq broker: Redis when configured, otherwise an in-process one."""
+"""Choosing the Dramatiq broker from ``TEAMKEYS_BROKER_URL``: Redis, RabbitMQ, or (none set) an
+in-process one for the embedded mode."""
 
 from __future__ import annotations
 
+import logging
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
@@ -11,18 +16,86 @@ from infra.settings import Settings
 #: Every queue of docs/product.md "Jobs"; workers consume all of them by default.
 QUEUES = ("email", "invitations", "api_keys", "production", "migrations", "billing", "maintenance")
 
+#: pika's connection settings for RabbitMQ, unless the URL's query gives its own. A broker that
+#: is unreachable or hung must fail a hand-over within seconds (the relay retries it), not hold
+#: a request until the kernel gives up on the connection: one attempt, 2 s to connect, 5 s for
+#: the AMQP handshake, 10 s while RabbitMQ blocks publishers (memory or disk alarm). Heartbeats
+#: every 20 s let both sides notice a dead peer (an idle publisher's connection, closed by
+#: RabbitMQ after two missed beats, is reopened by Dramatiq at its next publish).
+RABBITMQ_CONNECTION = {
+    "connection_attempts": "1",
+    "socket_timeout": "2",
+    "stack_timeout": "5",
+    "blocked_connection_timeout": "10",
+    "heartbeat": "20",
+}
+
+
+def rabbitmq_url(url: str) -> str:
+    """``url`` with :data:`RABBITMQ_CONNECTION`'s settings for those its query leaves out (each
+    of a cluster's URLs, which Dramatiq takes separated by ``;``)."""
+
+    def with_defaults(one: str) -> str:
+        parts = urlsplit(one)
+        query = {**RABBITMQ_CONNECTION, **dict(parse_qsl(parts.query))}
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+    return ";".join(with_defaults(one) for one in url.split(";"))
+
+
+class _LostConnectionNotice(logging.Filter):
+    """Drops pika's own ERRORs (with tracebacks) that a connection was lost. It logs them each
+    time a publishing thread's idle connection turns out closed by RabbitMQ (missed
+    heartbeats: a thread that only publishes never beats), and Dramatiq then reconnects and
+    publishes at once. A broker really gone still shows: Dramatiq's consumers log it, and a
+    hand-over that fails is the relay's to say and retry."""
+
+    LOST = ("StreamLostError", "ConnectionResetError", "Connection reset by peer", "Broken pipe")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(sign in message for sign in self.LOST)
+
+
+#: The pika loggers that report a lost connection, each in its own words.
+PIKA_TRANSPORT_LOGGERS = (
+    "pika.adapters.blocking_connection",
+    "pika.adapters.base_connection",
+    "pika.adapters.utils.io_services_utils",
+)
+
+
+def quiet_lost_connections() -> None:
+    for name in PIKA_TRANSPORT_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _LostConnectionNotice) for f in logger.filters):
+            logger.addFilter(_LostConnectionNotice())
+
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
-    """A new broker. It is not made global here: actors are bound to it explicitly."""
+    """A new broker. It is not made global here: actors are bound to it explicitly.
+
+    Queues are declared to Dramatiq, which creates them on the server lazily (RabbitMQ: at the
+    first publish or consume, with their delay and dead-letter queues): building a broker never
+    connects, so a web process starts, and takes requests into the outbox, while the broker is
+    down."""
     broker: dramatiq.Broker
-    if settings.redis_url:
+    if settings.broker_is_redis:
         broker = RedisBroker(  # type: ignore[no-untyped-call]
-            url=settings.redis_url,
+            url=settings.broker_url,
             namespace=settings.redis_namespace,
             # A Redis that is unreachable must fail a hand-over fast (the relay retries it),
             # not hold a request until the kernel gives up on the connection.
             socket_connect_timeout=2,
             socket_timeout=10,
+        )
+    elif settings.broker_is_rabbitmq:
+        quiet_lost_connections()
+        broker = RabbitmqBroker(
+            url=rabbitmq_url(settings.broker_url),
+            # A job counts as handed over only once RabbitMQ has it (a publisher confirm), and a
+            # queue deleted under us is declared again (Dramatiq needs confirms to notice).
+            confirm_delivery=True,
         )
     else:
         broker = StubBroker()
@@ -38,4 +111,14 @@ def broker_ready(broker: dramatiq.Broker) -> bool:
             return bool(broker.client.ping())
         except Exception:
             return False
+    if isinstance(broker, RabbitmqBroker):
+        import pika
+
+        # A connection of its own, opened and closed: the broker's are per thread, and one left
+        # idle may have been closed by RabbitMQ without a word, which says nothing of now.
+        try:
+            pika.BlockingConnection(broker.parameters).close()
+        except Exception:
+            return False
+        return True
     return True

@@ -1,5 +1,6 @@
 """The abuse limits' counters, kept by the ``limits`` library: in Redis when teamkeys has one
-(every process shares them), in process memory otherwise (the embedded default). Fixed
+(``TEAMKEYS_LIMITS_URL``, else a Redis broker: every process shares them), in process memory
+otherwise (the embedded default, or a RabbitMQ broker without a Redis for counters). Fixed
 windows, each starting at its key's first event: either way a counter expires with its window,
 so throttle state never grows without bound. (The library's moving window keeps, in memory, an
 empty entry for every key it ever saw.)"""
@@ -44,11 +45,12 @@ class Limiter:
         self._strategy = FixedWindowRateLimiter(storage)
 
     @classmethod
-    def from_settings(cls, rates: Mapping[Limit, str], redis_url: str, namespace: str) -> Limiter:
+    def from_settings(cls, rates: Mapping[Limit, str], url: str, namespace: str) -> Limiter:
+        """Counters in the Redis at ``url``, or in this process's memory if it is empty."""
         storage: Storage
-        if redis_url:
+        if url:
             storage = RedisStorage(
-                redis_url,
+                url,
                 key_prefix=f"{namespace}:limits",
                 socket_connect_timeout=2,
                 socket_timeout=2,

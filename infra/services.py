@@ -26,7 +26,7 @@ from infra.db import Database, make_engine
 from infra.last_used import LastUsedTracker
 from infra.mail.transport import SmtpTransport
 from infra.ratelimits import Limiter
-from infra.settings import Settings
+from infra.settings import InvalidSettings, Settings
 
 log = logging.getLogger("teamkeys")
 
@@ -125,9 +125,11 @@ def encryption_key(settings: Settings) -> str:
     if settings.encryption_key:
         return settings.encryption_key
     if settings.database_url:
-        raise RuntimeError(
-            "TEAMKEYS_ENCRYPTION_KEY is not set. Make one with `teamkeys new-encryption-key` and "
-            "give the same value to every process (web, worker, scheduler)."
+        raise InvalidSettings(
+            [
+                "TEAMKEYS_ENCRYPTION_KEY is not set: make one with `teamkeys new-encryption-key` "
+                "and give the same value to every process (web, worker, scheduler)"
+            ]
         )
     path = settings.data_dir / "encryption.key"
     if not path.exists():
@@ -157,7 +159,9 @@ def build_services(settings: Settings) -> Services:
         broker=build_broker(settings),
         passwords=Passwords(policies.password_policy, hashing),
         hashing=hashing,
-        limiter=Limiter.from_settings(settings.rates, settings.redis_url, settings.redis_namespace),
+        limiter=Limiter.from_settings(
+            settings.rates, settings.effective_limits_url, settings.redis_namespace
+        ),
         secret_box=SecretBox(master_key),
         link_secret=derive_key(master_key, "link tokens"),
         form_secret=derive_key(master_key, "form tokens"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib.metadata
 import logging
 import math
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.logs import configure_logging
-from infra.settings import Settings, get_settings
+from infra.settings import InvalidSettings, Settings, get_settings
 
 if TYPE_CHECKING:
     from domain.migration_tickets import TicketView
@@ -72,15 +73,15 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def require_broker(settings: Settings, process: str) -> None:
-    """The web, worker and scheduler processes share one Redis; without it each would have a
-    private in-process broker nobody consumes, and jobs would never run."""
-    if not settings.redis_url:
-        raise SystemExit(
-            f"teamkeys {process}: TEAMKEYS_REDIS_URL is not set. The web, worker and scheduler "
-            "processes need a shared Redis; to run everything in one process without one, use "
-            "`teamkeys dev`."
-        )
+def require_production(settings: Settings, process: str) -> None:
+    """The web, worker and scheduler processes share one database, broker and encryption key;
+    without them each would fall back to the embedded default (its own SQLite file and key, a
+    broker nobody consumes) and quietly serve nobody's data. One line per thing missing."""
+    problems = settings.production_problems()
+    if problems:
+        for problem in problems:
+            print(f"teamkeys {process}: {problem}", file=sys.stderr)
+        raise SystemExit(1)
 
 
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
@@ -88,7 +89,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
 
     from teamkeys.runtime import build_runtime
 
-    require_broker(settings, "web")
+    require_production(settings, "web")
     exit_zero_on_sigterm()
     asked = (
         str(args.workers) if args.workers is not None else os.environ.get("WEB_CONCURRENCY", "1")
@@ -107,8 +108,8 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     # supervisor would restart processes that cannot start, forever.
     try:
         build_runtime(settings).close()
-    except RuntimeError as exc:
-        raise SystemExit(f"teamkeys web: {exc}") from exc
+    except (InvalidSettings, RuntimeError) as exc:
+        raise SystemExit(f"teamkeys web: {exc}") from None
     uvicorn.run(
         "teamkeys.web:create_served_app",
         factory=True,
@@ -127,7 +128,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Dramatiq's CLI, which runs ``--processes`` worker processes. On SIGTERM each finishes its
     running jobs (up to TEAMKEYS_STOP_GRACE_SECONDS) and gives its prefetched messages back to
     the broker; ``teamkeys.entrypoint`` makes the duplicate SIGTERM of a group kill harmless."""
-    require_broker(settings, "worker")
+    require_production(settings, "worker")
     argv = [
         sys.executable,
         "-m",
@@ -147,7 +148,7 @@ def cmd_scheduler(_args: argparse.Namespace, settings: Settings) -> int:
     """The periodic tasks, while this process holds the scheduler lease (one may run on every
     machine; one is active). SIGTERM or Ctrl-C: the task under way finishes, the lease is
     released at once for another scheduler, and the command exits 0."""
-    require_broker(settings, "scheduler")
+    require_production(settings, "scheduler")
 
     from teamkeys.runtime import build_runtime
     from workers.scheduler import lease_holder, periodic_tasks, run_scheduler
@@ -389,7 +390,7 @@ def _add_tickets_parser(support: argparse._SubParsersAction[argparse.ArgumentPar
     tickets.add_argument(
         "--status", choices=[str(s) for s in TicketStatus], help="only tickets in this status"
     )
-    tickets.add_argument("--limit", type=int, default=TICKET_PAGE)
+    tickets.add_argument("--limit", type=positive_int, default=TICKET_PAGE)
     tickets.set_defaults(run=cmd_tickets, tickets_command=None)
     actions = tickets.add_subparsers(dest="tickets_command")
     show = actions.add_parser("show", help="one ticket with its history")
@@ -417,10 +418,51 @@ def cmd_new_encryption_key(_args: argparse.Namespace, _settings: Settings) -> in
     return 0
 
 
+def positive_int(text: str) -> int:
+    """argparse's type for counts: a whole number, 1 or more (argparse says so and exits 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse's type for durations: a number of seconds, more than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds more than 0: {text!r}")
+    return value
+
+
+def port(text: str) -> int:
+    """argparse's type for TCP ports, 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (1 to 65535): {text!r}")
+    return value
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("teamkeys")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from domain.billing import INVOICE_BATCH
 
     parser = argparse.ArgumentParser(prog="teamkeys", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"teamkeys {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     dev = commands.add_parser(
@@ -429,12 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
         "local mail sink (the embedded default)",
     )
     dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--port", type=port, default=8000)
     dev.set_defaults(run=cmd_dev)
 
     web = commands.add_parser("web", help="run the HTTP API")
     web.add_argument("--host", default="127.0.0.1")
-    web.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    # A string default goes through ``type`` too: PORT=abc is an argparse error, not a traceback.
+    web.add_argument("--port", type=port, default=os.environ.get("PORT", "8000"))
     web.add_argument(
         "--workers",
         type=int,
@@ -442,9 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     web.set_defaults(run=cmd_web)
 
-    worker = commands.add_parser("worker", help="run Dramatiq workers against Redis")
-    worker.add_argument("--processes", type=int, default=2)
-    worker.add_argument("--threads", type=int, default=8)
+    worker = commands.add_parser("worker", help="run Dramatiq workers against the broker")
+    worker.add_argument("--processes", type=positive_int, default=2)
+    worker.add_argument("--threads", type=positive_int, default=8)
     worker.set_defaults(run=cmd_worker)
 
     scheduler = commands.add_parser("scheduler", help="run periodic jobs (outbox relay, sweeps)")
@@ -473,7 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="issue a month's invoices now (the scheduler does this at 00:05 UTC on the 1st)",
     )
     generate.add_argument("--period", required=True, help="the month, YYYY-MM")
-    generate.add_argument("--batch", type=int, default=INVOICE_BATCH, help="teams per transaction")
+    generate.add_argument(
+        "--batch", type=positive_int, default=INVOICE_BATCH, help="teams per transaction"
+    )
     generate.set_defaults(run=cmd_invoices_generate)
     runs = invoices.add_parser("runs", help="the latest invoice runs, and when the next is due")
     runs.add_argument("--limit", type=int, default=20, help="runs to show (default %(default)s)")
@@ -496,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         default=30.0,
         help="seconds to wait for each job (default %(default)g)",
     )
@@ -505,15 +550,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "new-encryption-key", help="print a new key for TEAMKEYS_ENCRYPTION_KEY"
-    ).set_defaults(run=cmd_new_encryption_key)
+    ).set_defaults(run=cmd_new_encryption_key, reads_settings=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    if not getattr(args, "reads_settings", True):
+        # Making a key needs no settings, and must work while the configured one is bad.
+        result: int = args.run(args, Settings.model_construct())
+        return result
+    try:
+        settings = get_settings()
+    except InvalidSettings as exc:
+        for problem in exc.problems:
+            print(f"teamkeys: {problem}", file=sys.stderr)
+        return 1
     configure_logging(settings.log_level)
-    result: int = args.run(args, settings)
+    for warning in settings.warnings():
+        log.warning("%s", warning)
+    try:
+        result = args.run(args, settings)
+    except InvalidSettings as exc:  # found as the command went (a key a database needs)
+        for problem in exc.problems:
+            print(f"teamkeys: {problem}", file=sys.stderr)
+        return 1
     return result
 
 

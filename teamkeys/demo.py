@@ -76,7 +76,9 @@ def demo_settings(settings: Settings, data_dir: Path) -> Settings:
         update={
             "data_dir": data_dir,
             "database_url": "",
+            "broker_url": "",
             "redis_url": "",
+            "limits_url": "",
             "smtp_host": "",
             "encryption_key": "",
         }

@@ -34,7 +34,8 @@ def build_runtime(
     with_workers: bool = False,
 ) -> Runtime:
     """Everything a process needs. Jobs are handed to the broker right after commit when it is
-    Redis, or the in-process broker of a process that runs workers (``with_workers``); a
+    shared (Redis, RabbitMQ), or the in-process broker of a process that runs workers
+    (``with_workers``); a
     command-line process without either leaves them to the relay of a running scheduler."""
     services = build_services(settings)
     context = WorkerContext(
@@ -53,7 +54,7 @@ def build_runtime(
         dispatch_lease=settings.job_dispatch_lease_seconds,
         handover_timeout=settings.job_handover_timeout_seconds,
     )
-    if settings.redis_url or with_workers:
+    if settings.broker_url or with_workers:
         services.db.dispatch_through(relay.hand_over, relay.dispatch_lease)
     shared = {field.name: getattr(services, field.name) for field in fields(services)}
     return Runtime(**shared, actors=actors, relay=relay, worker_context=context)

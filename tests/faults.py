@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy.engine import make_url
@@ -111,15 +112,22 @@ class TcpProxy:
 
 
 @contextlib.contextmanager
-def redis_through_proxy(settings: Settings) -> Iterator[tuple[TcpProxy, Settings]]:
-    """A proxy, up, in front of ``settings``' Redis, and the settings that reach Redis through
-    it: a test takes the proxy down, never the real Redis (other tests share it). Down at the
-    end."""
-    host, port = settings.redis_url.split("//")[1].split("/")[0].split(":")
-    proxy = TcpProxy(host, int(port))
+def broker_through_proxy(settings: Settings) -> Iterator[tuple[TcpProxy, Settings]]:
+    """A proxy, up, in front of ``settings``' broker (Redis or RabbitMQ), and the settings that
+    reach it through the proxy: a test takes the proxy down, never the real broker (other tests
+    share it). Down at the end. The abuse limits' counters keep their own way to Redis."""
+    url = urlsplit(settings.broker_url)
+    assert url.hostname and url.port, settings.broker_url
+    proxy = TcpProxy(url.hostname, url.port)
     proxy.up()
+    credentials = url.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{proxy.port}" if credentials else f"127.0.0.1:{proxy.port}"
+    update = {
+        "broker_url": urlunsplit(url._replace(netloc=netloc)),
+        "limits_url": settings.effective_limits_url or "memory://",
+    }
     try:
-        yield proxy, settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"})
+        yield proxy, settings.model_copy(update=update)
     finally:
         proxy.down()
 
@@ -135,6 +143,10 @@ def database_through_proxy(settings: Settings) -> Iterator[tuple[TcpProxy, Setti
         yield proxy, settings.model_copy(update={"database_url": proxied})
     finally:
         proxy.down()
+
+
+#: The name tests knew it by when the broker could only be Redis.
+redis_through_proxy = broker_through_proxy
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -164,6 +176,7 @@ class TeamkeysProcess:
     def __init__(self, settings: Settings, log_path: Path, *argv: str) -> None:
         self.log_path = log_path
         self.log = log_path.open("ab")
+        self.start = self.log.tell()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "teamkeys.cli", *argv],
             cwd=ROOT,
@@ -196,7 +209,9 @@ class TeamkeysProcess:
 
 
 class WorkerProcess(TeamkeysProcess):
-    """``teamkeys worker`` (Dramatiq's CLI)."""
+    """``teamkeys worker`` (Dramatiq's CLI), made once every Dramatiq process says it is ready
+    (on a loaded machine importing teamkeys can take longer than a test's first wait for a
+    job)."""
 
     def __init__(
         self, settings: Settings, log_path: Path, *, processes: int = 1, threads: int = 2
@@ -211,14 +226,18 @@ class WorkerProcess(TeamkeysProcess):
             "--threads",
             str(threads),
         )
+        self.wait_ready(timeout=90)
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Until every worker process has booted (slow on a busy machine)."""
-        wait_until(
-            lambda: self.output().count("Worker process is ready") >= self.processes,
-            timeout=timeout,
-            what="the worker processes to boot",
-        )
+
+        def ready() -> bool:
+            said = self.output()[self.start :]
+            if self.process.poll() is not None:
+                raise AssertionError(f"teamkeys worker exited: {said}")
+            return said.count("Worker process is ready") >= self.processes
+
+        wait_until(ready, timeout=timeout, what="the worker processes to boot")
 
 
 class Deployment:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,8 +15,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import dramatiq
 import httpx
 import pytest
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -26,12 +30,19 @@ from teamkeys.loopback import LoopbackServer
 #: A fixed Fernet key for tests (never used outside them).
 TEST_ENCRYPTION_KEY = "dGVhbWtleXMtdGVzdHMtb25seS0zMi1ieXRlcy1rZXk="
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-#: "embedded" (SQLite + in-process broker, the default) or "services" (PostgreSQL + Redis).
+#: "embedded" (SQLite + in-process broker, the default) or "services" (PostgreSQL + a broker).
 BACKEND = os.environ.get("TEAMKEYS_TEST_BACKEND", "embedded")
+#: The broker of the services backend, and of the tests that run worker processes: "redis"
+#: (the default) or "rabbitmq".
+BROKER = os.environ.get("TEAMKEYS_TEST_BROKER", "redis")
+if BROKER not in ("redis", "rabbitmq"):
+    raise ValueError(f"TEAMKEYS_TEST_BROKER must be redis or rabbitmq, not {BROKER!r}")
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEAMKEYS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("TEAMKEYS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+#: RabbitMQ without a virtual host: each test session makes its own (``rabbitmq_vhost``).
+RABBITMQ_URL = os.environ.get("TEAMKEYS_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
 
 
 def missing_service(what: str) -> None:
@@ -51,14 +62,52 @@ def redis_available() -> bool:
         return False
 
 
+def _rabbitmqctl(*args: str) -> None:
+    done = subprocess.run(
+        ["rabbitmqctl", "--quiet", *args], capture_output=True, text=True, timeout=60
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stderr.strip()}")
+
+
+@contextmanager
+def rabbitmq_vhost(name: str) -> Iterator[str]:
+    """A RabbitMQ virtual host of this test session's own, and the broker URL into it: its
+    queues (and their delay and dead-letter queues) are seen by no other session, as a Redis
+    namespace keeps Redis keys apart. Dramatiq's RabbitMQ broker has no namespace, and AMQP
+    cannot make a virtual host, so ``rabbitmqctl`` does (about a second, once per session; the
+    management plugin's HTTP API would need the plugin enabled). Deleted at the end, with all
+    it holds."""
+    from urllib.parse import urlsplit
+
+    user = urlsplit(RABBITMQ_URL).username or "guest"
+    try:
+        import pika
+
+        pika.BlockingConnection(pika.URLParameters(f"{RABBITMQ_URL}/?socket_timeout=2")).close()
+    except Exception:
+        missing_service(f"RabbitMQ at {RABBITMQ_URL}")
+    if shutil.which("rabbitmqctl") is None:
+        missing_service("rabbitmqctl (to make a RabbitMQ virtual host per test session)")
+    _rabbitmqctl("add_vhost", name)
+    try:
+        _rabbitmqctl("set_permissions", "-p", name, user, ".*", ".*", ".*")
+        yield f"{RABBITMQ_URL}/{name}"
+    finally:
+        _rabbitmqctl("delete_vhost", name)
+
+
 @dataclass
 class Backend:
     """Where one test session's data lives; made once, emptied between tests."""
 
     database_url: str
-    redis_url: str
+    broker_url: str
     redis_namespace: str
     drop: Callable[[], None]
+    #: Where the abuse limits count: "" is the broker's Redis (or memory, embedded); with
+    #: RabbitMQ, the Redis of TEAMKEYS_LIMITS_URL, so that setting is exercised too.
+    limits_url: str = ""
 
 
 @contextmanager
@@ -69,6 +118,19 @@ def make_backend(tmp: Path) -> Iterator[Backend]:
         return
     if not redis_available():
         missing_service(f"Redis at {REDIS_URL}")
+    if BROKER == "rabbitmq":
+        with rabbitmq_vhost(namespace) as broker_url, _services_backend(namespace) as made:
+            made.broker_url, made.limits_url = broker_url, REDIS_URL
+            yield made
+        return
+    with _services_backend(namespace) as made:
+        yield made
+
+
+@contextmanager
+def _services_backend(namespace: str) -> Iterator[Backend]:
+    """A PostgreSQL database of this session's own, and Redis (the broker, the limits'
+    counters) under ``namespace``, emptied at the end."""
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"teamkeys_test_{uuid.uuid4().hex[:10]}"
     try:
@@ -89,6 +151,20 @@ def make_backend(tmp: Path) -> Iterator[Backend]:
         yield Backend(url, REDIS_URL, namespace, drop)
     finally:
         drop()
+
+
+def empty_queues(broker: dramatiq.Broker) -> None:
+    """Drop the messages a test left in its broker's queues, after its runtime was closed, so
+    the next test of the session starts with none. A closed RabbitMQ broker still holds this
+    thread's closed connection: it purges on a new one, closed in turn."""
+    if isinstance(broker, RabbitmqBroker):
+        del broker.connection
+        try:
+            broker.flush_all()
+        finally:
+            broker.close()
+    else:
+        broker.flush_all()
 
 
 def _flush_redis_namespace(namespace: str) -> None:
@@ -112,7 +188,9 @@ def test_settings(backend: Backend, data_dir: Path, **overrides: Any) -> Setting
     values: dict[str, Any] = {
         **UNLIMITED,
         "database_url": backend.database_url,
-        "redis_url": backend.redis_url,
+        "broker_url": backend.broker_url,
+        "redis_url": "",
+        "limits_url": backend.limits_url,
         "redis_namespace": backend.redis_namespace,
         "data_dir": data_dir,
         "public_url": "https://app.teamkeys.test",

@@ -17,6 +17,7 @@ from domain.models import Email
 from infra.settings import Settings, get_settings
 from teamkeys import cli
 from teamkeys.runtime import Runtime
+from tests import support
 from tests.conftest import System
 from tests.faults import WorkerProcess
 from tests.support import REDIS_URL, missing_service, redis_available, wait_until
@@ -132,14 +133,20 @@ def add_support_agent(system: System) -> AddSupportAgent:
     return add
 
 
-# --- with a real Redis and real worker processes -------------------------------------------
+# --- with a real broker (Redis or RabbitMQ) and real worker processes ----------------------
 
 
 @pytest.fixture
-def redis_settings(settings: Settings) -> Settings:
-    if not redis_available():
-        missing_service(f"Redis at {REDIS_URL}")
-    update: dict[str, object] = {"redis_url": REDIS_URL}
+def broker_settings(settings: Settings) -> Settings:
+    """``settings`` with a broker worker processes can share: the services backend's (Redis or
+    RabbitMQ, by TEAMKEYS_TEST_BROKER), or on the embedded backend the test Redis."""
+    update: dict[str, object] = {}
+    if not settings.broker_url:
+        if support.BROKER != "redis":
+            pytest.skip("RabbitMQ is tested on TEAMKEYS_TEST_BACKEND=services")
+        if not redis_available():
+            missing_service(f"Redis at {REDIS_URL}")
+        update["broker_url"] = REDIS_URL
     if os.environ.get("TEAMKEYS_TEST_PRODUCTION_TIMING"):
         # Measure recovery with the shipped lease and relay interval, not the quick test ones.
         defaults = Settings(_env_file=None)  # type: ignore[call-arg]
@@ -149,6 +156,12 @@ def redis_settings(settings: Settings) -> Settings:
             "relay_interval_seconds": defaults.relay_interval_seconds,
         }
     return settings.model_copy(update=update)
+
+
+@pytest.fixture
+def redis_settings(broker_settings: Settings) -> Settings:
+    """The name tests knew ``broker_settings`` by when the broker could only be Redis."""
+    return broker_settings
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from infra.mail.message import message_id_for
 from infra.settings import Settings
 from tests import support
 from tests.e2e.conftest import AGENT_PASSWORD, run_add_agent
-from tests.faults import Deployment, WorkerProcess, redis_through_proxy
+from tests.faults import Deployment, WorkerProcess, broker_through_proxy
 from tests.faulty_sink import FaultySink
 from tests.support import text_body, to, wait_until
 
@@ -233,14 +233,14 @@ def assert_invariants(deployment: Deployment) -> None:
 
 
 def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
-    redis_settings: Settings,
+    broker_settings: Settings,
     sink: FaultySink,
     workers: list[WorkerProcess],
     tmp_path: Path,
 ) -> None:
-    with Deployment(redis_settings) as deployment:
+    with Deployment(broker_settings) as deployment:
         http = deployment.http
-        workers.append(WorkerProcess(redis_settings, tmp_path / "worker-1.log"))
+        workers.append(WorkerProcess(broker_settings, tmp_path / "worker-1.log"))
         owner = verified(http, sink, "Olive", "olive@example.com")
         approve_for_production(deployment, owner["team"]["id"])
         agent = add_agent(deployment)
@@ -276,11 +276,11 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
         workers[0].kill()
         done_before = sink.count(lambda m: "invited you" in m["Subject"])
         sink.data_delay = 0.0
-        workers.append(WorkerProcess(redis_settings, tmp_path / "worker-2.log"))
+        workers.append(WorkerProcess(broker_settings, tmp_path / "worker-2.log"))
         fault_end = utcnow()
         assert done_before < len(invitees), "the batch was over before the kill"
 
-        recovered(deployment, "SIGKILL mid-batch", fault_end, redis_settings, timeout=90)
+        recovered(deployment, "SIGKILL mid-batch", fault_end, broker_settings, timeout=90)
 
         assert_delivered_once(deployment, sink, invitees)
         with deployment.runtime.db.unit_of_work() as uow:
@@ -292,13 +292,13 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
 
 
 def test_requests_made_while_redis_is_down_lose_and_double_nothing(
-    redis_settings: Settings,
+    broker_settings: Settings,
     sink: FaultySink,
     workers: list[WorkerProcess],
     tmp_path: Path,
 ) -> None:
     with (
-        redis_through_proxy(redis_settings) as (proxy, via_proxy),
+        broker_through_proxy(broker_settings) as (proxy, via_proxy),
         Deployment(via_proxy) as deployment,
     ):
         http = deployment.http
@@ -331,13 +331,13 @@ REFUSAL_SECONDS = 60.0
 
 
 def test_an_smtp_server_refusing_mail_for_a_minute_loses_and_doubles_nothing(
-    redis_settings: Settings,
+    broker_settings: Settings,
     sink: FaultySink,
     workers: list[WorkerProcess],
     tmp_path: Path,
 ) -> None:
     # Backoff stays at the test's 0.2-1 s; enough attempts to outlast the minute.
-    patient = redis_settings.model_copy(update={"job_max_attempts": 1000})
+    patient = broker_settings.model_copy(update={"job_max_attempts": 1000})
     with Deployment(patient) as deployment:
         http = deployment.http
         workers.append(WorkerProcess(patient, tmp_path / "worker.log"))

@@ -15,7 +15,7 @@ from infra.settings import Settings
 from teamkeys.runtime import Runtime
 from tests.conftest import System
 from tests.e2e.conftest import AddSupportAgent, dead_emails
-from tests.faults import Deployment, WorkerProcess, redis_through_proxy
+from tests.faults import Deployment, WorkerProcess, broker_through_proxy
 from tests.faulty_sink import FaultySink
 from tests.support import to, wait_until
 
@@ -140,28 +140,28 @@ def test_an_email_that_never_gets_through_goes_dead_where_support_sees_it(
 
 @pytest.mark.redis
 def test_a_worker_killed_mid_job_loses_no_job(
-    redis_settings: Settings,
+    broker_settings: Settings,
     sink: FaultySink,
     workers: list[WorkerProcess],
     tmp_path: Path,
 ) -> None:
     sink.data_delay = 60.0  # the server sits on the message: the worker is stuck mid-send
-    with Deployment(redis_settings) as deployment:
-        workers.append(WorkerProcess(redis_settings, tmp_path / "worker-1.log"))
+    with Deployment(broker_settings) as deployment:
+        workers.append(WorkerProcess(broker_settings, tmp_path / "worker-1.log"))
         sign_up(deployment.http, "killed@example.com")
         wait_until(lambda: sink.held == 1, timeout=30, what="the worker to be mid-send")
 
         workers[0].kill()
         killed_at = time.monotonic()
         sink.data_delay = 0.0
-        workers.append(WorkerProcess(redis_settings, tmp_path / "worker-2.log"))
+        workers.append(WorkerProcess(broker_settings, tmp_path / "worker-2.log"))
 
         sink.wait_for(to("killed@example.com"), timeout=150)
         recovery = time.monotonic() - killed_at
         print(
             f"\nrecovery after SIGKILL: {recovery:.1f} s "
-            f"(run lease {redis_settings.job_run_lease_seconds:g} s, "
-            f"relay every {redis_settings.relay_interval_seconds:g} s)"
+            f"(run lease {broker_settings.job_run_lease_seconds:g} s, "
+            f"relay every {broker_settings.relay_interval_seconds:g} s)"
         )
         time.sleep(1.0)
         assert sink.count(to("killed@example.com")) == 1
@@ -175,13 +175,13 @@ def test_a_worker_killed_mid_job_loses_no_job(
 
 @pytest.mark.redis
 def test_a_request_made_while_redis_is_down_loses_no_job(
-    redis_settings: Settings,
+    broker_settings: Settings,
     sink: FaultySink,
     workers: list[WorkerProcess],
     tmp_path: Path,
 ) -> None:
     with (
-        redis_through_proxy(redis_settings) as (proxy, via_proxy),
+        broker_through_proxy(broker_settings) as (proxy, via_proxy),
         Deployment(via_proxy) as deployment,
     ):
         workers.append(WorkerProcess(via_proxy, tmp_path / "worker.log"))

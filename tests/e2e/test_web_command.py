@@ -20,7 +20,7 @@ from teamkeys.runtime import Runtime
 from teamkeys.web import create_served_app
 from tests import support
 from tests.faults import ROOT, settings_env
-from tests.support import free_port, wait_until, wait_until_ready
+from tests.support import TEST_ENCRYPTION_KEY, free_port, wait_until, wait_until_ready
 
 needs_services = pytest.mark.skipif(
     support.BACKEND != "services",
@@ -117,18 +117,19 @@ def test_the_served_app_closes_its_runtime_when_the_server_shuts_down(
         ([], {"WEB_CONCURRENCY": "two"}, "must be a whole number, 1 or more; got 'two'"),
         # A configuration its server processes could not start with stops the command at once
         # (uvicorn's supervisor would restart them for ever).
-        (
-            ["--workers", "2"],
-            {"TEAMKEYS_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
-            "TEAMKEYS_ENCRYPTION_KEY is not set",
-        ),
+        (["--workers", "2"], {"TEAMKEYS_ENCRYPTION_KEY": ""}, "TEAMKEYS_ENCRYPTION_KEY is not set"),
     ],
 )
 def test_a_web_command_that_cannot_serve_says_why_and_exits(
     flags: list[str], environment: dict[str, str], message: str
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEAMKEYS_")}
-    env |= {"TEAMKEYS_REDIS_URL": "redis://127.0.0.1:6379/0", **environment}
+    env |= {
+        "TEAMKEYS_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        "TEAMKEYS_BROKER_URL": "redis://127.0.0.1:1/0",
+        "TEAMKEYS_ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
+        **environment,
+    }
     done = subprocess.run(
         [sys.executable, "-m", "teamkeys.cli", "web", "--port", str(free_port()), *flags],
         cwd=ROOT,

@@ -9,6 +9,7 @@ import pytest
 
 from infra.settings import Settings
 from teamkeys.runtime import Runtime, build_runtime
+from tests.support import empty_queues
 
 
 @pytest.fixture
@@ -20,4 +21,4 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
         yield built
     finally:
         built.close()
-        built.broker.flush_all()
+        empty_queues(built.broker)

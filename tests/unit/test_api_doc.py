@@ -26,6 +26,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[Route]]:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url="",
+        broker_url="",
         redis_url="",
         data_dir=Path(tmp_path_factory.mktemp("api-doc")),
         encryption_key=TEST_ENCRYPTION_KEY,

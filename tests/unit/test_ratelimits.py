@@ -13,7 +13,7 @@ from infra.ratelimits import Limiter, parse_rate
 
 
 def limiter(rate: str) -> Limiter:
-    return Limiter.from_settings({limit: rate for limit in Limit}, redis_url="", namespace="t")
+    return Limiter.from_settings({limit: rate for limit in Limit}, url="", namespace="t")
 
 
 def test_a_limit_refuses_past_its_count_with_the_wait_and_its_code() -> None:
@@ -55,7 +55,7 @@ def test_counters_go_with_their_window_so_state_cannot_grow_without_bound() -> N
 
 def test_a_storage_that_fails_lets_the_request_through() -> None:
     limits = Limiter.from_settings(
-        {limit: "1/hour" for limit in Limit}, redis_url="redis://127.0.0.1:1/0", namespace="t"
+        {limit: "1/hour" for limit in Limit}, url="redis://127.0.0.1:1/0", namespace="t"
     )
     for _ in range(3):
         limits.hit(Limit.SIGN_UP_PER_IP, "10.0.0.1")  # no Redis there: counted as allowed

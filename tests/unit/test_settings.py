@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from domain.secrets import SecretBox
 from infra.services import build_policies
-from infra.settings import Settings
+from infra.settings import InvalidSettings, Settings, get_settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
@@ -73,3 +75,124 @@ def test_a_scheduler_lease_must_outlast_its_beat(clean_environment: pytest.Monke
     clean_environment.setenv("TEAMKEYS_SCHEDULER_LEASE_SECONDS", "10")
     with pytest.raises(ValueError, match="SCHEDULER_LEASE_SECONDS must be longer"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def problems(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What ``get_settings`` says of ``environment`` (the only TEAMKEYS_ variables set)."""
+    for name in list(os.environ):
+        if name.startswith("TEAMKEYS_"):
+            monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        get_settings()
+    except InvalidSettings as exc:
+        return exc.problems
+    finally:
+        get_settings.cache_clear()
+    return []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://teamkeys:pw@db.example:5432/teamkeys",
+        "postgresql://teamkeys:pw@db.example:5432/teamkeys",
+        "postgresql+psycopg://teamkeys:pw@db.example:5432/teamkeys",
+    ],
+)
+def test_postgres_urls_mean_psycopg_3(url: str) -> None:
+    assert settings(database_url=url).database_url == (
+        "postgresql+psycopg://teamkeys:pw@db.example:5432/teamkeys"
+    )
+
+
+def test_every_problem_is_a_line_and_no_secret_is_repeated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    said = problems(
+        {
+            "TEAMKEYS_ENCRYPTION_KEY": "hunter2-not-a-key",
+            "TEAMKEYS_SMTP_PASSWORD": "irrelevant",
+            "TEAMKEYS_SMTP_PORT": "70000",
+            "TEAMKEYS_SMTP_STARTTLS": "maybe",
+            "TEAMKEYS_BROKER_URL": "nats://user:hunter2@127.0.0.1:4222",
+            "TEAMKEYS_LIMITS_URL": "memcached://127.0.0.1",
+            "TEAMKEYS_PUBLIC_URL": "app.example.com",
+            "TEAMKEYS_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal",
+            "TEAMKEYS_LOG_LEVEL": "chatty",
+            "TEAMKEYS_PRICES": '{"currency": "USD", "models": {"m": {"input": -1, "output": 1}}}',
+        },
+        monkeypatch,
+    )
+    assert said == [
+        "TEAMKEYS_BROKER_URL: not a Redis (redis://HOST:6379/0) or RabbitMQ "
+        "(amqp://USER:PASSWORD@HOST:5672/VHOST) URL ('nats://user:***@127.0.0.1:4222')",
+        "TEAMKEYS_LIMITS_URL: not a Redis URL (redis://HOST:6379/0) or memory:// "
+        "('memcached://127.0.0.1')",
+        "TEAMKEYS_PUBLIC_URL: not an http:// or https:// address ('app.example.com')",
+        "TEAMKEYS_SMTP_PORT: must be 65535 or less ('70000')",
+        "TEAMKEYS_SMTP_STARTTLS: not true or false ('maybe')",
+        "TEAMKEYS_ENCRYPTION_KEY: not a Fernet key (URL-safe base64 of 32 bytes); make one with "
+        "`teamkeys new-encryption-key`",
+        "TEAMKEYS_PRICES: models.m: prices cannot be negative",
+        "TEAMKEYS_TRUSTED_PROXIES: 'proxy.internal' is not an IP address or network "
+        "('10.0.0.0/8, proxy.internal')",
+        "TEAMKEYS_LOG_LEVEL: not a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL) ('chatty')",
+    ]
+    assert "hunter2" not in "\n".join(said)
+
+
+def test_the_old_redis_name_names_the_broker_unless_it_disagrees(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = settings(redis_url="redis://r:6379/0")
+    assert old.broker_url == "redis://r:6379/0"
+    assert old.warnings() == [
+        "TEAMKEYS_REDIS_URL is deprecated: name the broker TEAMKEYS_BROKER_URL"
+    ]
+    assert problems(
+        {"TEAMKEYS_REDIS_URL": "redis://r:6379/0", "TEAMKEYS_BROKER_URL": "amqp://q/"},
+        monkeypatch,
+    ) == [
+        "TEAMKEYS_REDIS_URL is the old name of TEAMKEYS_BROKER_URL and says otherwise; unset "
+        "TEAMKEYS_REDIS_URL"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("broker_url", "limits_url", "counted_in", "warned"),
+    [
+        ("", "", "", False),  # embedded: process memory, as it is one process
+        ("redis://r:6379/0", "", "redis://r:6379/0", False),
+        ("amqp://guest:guest@q:5672/teamkeys", "", "", True),
+        ("amqp://guest:guest@q:5672/teamkeys", "redis://r:6379/1", "redis://r:6379/1", False),
+        ("amqp://guest:guest@q:5672/teamkeys", "memory://", "", False),
+        ("redis://r:6379/0", "memory://", "", False),
+    ],
+)
+def test_where_the_abuse_limits_count(
+    broker_url: str, limits_url: str, counted_in: str, warned: bool
+) -> None:
+    chosen = settings(broker_url=broker_url, limits_url=limits_url)
+    assert chosen.effective_limits_url == counted_in
+    assert any("abuse limits" in line for line in chosen.warnings()) == warned
+
+
+def test_production_needs_a_database_a_key_and_a_broker() -> None:
+    assert [line.split()[0] for line in settings().production_problems()] == [
+        "TEAMKEYS_DATABASE_URL",
+        "TEAMKEYS_ENCRYPTION_KEY",
+        "TEAMKEYS_BROKER_URL",
+    ]
+    complete = settings(
+        database_url="postgres://db/teamkeys",
+        encryption_key=SecretBox.new_key(),
+        broker_url="amqps://guest:guest@q:5671/teamkeys",
+    )
+    assert complete.production_problems() == []

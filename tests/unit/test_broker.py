@@ -1,0 +1,67 @@
+"""The broker ``TEAMKEYS_BROKER_URL`` names: Redis, RabbitMQ (failing fast when unreachable), or
+the in-process one of the embedded mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+
+from infra.broker import QUEUES, broker_ready, build_broker
+from infra.settings import Settings
+
+
+def broker_for(url: str) -> Any:
+    return build_broker(Settings(_env_file=None, broker_url=url))  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("", StubBroker),
+        ("redis://127.0.0.1:6379/0", RedisBroker),
+        ("rediss://cache.example:6380/0", RedisBroker),
+        ("amqp://guest:guest@127.0.0.1:5672/teamkeys", RabbitmqBroker),
+        ("amqps://guest:guest@mq.example:5671/teamkeys", RabbitmqBroker),
+    ],
+)
+def test_the_url_s_scheme_chooses_the_broker_and_every_queue_is_declared(
+    url: str, kind: type
+) -> None:
+    broker = broker_for(url)
+    try:
+        assert kind in type(broker).__mro__
+        assert set(QUEUES) <= broker.get_declared_queues()
+    finally:
+        broker.close()
+
+
+def test_rabbitmq_fails_fast_confirms_publishes_and_beats() -> None:
+    broker = broker_for("amqp://guest:guest@127.0.0.1:5672/teamkeys")
+    parameters = broker.parameters
+    assert broker.confirm_delivery
+    assert parameters.virtual_host == "teamkeys"
+    assert parameters.connection_attempts == 1
+    assert parameters.socket_timeout == 2
+    assert parameters.stack_timeout == 5
+    assert parameters.blocked_connection_timeout == 10
+    assert parameters.heartbeat == 20
+
+
+def test_the_url_s_own_connection_settings_win() -> None:
+    broker = broker_for("amqp://guest:guest@a:5672/t?heartbeat=60;amqp://guest:guest@b:5672/t")
+    first, second = broker.parameters
+    assert (first.host, first.heartbeat, first.socket_timeout) == ("a", 60, 2)
+    assert (second.host, second.heartbeat) == ("b", 20)
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:1/0", "amqp://guest:guest@127.0.0.1:1/"])
+def test_a_broker_that_does_not_answer_is_not_ready(url: str) -> None:
+    broker = broker_for(url)
+    try:
+        assert broker_ready(broker) is False
+    finally:
+        broker.close()
