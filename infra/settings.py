@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -141,6 +143,20 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
 
     log_level: str = "INFO"
+    #: ``text`` (for people) or ``json`` (one object a line, for log collectors), in every
+    #: process alike.
+    log_format: Literal["text", "json"] = "text"
+
+    # Metrics (Prometheus)
+    #: Clients (addresses or networks, comma-separated) that may read ``/metrics`` (and the
+    #: workers' metrics port) without a token; behind a proxy, the address it forwards
+    #: (TEAMKEYS_TRUSTED_PROXIES). Empty: only with the token.
+    metrics_networks: str = "127.0.0.0/8,::1"
+    #: Whoever sends ``Authorization: Bearer <this>`` may read the metrics from anywhere;
+    #: empty: no token opens them.
+    metrics_token: str = ""
+    #: Port on which ``teamkeys worker`` serves its processes' metrics; 0: none.
+    worker_metrics_port: int = 9191
 
     @field_validator("public_url")
     @classmethod
@@ -152,6 +168,14 @@ class Settings(BaseSettings):
     @classmethod
     def _a_rate(cls, value: str) -> str:
         parse_rate(value)
+        return value
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for network in value.split(","):
+            if network.strip():
+                ipaddress.ip_network(network.strip(), strict=False)
         return value
 
     @property

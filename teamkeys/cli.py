@@ -41,6 +41,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
             host=args.host,
             port=args.port,
             log_level="warning",
+            log_config=None,  # uvicorn's lines in our format (infra.logs)
             proxy_headers=False,  # TEAMKEYS_TRUSTED_PROXIES decides (api.app)
         )
     finally:
@@ -62,8 +63,6 @@ def require_broker(settings: Settings, process: str) -> None:
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from teamkeys.runtime import build_runtime
-
     require_broker(settings, "web")
     asked = (
         str(args.workers) if args.workers is not None else os.environ.get("WEB_CONCURRENCY", "1")
@@ -77,6 +76,14 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
             "teamkeys web: --workers (or WEB_CONCURRENCY) must be a whole number, 1 or more; "
             f"got {asked!r}"
         )
+    if workers > 1:
+        # A scrape of /metrics reaches one server process; each counts into this directory,
+        # and the one scraped adds them all up (infra.metrics).
+        from infra.metrics_directory import use_multiprocess_directory
+
+        use_multiprocess_directory(f"web-{args.port}")
+    from teamkeys.runtime import build_runtime
+
     # Each server process makes its own runtime (teamkeys.web.create_served_app); one made
     # here first stops a bad configuration with its message at once, where uvicorn's
     # supervisor would restart processes that cannot start, forever.
@@ -91,6 +98,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         log_level="info",
+        log_config=None,  # uvicorn's lines in our format (infra.logs)
         proxy_headers=False,  # TEAMKEYS_TRUSTED_PROXIES decides (api.app)
         access_log=False,  # teamkeys.access logs route templates, never token paths
     )
@@ -98,18 +106,30 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Dramatiq's CLI, run in this process (its processes fork from it), with our log format
+    in every one of them: its own logging setup is skipped (``teamkeys.entrypoint``)."""
     require_broker(settings, "worker")
     argv = [
-        sys.executable,
-        "-m",
-        "dramatiq",
         "teamkeys.entrypoint",
         "--processes",
         str(args.processes),
         "--threads",
         str(args.threads),
+        "--skip-logging",
     ]
-    os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with Dramatiq's CLI
+    if settings.worker_metrics_port:
+        # Each worker process counts its jobs into this directory; one more process serves
+        # them all, added up, on the metrics port.
+        from infra.metrics_directory import use_multiprocess_directory
+
+        use_multiprocess_directory(f"worker-{settings.worker_metrics_port}")
+        argv += ["--fork-function", "teamkeys.worker_metrics:serve_worker_metrics"]
+    from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
+
+    parsed = make_argument_parser().parse_args(argv)  # type: ignore[no-untyped-call]
+    code: int = dramatiq_main(parsed)  # type: ignore[no-untyped-call]
+    return code
 
 
 def cmd_scheduler(_args: argparse.Namespace, settings: Settings) -> int:
@@ -440,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     result: int = args.run(args, settings)
     return result
 

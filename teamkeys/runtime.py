@@ -44,6 +44,7 @@ def build_runtime(
         secret_box=services.secret_box,
         link_secret=services.link_secret,
         policies=services,
+        metrics=services.metrics,
     )
     actors = register_actors(services.broker, context)
     relay = Relay(services.db, actors, dispatch_lease=settings.job_dispatch_lease_seconds)
