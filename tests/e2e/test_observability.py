@@ -271,6 +271,7 @@ class Assets(HTMLParser):
 def test_the_api_docs_load_only_assets_this_server_serves(system: System, page: str) -> None:
     answered = system.http.get(page)
     assert answered.status_code == 200
+    assert "default-src 'none'" in answered.headers["content-security-policy"]
     assert "http://" not in answered.text and "https://" not in answered.text
     assert "'/openapi.json'" in answered.text or '"/openapi.json"' in answered.text
     assets = Assets()
