@@ -80,10 +80,12 @@ def log_handler(log_format: LogFormat = "text") -> logging.Handler:
     return handler
 
 
-def configure_logging(level: str = "INFO", log_format: LogFormat = "text") -> None:
+def configure_logging(
+    level: str = "INFO", log_format: LogFormat = "text", *, force: bool = False
+) -> None:
     """The root logger writes every line, ours and our libraries', to standard error in one
-    format. It replaces whatever handlers were there (Dramatiq's CLI configures its own in each
-    worker process before importing ours)."""
-    logging.basicConfig(level=level.upper(), handlers=[log_handler(log_format)], force=True)
+    format, unless it has handlers already (a test's); ``force`` replaces them (a Dramatiq
+    worker process, which Dramatiq's CLI may have given its own)."""
+    logging.basicConfig(level=level.upper(), handlers=[log_handler(log_format)], force=force)
     for noisy in ("mail.log", "aiosmtplib", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

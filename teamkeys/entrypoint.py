@@ -10,7 +10,7 @@ from infra.settings import get_settings
 from teamkeys.runtime import build_runtime
 
 settings = get_settings()
-configure_logging(settings.log_level, settings.log_format)
+configure_logging(settings.log_level, settings.log_format, force=True)
 runtime = build_runtime(settings, with_workers=True)
 dramatiq.set_broker(runtime.broker)
 broker = runtime.broker
