@@ -11,6 +11,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.access_log import AccessLog
 from api.body_limit import BodyLimit, NoNulInPath
+from api.docs import install_docs
 from api.errors import FailuresAnswered, install_error_handlers
 from api.routes import (
     accounts,
@@ -19,6 +20,7 @@ from api.routes import (
     health,
     invitations,
     invoices,
+    metrics,
     migrations,
     production,
     support,
@@ -45,6 +47,9 @@ def create_app(services: Services, *, on_shutdown: Callable[[], None] | None = N
         description="Teams and Roles: teams, members, invitations, API keys, production review, "
         "account migrations, usage and invoices. Errors are "
         '`{"error": {"code": "...", "message": "..."}}`.',
+        # Served from our own assets (api.docs), never from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
@@ -56,7 +61,7 @@ def create_app(services: Services, *, on_shutdown: Callable[[], None] | None = N
     )
     app.add_middleware(NoNulInPath)
     app.add_middleware(FailuresAnswered)  # inside the access log: it logs the status answered
-    app.add_middleware(AccessLog)
+    app.add_middleware(AccessLog, metrics=services.metrics)
     if settings.trusted_proxies:
         # Behind these proxies the client's address is the one they forward; anyone else's
         # X-Forwarded-For is ignored (it would let a client pick its own address).
@@ -67,6 +72,7 @@ def create_app(services: Services, *, on_shutdown: Callable[[], None] | None = N
 
     for module in (
         health,
+        metrics,
         accounts,
         teams,
         invitations,
@@ -79,4 +85,5 @@ def create_app(services: Services, *, on_shutdown: Callable[[], None] | None = N
         support,
     ):
         app.include_router(module.router)
+    install_docs(app, app.openapi_url or "/openapi.json")
     return app

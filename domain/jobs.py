@@ -14,12 +14,15 @@ from domain.clock import utcnow
 from domain.ids import new_id
 from domain.models import Job, JobStatus
 
-# The outbox's two notes in ``Session.info``, read and written only through the functions below:
+# The outbox's three notes in ``Session.info``, read and written only through the functions below:
 #: the (id, name) of the jobs written in this transaction, for the unit of work to hand to the
 #: broker as soon as it has committed;
 _TO_DISPATCH = "teamkeys.new_jobs"
-#: how long jobs written in this transaction are presumed on their way through the broker.
+#: how long jobs written in this transaction are presumed on their way through the broker;
 _DISPATCH_LEASE = "teamkeys.dispatch_lease"
+#: the id of the request (or of the request behind the job) this transaction serves, which the
+#: jobs it writes carry into their log lines.
+_REQUEST_ID = "teamkeys.request_id"
 
 
 class JobName(enum.StrEnum):
@@ -71,16 +74,22 @@ def insert_jobs_sql(source: str, **args: str) -> str:
         raise ValueError("insert_jobs_sql takes names from code, never from input")
     arguments = ", ".join(f"'{name}', src.{column}" for name, column in args.items())
     return f"""INSERT INTO jobs (id, name, args, status, attempts, available_at, created_at,
-                      lease_until)
+                      lease_until, request_id)
     SELECT 'job_' || replace(CAST(gen_random_uuid() AS text), '-', ''), :job_name,
-           json_build_object({arguments}), 'pending', 0, :job_now, :job_now, :job_lease_until
+           json_build_object({arguments}), 'pending', 0, :job_now, :job_now, :job_lease_until,
+           :job_request_id
     FROM {source} src
     RETURNING id"""  # noqa: S608 - identifiers checked above, values bound
 
 
 def insert_jobs_params(session: Session, name: JobName, now: datetime) -> dict[str, Any]:
     """What :func:`insert_jobs_sql` binds: the same values :func:`enqueue_job` writes."""
-    return {"job_name": str(name), "job_now": now, "job_lease_until": _lease_until(session, now)}
+    return {
+        "job_name": str(name),
+        "job_now": now,
+        "job_lease_until": _lease_until(session, now),
+        "job_request_id": session.info.get(_REQUEST_ID),
+    }
 
 
 def jobs_written(session: Session, name: JobName, ids: Sequence[str]) -> None:
@@ -94,6 +103,12 @@ def set_dispatch_lease(session: Session, lease: timedelta | None) -> None:
     worker of its own), left to the relay at once. If the hand-over fails (broker down), they
     are released for the relay's next pass."""
     session.info[_DISPATCH_LEASE] = lease
+
+
+def set_request_id(session: Session, request_id: str | None) -> None:
+    """The request this session's transaction serves: every job it writes records its id, and
+    the job's log lines show it when it runs."""
+    session.info[_REQUEST_ID] = request_id
 
 
 def jobs_to_dispatch(session: Session) -> list[tuple[str, str]]:
@@ -129,4 +144,5 @@ def _job_row(session: Session, name: JobName, ids: dict[str, str]) -> dict[str, 
         "available_at": now,
         "created_at": now,
         "lease_until": _lease_until(session, now),
+        "request_id": session.info.get(_REQUEST_ID),
     }

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.jobs import set_dispatch_lease, take_jobs_to_dispatch
+from domain.jobs import set_dispatch_lease, set_request_id, take_jobs_to_dispatch
+from infra.logs import request_id
 
 #: Called with (id, name) of the jobs a transaction wrote, right after it committed.
 JobDispatch = Callable[[Sequence[tuple[str, str]]], None]
@@ -90,6 +91,9 @@ class Database:
     def unit_of_work(self) -> UnitOfWork:
         session = self.sessions()
         set_dispatch_lease(session, self.dispatch_lease)
+        # The request being served, or the one behind the job being run: the jobs this unit of
+        # work writes carry its id into their log lines.
+        set_request_id(session, request_id.get())
         return UnitOfWork(session, self.dispatch)
 
     def schema_revisions(self) -> frozenset[str] | None:

@@ -1,6 +1,7 @@
 """The pieces every process shares, built from settings in one place: the domain's policies,
-the database, the broker, password hashing, the abuse limiter, the secret box and the last-used
-trackers. The API serves from them; the composition root adds the workers and the relay."""
+the database, the broker, password hashing, the abuse limiter, the secret box, the last-used
+trackers and the metrics. The API serves from them; the composition root adds the workers and
+the relay."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from infra.broker import build_broker
 from infra.db import Database, make_engine
 from infra.last_used import LastUsedTracker
 from infra.mail.transport import SmtpTransport
+from infra.metrics import Metrics
 from infra.ratelimits import Limiter
 from infra.settings import InvalidSettings, Settings
 
@@ -88,6 +90,8 @@ class Services(Policies):
     form_secret: bytes
     last_used: LastUsedTracker
     sessions_last_used: LastUsedTracker
+    #: The process's request and job figures, and the database's, for ``/metrics``.
+    metrics: Metrics
 
     def close(self) -> None:
         self.hashing.shutdown(wait=True)
@@ -167,4 +171,5 @@ def build_services(settings: Settings) -> Services:
         form_secret=derive_key(master_key, "form tokens"),
         last_used=LastUsedTracker(db, settings.last_used_flush_seconds),
         sessions_last_used=LastUsedTracker(db, settings.last_used_flush_seconds, AuthSession),
+        metrics=Metrics(db),
     )

@@ -10,7 +10,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from cryptography.fernet import Fernet
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -182,6 +182,20 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
 
     log_level: str = "INFO"
+    #: ``text`` (for people) or ``json`` (one object a line, for log collectors), in every
+    #: process alike.
+    log_format: Literal["text", "json"] = "text"
+
+    # Metrics (Prometheus)
+    #: Clients (addresses or networks, comma-separated) that may read ``/metrics`` (and the
+    #: workers' metrics port) without a token; behind a proxy, the address it forwards
+    #: (TEAMKEYS_TRUSTED_PROXIES). Empty: only with the token.
+    metrics_networks: str = "127.0.0.0/8,::1"
+    #: Whoever sends ``Authorization: Bearer <this>`` may read the metrics from anywhere;
+    #: empty: no token opens them.
+    metrics_token: str = ""
+    #: Port on which ``teamkeys worker`` serves its processes' metrics; 0: none.
+    worker_metrics_port: int = 9191
 
     @model_validator(mode="after")
     def _lease_outlasts_beat(self) -> Settings:
@@ -297,6 +311,14 @@ class Settings(BaseSettings):
                 "unset TEAMKEYS_REDIS_URL"
             )
         return self
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for network in value.split(","):
+            if network.strip():
+                ipaddress.ip_network(network.strip(), strict=False)
+        return value
 
     @property
     def rates(self) -> dict[Limit, str]:

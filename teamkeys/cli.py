@@ -64,6 +64,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
             host=args.host,
             port=args.port,
             log_level="warning",
+            log_config=None,  # uvicorn's lines in our format (infra.logs)
             proxy_headers=False,  # TEAMKEYS_TRUSTED_PROXIES decides (api.app)
             timeout_graceful_shutdown=grace_seconds(settings),
         )
@@ -87,8 +88,6 @@ def require_production(settings: Settings, process: str) -> None:
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from teamkeys.runtime import build_runtime
-
     require_production(settings, "web")
     exit_zero_on_sigterm()
     asked = (
@@ -103,6 +102,14 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
             "teamkeys web: --workers (or WEB_CONCURRENCY) must be a whole number, 1 or more; "
             f"got {asked!r}"
         )
+    if workers > 1:
+        # A scrape of /metrics reaches one server process; each counts into this directory,
+        # and the one scraped adds them all up (infra.metrics).
+        from infra.metrics_directory import use_multiprocess_directory
+
+        use_multiprocess_directory(f"web-{args.port}")
+    from teamkeys.runtime import build_runtime
+
     # Each server process makes its own runtime (teamkeys.web.create_served_app); one made
     # here first stops a bad configuration with its message at once, where uvicorn's
     # supervisor would restart processes that cannot start, forever.
@@ -117,6 +124,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         log_level="info",
+        log_config=None,  # uvicorn's lines in our format (infra.logs)
         proxy_headers=False,  # TEAMKEYS_TRUSTED_PROXIES decides (api.app)
         access_log=False,  # teamkeys.access logs route templates, never token paths
         timeout_graceful_shutdown=grace_seconds(settings),
@@ -125,14 +133,13 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    """Dramatiq's CLI, which runs ``--processes`` worker processes. On SIGTERM each finishes its
-    running jobs (up to TEAMKEYS_STOP_GRACE_SECONDS) and gives its prefetched messages back to
-    the broker; ``teamkeys.entrypoint`` makes the duplicate SIGTERM of a group kill harmless."""
+    """Dramatiq's CLI, run in this process (its processes fork from it), with our log format
+    in every one of them: its own logging setup is skipped (``teamkeys.entrypoint``). On
+    SIGTERM each worker process finishes its running jobs (up to TEAMKEYS_STOP_GRACE_SECONDS)
+    and gives its prefetched messages back to the broker; ``teamkeys.entrypoint`` makes the
+    duplicate SIGTERM of a group kill harmless."""
     require_production(settings, "worker")
     argv = [
-        sys.executable,
-        "-m",
-        "dramatiq",
         "teamkeys.entrypoint",
         "--processes",
         str(args.processes),
@@ -140,8 +147,21 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         str(args.threads),
         "--worker-shutdown-timeout",
         str(round(settings.stop_grace_seconds * 1000)),
+        "--skip-logging",
     ]
-    os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with Dramatiq's CLI
+    if settings.worker_metrics_port:
+        # Each worker process counts its jobs into this directory; one more process serves
+        # them all, added up, on the metrics port.
+        from infra.metrics_directory import use_multiprocess_directory
+
+        use_multiprocess_directory(f"worker-{settings.worker_metrics_port}")
+        argv += ["--fork-function", "teamkeys.worker_metrics:serve_worker_metrics"]
+    from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
+
+    parsed = make_argument_parser().parse_args(argv)  # type: ignore[no-untyped-call]
+    code: int = dramatiq_main(parsed)  # type: ignore[no-untyped-call]
+    return code
 
 
 def cmd_scheduler(_args: argparse.Namespace, settings: Settings) -> int:
@@ -566,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"teamkeys: {problem}", file=sys.stderr)
         return 1
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     for warning in settings.warnings():
         log.warning("%s", warning)
     try:

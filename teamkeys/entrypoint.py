@@ -59,7 +59,7 @@ def checked_settings() -> Settings:
 
 act_on_first_sigterm_only()
 settings = checked_settings()
-configure_logging(settings.log_level)
+configure_logging(settings.log_level, settings.log_format, force=True)
 runtime = build_runtime(settings, with_workers=True)
 dramatiq.set_broker(runtime.broker)
 broker = runtime.broker

@@ -25,7 +25,9 @@ class LoopbackServer:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.socket.bind(("127.0.0.1", 0))
         self.port: int = self.socket.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", proxy_headers=False)
+        config = uvicorn.Config(
+            app, log_level="warning", log_config=None, lifespan="off", proxy_headers=False
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run,

@@ -46,6 +46,7 @@ def build_runtime(
         secret_box=services.secret_box,
         link_secret=services.link_secret,
         policies=services,
+        metrics=services.metrics,
     )
     actors = register_actors(services.broker, context)
     relay = Relay(

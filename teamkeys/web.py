@@ -26,6 +26,6 @@ def create_served_app() -> FastAPI:
     environment, a runtime of the process's own (database pool, broker connection), closed when
     the server shuts down."""
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     runtime = build_runtime(settings)
     return build_app(runtime, on_shutdown=runtime.close)

@@ -205,6 +205,8 @@ def test_settings(backend: Backend, data_dir: Path, **overrides: Any) -> Setting
         "job_run_lease_seconds": 5.0,
         "smtp_timeout": 5.0,
         "encryption_key": TEST_ENCRYPTION_KEY,
+        # Tests run many `teamkeys worker`s at once: one that serves metrics picks a free port.
+        "worker_metrics_port": 0,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -310,6 +312,31 @@ def html_body(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("html",))
     assert part is not None
     return str(part.get_content())
+
+
+#: A Prometheus scrape's samples, by name and labels.
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def metric_samples(text: str) -> Samples:
+    """Every sample of a scrape (``/metrics``), parsed by ``prometheus_client``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def metric_value(samples: Samples, name: str, **labels: str) -> float:
+    """The sample of ``name`` with exactly these labels; 0 if there is none."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def metric_total(samples: Samples, name: str) -> float:
+    """The sum of every sample of ``name``, whatever its labels."""
+    return sum(v for (n, _), v in samples.items() if n == name)
 
 
 def wait_until_ready(http: httpx.Client, what: str, timeout: float = 30.0) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,9 +22,11 @@ from domain.clock import utcnow
 from domain.models import Job, JobStatus
 from domain.secrets import SecretBox
 from infra.db import Database
+from infra.logs import request_id
 from infra.mail.errors import PermanentMailError
 from infra.mail.render import EmailRenderer
 from infra.mail.transport import MailTransport
+from infra.metrics import JobOutcome, Metrics
 from infra.services import Policies
 from infra.settings import Settings
 
@@ -47,6 +50,8 @@ class WorkerContext:
     link_secret: bytes
     #: The process's policies, built once from settings (``infra.services.build_policies``).
     policies: Policies
+    #: Where each run's outcome and duration is counted.
+    metrics: Metrics
 
 
 @dataclass(frozen=True)
@@ -101,11 +106,25 @@ class JobRun:
 
 
 def run_job(ctx: WorkerContext, spec: JobSpec, job_id: str) -> None:
-    """Run ``job_id`` once, whatever number of times the broker delivers it."""
+    """Run ``job_id`` once, whatever number of times the broker delivers it; count how it went
+    (``teamkeys_jobs_total``, ``teamkeys_job_duration_seconds``)."""
+    started = time.perf_counter()
     claimed = _claim(ctx, job_id)
     if claimed is None:
+        ctx.metrics.job(spec.name, JobOutcome.SKIPPED)
         return
-    run, job_args = claimed
+    run, job_args, caused_by = claimed
+    # Every line this run logs carries the id of the request that caused the job, and so do
+    # the jobs it writes (``infra.db``).
+    context = request_id.set(caused_by)
+    try:
+        outcome = _run(ctx, spec, run, job_args)
+    finally:
+        request_id.reset(context)
+    ctx.metrics.job(spec.name, outcome, time.perf_counter() - started)
+
+
+def _run(ctx: WorkerContext, spec: JobSpec, run: JobRun, job_args: dict[str, str]) -> str:
     try:
         spec.handler(ctx, run, **job_args)
         if not run.finished:
@@ -114,17 +133,17 @@ def run_job(ctx: WorkerContext, spec: JobSpec, job_id: str) -> None:
                 uow.commit()
     except (PermanentJobError, PermanentMailError) as exc:
         # e.g. a template that does not render: retrying cannot help
-        _finish_failed(ctx, spec, run, exc, permanent=True)
+        return _finish_failed(ctx, spec, run, exc, permanent=True)
     except (Exception, Interrupt) as exc:
-        _finish_failed(ctx, spec, run, exc, permanent=False)
-    else:
-        log.info("job %s %s done (attempt %d)", spec.name, job_id, run.attempt)
+        return _finish_failed(ctx, spec, run, exc, permanent=False)
+    log.info("job %s %s done (attempt %d)", spec.name, run.job_id, run.attempt)
+    return JobOutcome.DONE
 
 
-def _claim(ctx: WorkerContext, job_id: str) -> tuple[JobRun, dict[str, str]] | None:
-    """Mark the job started and leased to this worker; ``None`` if it is not ours to run: done
-    or dead already, an early duplicate (the relay sends it again when it is due), or running
-    elsewhere right now.
+def _claim(ctx: WorkerContext, job_id: str) -> tuple[JobRun, dict[str, str], str | None] | None:
+    """Mark the job started and leased to this worker, and give its arguments and the id of the
+    request that caused it; ``None`` if it is not ours to run: done or dead already, an early
+    duplicate (the relay sends it again when it is due), or running elsewhere right now.
 
     One conditional UPDATE: of two workers handed the same job at once, the second finds the
     row changed under its lock and claims nothing."""
@@ -142,14 +161,14 @@ def _claim(ctx: WorkerContext, job_id: str) -> tuple[JobRun, dict[str, str]] | N
             started_at=now,
             lease_until=now + timedelta(seconds=ctx.settings.job_run_lease_seconds),
         )
-        .returning(Job.args, Job.attempts)
+        .returning(Job.args, Job.attempts, Job.request_id)
     )
     with ctx.db.engine.begin() as conn:
         row = conn.execute(claim).one_or_none()
     if row is None:
         log.debug("job %s: not ours to run now", job_id)
         return None
-    return JobRun(job_id, int(row.attempts), now), dict(row.args)
+    return JobRun(job_id, int(row.attempts), now), dict(row.args), row.request_id
 
 
 def _finish_failed(
@@ -159,7 +178,8 @@ def _finish_failed(
     exc: BaseException,
     *,
     permanent: bool,
-) -> None:
+) -> str:
+    """Record the failed attempt; its outcome: dead, or to be retried."""
     reason = f"{type(exc).__name__}: {exc}"
     with ctx.db.unit_of_work() as uow:
         job = uow.session.scalar(select(Job).where(*run.still_ours()).with_for_update())
@@ -167,10 +187,11 @@ def _finish_failed(
             # Finished by this run before the failure, or no longer ours (its lease ran out and
             # another run has it): that run records its own outcome.
             log.warning("job %s %s: failed after it ended: %s", spec.name, run.job_id, reason)
-            return
+            return JobOutcome.DONE if run.finished else JobOutcome.RETRY
         job.last_error = reason
         job.started_at, job.lease_until = None, None
-        if permanent or job.attempts >= ctx.settings.job_max_attempts:
+        dead = permanent or job.attempts >= ctx.settings.job_max_attempts
+        if dead:
             job.status, job.finished_at = JobStatus.DEAD, utcnow()
             if spec.on_dead is not None:
                 spec.on_dead(uow.session, job, reason)
@@ -193,3 +214,4 @@ def _finish_failed(
                 reason,
             )
         uow.commit()
+    return JobOutcome.DEAD if dead else JobOutcome.RETRY

@@ -10,8 +10,8 @@ from tests.api_doc import documented_endpoints
 from tests.conftest import System
 from tests.error_body import assert_error
 
-#: Who, in docs/api.md, may call a route without a session.
-PUBLIC = {"anyone", "link holder"}
+#: Who, in docs/api.md, may call a route without a session (operators are refused with 403).
+PUBLIC = {"anyone", "link holder", "operators"}
 
 
 def test_malformed_json_is_400_malformed_json(system: System) -> None:

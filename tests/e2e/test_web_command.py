@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,7 +22,14 @@ from teamkeys.runtime import Runtime
 from teamkeys.web import create_served_app
 from tests import support
 from tests.faults import ROOT, settings_env
-from tests.support import TEST_ENCRYPTION_KEY, free_port, wait_until, wait_until_ready
+from tests.support import (
+    TEST_ENCRYPTION_KEY,
+    free_port,
+    metric_samples,
+    metric_value,
+    wait_until,
+    wait_until_ready,
+)
 
 needs_services = pytest.mark.skipif(
     support.BACKEND != "services",
@@ -74,6 +83,11 @@ def test_web_with_two_workers_serves_one_api_and_stops_cleanly(
                 me = httpx.get(f"http://127.0.0.1:{port}/v1/me", headers=headers, timeout=10)
                 assert me.status_code == 200
                 assert me.json()["account"]["email"] == "ada@example.com"
+            # Whichever process answers the scrape counts the requests of both.
+            samples = metric_samples(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text)
+            me_200 = {"method": "GET", "route": "/v1/me", "status": "200"}
+            assert metric_value(samples, "teamkeys_http_requests_total", **me_200) == 10
+            assert ("teamkeys_emails", frozenset({("status", "sent")})) in samples  # the database's
         assert all(Path(f"/proc/{pid}").exists() for pid in servers)  # neither has died
     finally:
         process.send_signal(signal.SIGTERM)
@@ -82,10 +96,13 @@ def test_web_with_two_workers_serves_one_api_and_stops_cleanly(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             raise
+    shutil.rmtree(Path(tempfile.gettempdir()) / f"teamkeys-metrics-web-{port}", True)
     log_text = log_path.read_text()
     assert returncode == 0, log_text
     assert "Traceback" not in log_text
     assert log_text.count("Application shutdown complete") == 2
+    # uvicorn's lines are in our format, like ours (infra.logs)
+    assert re.search(r"^\S+ \S+ INFO +uvicorn\.error: Started server process", log_text, re.M)
 
 
 def test_the_served_app_closes_its_runtime_when_the_server_shuts_down(

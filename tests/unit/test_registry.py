@@ -23,7 +23,7 @@ def test_every_job_kind_has_one_actor_with_no_dramatiq_retries() -> None:
         job_run_lease_seconds = 60.0
 
     broker = StubBroker()
-    actors = register_actors(broker, WorkerContext(Settings(), *[None] * 6))  # type: ignore[arg-type]
+    actors = register_actors(broker, WorkerContext(Settings(), *[None] * 7))  # type: ignore[arg-type]
     for name, actor in actors.items():
         assert isinstance(actor, dramatiq.Actor)
         assert actor.actor_name == name and actor.queue_name == JOB_SPECS[name].queue
