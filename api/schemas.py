@@ -453,6 +453,7 @@ class InvoiceRunOut(Out):
     finished_at: datetime | None = Field(description="null while its teams' jobs run")
     teams: int = Field(description="teams with production usage recorded in the period")
     teams_done: int
+    teams_failed: int = Field(description="of those, teams whose invoice job died")
     invoices: int = Field(description="invoices this run issued (existing ones are left)")
     total_cents: int
     currency: str

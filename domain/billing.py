@@ -212,11 +212,7 @@ def generate_invoices(
       has neither data-modifying CTEs nor exact integers beyond 64 bits, and an in-process
       database gains nothing from moving the arithmetic into SQL.
     """
-    if not period.next.first_day <= utcnow().date():
-        raise InvalidInput(
-            f"{period} is not over yet; invoices are made after the month ends.",
-            code="period_not_over",
-        )
+    check_closed(period)
     if team_ids is not None and not team_ids:
         return Generated()
     if session.connection().dialect.name == "postgresql":
@@ -471,6 +467,17 @@ def due_at(period: Period) -> datetime:
     return datetime.combine(period.next.first_day, RUN_AT, tzinfo=UTC)
 
 
+def check_closed(period: Period, now: datetime | None = None) -> None:
+    """A month is invoiced from its due time on (00:05 UTC on the 1st), never before: a call
+    recorded just before midnight has committed by then, or it would be billed by no invoice."""
+    due = due_at(period)
+    if (now or utcnow()) < due:
+        raise InvalidInput(
+            f"{period} is not over yet; its invoices are made from {due:%Y-%m-%d %H:%M} UTC.",
+            code="period_not_over",
+        )
+
+
 def next_run(now: datetime) -> tuple[Period, datetime]:
     """The next scheduled run after ``now``: its period and when it is due."""
     last_month = Period.of(now).previous
@@ -520,6 +527,7 @@ def start_run(
         source=source,
         teams=teams,
         teams_done=0,
+        teams_failed=0,
         invoices=0,
         total_cents=0,
         currency=currency,
@@ -532,16 +540,23 @@ def start_run(
 
 
 def count_in_run(
-    session: Session, run_id: str, created: Sequence[IssuedInvoice], *, teams: int
+    session: Session,
+    run_id: str,
+    created: Sequence[IssuedInvoice],
+    *,
+    teams: int,
+    failed: int = 0,
 ) -> None:
-    """Add ``teams`` done and the invoices they issued to the run; the last team finishes it.
-    One UPDATE: the teams' jobs may count at the same moment."""
+    """Add ``teams`` done (``failed`` of them without their invoice: their job died) and the
+    invoices they issued to the run; the last team finishes it. One UPDATE: the teams' jobs
+    may count at the same moment. Count each team once: in the transaction that ends its job."""
     done = InvoiceRun.teams_done + teams
     session.execute(
         update(InvoiceRun)
         .where(InvoiceRun.id == run_id)
         .values(
             teams_done=done,
+            teams_failed=InvoiceRun.teams_failed + failed,
             invoices=InvoiceRun.invoices + len(created),
             total_cents=InvoiceRun.total_cents + sum(i.total_cents for i in created),
             finished_at=case((done >= InvoiceRun.teams, utcnow()), else_=None),

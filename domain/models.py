@@ -495,7 +495,8 @@ class Invoice(Base):
     #: Integer minor units (invariant 4): the sum of the lines' amounts.
     total_cents: Mapped[int] = mapped_column(BigInteger)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
-    #: :class:`InvoiceLine` fields, one object per model, sorted by model.
+    #: :class:`InvoiceLine` fields: one object per model for the month's own usage, sorted by
+    #: model, then one per earlier month and model for late usage.
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
     @property
@@ -517,6 +518,8 @@ class InvoiceRun(Base):
     #: Teams with production usage recorded in the period: one job (or one step) each.
     teams: Mapped[int] = mapped_column(Integer, default=0)
     teams_done: Mapped[int] = mapped_column(Integer, default=0)
+    #: Of those, teams whose job died without issuing their invoice (support sees the job).
+    teams_failed: Mapped[int] = mapped_column(Integer, default=0)
     #: Invoices this run issued (a team's existing invoice is left alone and not counted).
     invoices: Mapped[int] = mapped_column(Integer, default=0)
     total_cents: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -271,7 +271,7 @@ def cmd_invoices_runs(args: argparse.Namespace, settings: Settings) -> int:
             run.source,
             _when(run.started_at),
             _when(run.finished_at) if run.finished_at else f"running ({run.teams_done} done)",
-            str(run.teams),
+            f"{run.teams} ({run.teams_failed} failed)" if run.teams_failed else str(run.teams),
             str(run.invoices),
             format_money(run.total_cents, run.currency),
         )

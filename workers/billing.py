@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from domain.billing import (
     INVOICE_BATCH,
     IssuedInvoice,
     Period,
     PriceTable,
+    check_closed,
     count_in_run,
     due_at,
     first_run,
@@ -26,7 +28,7 @@ from domain.billing import (
 )
 from domain.clock import utcnow
 from domain.jobs import JobName, enqueue_jobs
-from domain.models import ScheduledRun
+from domain.models import Job, ScheduledRun
 from infra.db import Database
 from workers.runner import JobRun, WorkerContext
 
@@ -95,9 +97,15 @@ def generate_invoice(
         result = generate_invoices(
             uow.session, Period.parse(period), ctx.settings.prices, [team_id]
         )
+        if not run.finish(uow.session):
+            # This run's lease ran out and another run has the job: it issues and counts the
+            # invoice; this one's work rolls back.
+            log.warning(
+                "invoice job for team %s, %s: taken over, left to that run", team_id, period
+            )
+            return
         if run_id is not None:
             count_in_run(uow.session, run_id, result.created, teams=1)
-        run.finish(uow.session)
         uow.commit()
     for invoice in result.created:
         log.info(
@@ -107,6 +115,14 @@ def generate_invoice(
             period,
             format_money(invoice.total_cents, invoice.currency),
         )
+
+
+def generate_invoice_died(session: Session, job: Job, reason: str) -> None:
+    """A team's invoice job out of attempts: its run counts the team as failed, so the run
+    finishes and shows it (the job, dead with its reason, is in the jobs table)."""
+    run_id = job.args.get("run_id")
+    if run_id:
+        count_in_run(session, str(run_id), [], teams=1, failed=1)
 
 
 def notify_invoice_owners(ctx: WorkerContext, run: JobRun, invoice_id: str) -> None:
@@ -139,6 +155,7 @@ def issue_invoices(
     """Issue ``period``'s invoices for every team with production usage, ``batch`` teams per
     transaction: what `teamkeys invoices generate` (and `teamkeys demo`) run, recorded as a run
     of its own. Idempotent per team and period; owners' emails go through the outbox."""
+    check_closed(period)  # before the run is recorded: a refused month leaves no run behind
     issued = IssuedInvoices()
     with db.unit_of_work() as uow:
         teams = teams_with_production_usage(uow.session, period)

@@ -9,7 +9,7 @@ import dramatiq
 
 from domain import account_links, invitations, migration_tickets
 from domain.jobs import JobName
-from workers.billing import generate_invoice, notify_invoice_owners
+from workers.billing import generate_invoice, generate_invoice_died, notify_invoice_owners
 from workers.generate_api_key import generate_api_key
 from workers.migrate_account import migrate_account
 from workers.review_production import review_production
@@ -25,7 +25,9 @@ JOB_SPECS: dict[str, JobSpec] = {
         link_job(JobName.SEND_ACCOUNT_LINK, "email", account_links.SENDING),
         JobSpec(JobName.GENERATE_API_KEY, "api_keys", generate_api_key),
         JobSpec(JobName.REVIEW_PRODUCTION, "production", review_production),
-        JobSpec(JobName.GENERATE_INVOICE, "billing", generate_invoice),
+        JobSpec(
+            JobName.GENERATE_INVOICE, "billing", generate_invoice, on_dead=generate_invoice_died
+        ),
         JobSpec(JobName.NOTIFY_INVOICE_OWNERS, "billing", notify_invoice_owners),
         link_job(JobName.SEND_MIGRATION_CONSENT, "migrations", migration_tickets.CONSENT_SENDING),
         JobSpec(JobName.MIGRATE_ACCOUNT, "migrations", migrate_account),

@@ -87,14 +87,16 @@ class JobRun:
     started_at: datetime
     finished: bool = False
 
-    def finish(self, session: Session) -> None:
-        """Mark the job done in ``session``'s transaction, if this run still holds it."""
-        session.execute(
+    def finish(self, session: Session) -> bool:
+        """Mark the job done in ``session``'s transaction, if this run still holds it; whether
+        it did (a run whose lease ran out while another took the job over did not)."""
+        ended = session.execute(
             update(Job)
             .where(*self.still_ours())
             .values(status=JobStatus.DONE, finished_at=utcnow(), lease_until=None, last_error=None)
         )
         self.finished = True
+        return bool(ended.rowcount)  # type: ignore[attr-defined]
 
     def still_ours(self) -> tuple[ColumnElement[bool], ...]:
         """Matches the job's row only while this run holds it: pending, claimed by this run."""

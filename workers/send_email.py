@@ -134,8 +134,18 @@ ATTACHMENTS: dict[str, Callable[[Session, WorkerContext, Email], list[Attachment
 
 
 def _attachments(session: Session, ctx: WorkerContext, email: Email) -> list[Attachment]:
+    """The email's files; if one cannot be made, the email goes without it (its link leads to
+    the same document), rather than not at all."""
     make = ATTACHMENTS.get(email.template)
-    return make(session, ctx, email) if make is not None else []
+    if make is None:
+        return []
+    try:
+        return make(session, ctx, email)
+    except Exception:
+        log.exception(
+            "email %s (%s): its attachment failed; sent without", email.id, email.template
+        )
+        return []
 
 
 def _render(ctx: WorkerContext, chosen: Chosen, attachments: list[Attachment]) -> EmailMessage:

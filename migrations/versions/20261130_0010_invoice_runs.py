@@ -1,6 +1,9 @@
 """Invoice runs, and usage found by when it was recorded (an invoice bills what was recorded in
 its month, late usage included).
 
+No release billed by the day of use before this revision (the schema was folded into 0008
+before the first release), so no issued invoice holds usage the new rule bills again.
+
 Revision ID: 0010
 Revises: 0009
 """
@@ -24,6 +27,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("teams", sa.Integer(), nullable=False),
         sa.Column("teams_done", sa.Integer(), nullable=False),
+        sa.Column("teams_failed", sa.Integer(), nullable=False),
         sa.Column("invoices", sa.Integer(), nullable=False),
         sa.Column("total_cents", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
@@ -33,8 +37,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("invoice_runs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_invoice_runs_period"), ["period"], unique=False)
-    with op.batch_alter_table("usage_records", schema=None) as batch_op:
-        batch_op.create_index("ix_usage_team_recorded", ["team_id", "recorded_at"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # Built without locking out the gateway's usage calls, however many rows there are.
+        with op.get_context().autocommit_block():
+            op.create_index(
+                "ix_usage_team_recorded",
+                "usage_records",
+                ["team_id", "recorded_at"],
+                unique=False,
+                postgresql_concurrently=True,
+                if_not_exists=True,
+            )
+    else:
+        with op.batch_alter_table("usage_records", schema=None) as batch_op:
+            batch_op.create_index("ix_usage_team_recorded", ["team_id", "recorded_at"])
 
 
 def downgrade() -> None:

@@ -14,14 +14,17 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import delete, func, select, update
 
-from domain.billing import Period
-from domain.models import Email, Invoice, Job, ScheduledRun, UsageRecord
+from domain.billing import Period, check_closed, due_at, start_run
+from domain.errors import InvalidInput
+from domain.models import Email, Invoice, InvoiceRun, Job, ScheduledRun, UsageRecord
 from infra.settings import get_settings
 from teamkeys import cli
 from tests.conftest import System
 from tests.e2e.conftest import AddSupportAgent, dead_emails, run_cli, settings_as_environment
 from tests.support import text_body, to, wait_until
-from workers.billing import schedule_invoices
+from workers import send_email
+from workers.billing import generate_invoice, generate_invoice_died, schedule_invoices
+from workers.runner import JobRun
 
 Person = dict[str, Any]
 #: The last day of last month: always within the 35 days a call may be dated back.
@@ -98,11 +101,11 @@ def down_since_last_month(system: System) -> None:
     test's usage existed: forget those runs, as if the system had first run on the day before
     last month began (so two months are due) and its scheduler had been down since."""
     with system.runtime.db.unit_of_work() as uow:
-        uow.session.execute(delete(ScheduledRun).where(ScheduledRun.name == "invoices"))
-        uow.session.execute(
-            update(ScheduledRun)
-            .where(ScheduledRun.name == "scheduler")
-            .values(ran_at=Period.parse(PERIOD).start - timedelta(days=1))
+        uow.session.execute(delete(ScheduledRun))
+        uow.session.add(
+            ScheduledRun(
+                name="scheduler", key="first_run", ran_at=Period.parse(PERIOD).start - timedelta(1)
+            )
         )
         uow.commit()
 
@@ -563,3 +566,68 @@ def test_an_owner_who_is_also_the_billing_email_gets_one_message(
 def jobs_done(system: System) -> bool:
     with system.runtime.db.unit_of_work() as uow:
         return not uow.session.scalars(select(Job.id).where(Job.status == "pending")).first()
+
+
+def test_a_team_is_counted_once_in_its_run_whoever_runs_its_job(
+    system: System, billed: dict[str, Any]
+) -> None:
+    """A job whose run stopped answering is taken over by a second run; the first may still
+    finish. Only the run that ends the job issues and counts the invoice; a job that dies
+    counts its team as failed, so the run still finishes."""
+    ctx = system.runtime.worker_context
+    now = datetime.now(UTC)
+    with system.runtime.db.unit_of_work() as uow:
+        run_id = start_run(
+            uow.session, Period.parse(PERIOD), "scheduler", teams=2, currency="USD"
+        ).id
+        job = Job(
+            name="generate_invoice",
+            args={"team_id": billed["team_id"], "period": PERIOD, "run_id": run_id},
+            attempts=2,
+            started_at=now,  # the second run's claim; the relay and workers leave it alone
+            lease_until=now + timedelta(hours=1),
+        )
+        uow.session.add(job)
+        uow.commit()
+    stale = JobRun(job.id, 1, now - timedelta(minutes=2))
+    current = JobRun(job.id, 2, now)
+
+    generate_invoice(ctx, stale, billed["team_id"], PERIOD, run_id)
+    assert invoices(system, billed).json()["items"] == []  # rolled back: not its job any more
+    generate_invoice(ctx, current, billed["team_id"], PERIOD, run_id)
+    with system.runtime.db.unit_of_work() as uow:
+        generate_invoice_died(uow.session, Job(args={"team_id": "team_x", "run_id": run_id}), "x")
+        uow.commit()
+        counted = uow.session.get_one(InvoiceRun, run_id)
+    assert (counted.teams_done, counted.teams_failed, counted.invoices) == (2, 1, 1)
+    assert counted.total_cents == 2101 and counted.finished_at is not None
+    assert len(invoices(system, billed).json()["items"]) == 1
+
+
+def test_the_command_refuses_a_month_before_its_due_time_and_records_no_run(
+    system: System, billed: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    this_month = str(Period.of(datetime.now(UTC)))
+    assert run_cli(system, ["invoices", "generate", "--period", this_month]) == 1
+    assert "is not over yet" in capsys.readouterr().err
+    with system.runtime.db.unit_of_work() as uow:
+        assert uow.session.scalars(select(InvoiceRun)).all() == []
+    with pytest.raises(InvalidInput):
+        check_closed(Period.parse(PERIOD), now=due_at(Period.parse(PERIOD)) - timedelta(minutes=1))
+    check_closed(Period.parse(PERIOD), now=due_at(Period.parse(PERIOD)))
+
+
+def test_an_invoice_email_whose_pdf_fails_goes_without_it(
+    system: System, billed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> list[object]:
+        raise RuntimeError("the PDF library broke")
+
+    monkeypatch.setitem(send_email.ATTACHMENTS, "invoice_ready", broken)
+    run_scheduler(system)
+
+    message = system.sink.wait_for(
+        lambda m: to(billed["owner"]["account"]["email"])(m) and "Invoice for" in m["Subject"]
+    )
+    assert list(message.iter_attachments()) == []
+    assert "/team/billing/invoices/" in text_body(message)

@@ -231,8 +231,12 @@ def test_every_branch_wraps_long_links_inside_the_html_card(new: NewEmail) -> No
         {**render_context(new), **long},
     )
     card = re.search(r'<div style="background-color: #ffffff;[^"]*"', rendered.html)
+    footer = rendered.html.index("You received this email because")
 
     assert card is not None and "overflow-wrap: anywhere" in card.group(0)
+    for url in long.values():  # each long link is shown inside the card, which wraps it
+        shown = [m.start() for m in re.finditer(re.escape(url), rendered.html)]
+        assert shown and all(card.end() < at < footer for at in shown), new.template
 
 
 def test_an_account_holder_is_spoken_to_not_about() -> None:
