@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import NonNegativeInt, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.billing import DEFAULT_PRICES, PriceTable
@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_tls: bool = False
     smtp_timeout: float = 10.0
+    #: SMTP connections a worker process keeps open at most, each reused across emails; 0: one
+    #: per worker thread that sends at once (as many as its threads).
+    smtp_connections: NonNegativeInt = 0
     mail_from_name: str = "teamkeys"
     mail_from_address: str = "no-reply@teamkeys.localhost"
     #: Domain part of every Message-ID, so receivers can tell duplicates apart from ours.
