@@ -186,11 +186,12 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, poll: flo
 
 
 class Sink:
-    """benchmarks._sink as a child process: its port, and how many emails it holds."""
+    """benchmarks._sink as a child process: its port, and how many emails it holds. With
+    ``delay_ms``, it answers each message that many milliseconds after its DATA."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay_ms: float = 0.0) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._sink"],
+            [sys.executable, "-m", "benchmarks._sink", "--delay-ms", str(delay_ms)],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -66,6 +66,13 @@ class _Handler:
         session.host_name = hostname
         return f"250 {server.hostname}"
 
+    async def handle_QUIT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any
+    ) -> str:
+        """Count a client that took its leave politely; answer as aiosmtpd would."""
+        self._sink._quit_said()
+        return "221 Bye"
+
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any
     ) -> str:
@@ -84,6 +91,7 @@ class MailSink:
         self._condition = threading.Condition()
         self._messages: list[EmailMessage] = []
         self._connections = 0
+        self._quits = 0
         self._saved = 0
         self._controller: Controller | None = None
 
@@ -98,6 +106,12 @@ class MailSink:
         """How many SMTP sessions said HELO/EHLO, to check that clients reuse connections."""
         with self._condition:
             return self._connections
+
+    @property
+    def quits(self) -> int:
+        """How many sessions said QUIT, to check that clients close every connection."""
+        with self._condition:
+            return self._quits
 
     def start(self) -> None:
         """Listen; the first start fixes the port, so a restart reuses it."""
@@ -168,6 +182,11 @@ class MailSink:
         """Record one more client session."""
         with self._condition:
             self._connections += 1
+
+    def _quit_said(self) -> None:
+        """Record one more client that said QUIT."""
+        with self._condition:
+            self._quits += 1
 
     def _accept(self, raw: bytes, recipients: list[str]) -> None:
         """Keep one message, save it if asked, and wake anyone waiting for it."""

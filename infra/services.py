@@ -120,6 +120,7 @@ def smtp_transport(settings: Settings) -> SmtpTransport:
         start_tls=settings.smtp_starttls,
         use_tls=settings.smtp_tls,
         timeout=settings.smtp_timeout,
+        connections=settings.smtp_connections,
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from cryptography.fernet import Fernet
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, NonNegativeInt, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from domain.billing import DEFAULT_PRICES, PriceTable
@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_tls: bool = False
     smtp_timeout: PositiveSeconds = 10.0
+    #: SMTP connections a worker process keeps open at most, each reused across emails; 0: one
+    #: per worker thread that sends at once (as many as its threads).
+    smtp_connections: NonNegativeInt = 0
     mail_from_name: str = "teamkeys"
     mail_from_address: str = "no-reply@teamkeys.localhost"
     #: Domain part of every Message-ID, so receivers can tell duplicates apart from ours.

@@ -25,6 +25,7 @@ class FaultySink(MailSink):
         #: Seconds to wait before answering DATA, to hold a client mid-send.
         self.data_delay: float = 0.0
         self._held = 0
+        self._held_most = 0
         self._held_lock = threading.Lock()
 
     @property
@@ -33,9 +34,16 @@ class FaultySink(MailSink):
         with self._held_lock:
             return self._held
 
+    @property
+    def held_most(self) -> int:
+        """The most clients ever waiting mid-DATA at once: how many sent in parallel."""
+        with self._held_lock:
+            return self._held_most
+
     def _hold(self, change: int) -> None:
         with self._held_lock:
             self._held += change
+            self._held_most = max(self._held_most, self._held)
 
     async def answer_data(self, server: Any, envelope: Any) -> str:
         """Wait ``data_delay``, then refuse as ``refuse_with`` says, or keep the message."""

@@ -10,11 +10,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from infra.mail.errors import PermanentMailError, TransientMailError
 from infra.mail.message import build_message, message_id_for
 from infra.mail.render import RenderedEmail
 from infra.mail.transport import SmtpTransport
+from infra.services import smtp_transport
+from infra.settings import Settings
 from tests.faulty_sink import FaultySink
 
 
@@ -138,3 +141,159 @@ def test_wait_for_names_what_arrived_on_timeout(sink: FaultySink, transport: Smt
 
     with pytest.raises(TimeoutError, match="Message 1"):
         sink.wait_for(lambda m: m["Subject"] == "never", timeout=0.1)
+
+
+# --- the pool: connections in parallel, each reused ------------------------------------------
+
+
+def send_from_threads(
+    transport: SmtpTransport, numbers: list[int], threads: int
+) -> list[BaseException]:
+    """Send ``message(n)`` for each number from ``threads`` threads at once, as a worker
+    process's threads do; returns what the sends raised."""
+    pending = list(numbers)
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def sender() -> None:
+        while True:
+            with lock:
+                if not pending:
+                    return
+                n = pending.pop(0)
+            try:
+                transport.send(message(n))
+            except Exception as exc:
+                with lock:
+                    failures.append(exc)
+
+    running = [threading.Thread(target=sender) for _ in range(threads)]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join()
+    return failures
+
+
+def subjects(sink: FaultySink) -> list[str]:
+    return sorted(str(m["Subject"]) for m in sink.messages)
+
+
+def test_concurrent_sends_use_up_to_the_pool_size_in_parallel(sink: FaultySink) -> None:
+    sink.data_delay = 0.5
+    smtp = SmtpTransport(
+        sink.host, sink.port, timeout=5.0, local_hostname="localhost", connections=3
+    )
+    try:
+        assert send_from_threads(smtp, list(range(6)), threads=6) == []
+    finally:
+        smtp.close()
+
+    assert subjects(sink) == sorted(f"Message {n}" for n in range(6))
+    assert sink.held_most == 3
+    assert sink.connections == 3
+
+
+def test_pool_of_0_opens_one_connection_per_sending_thread(sink: FaultySink) -> None:
+    sink.data_delay = 0.5
+    smtp = SmtpTransport(
+        sink.host, sink.port, timeout=5.0, local_hostname="localhost", connections=0
+    )
+    try:
+        assert send_from_threads(smtp, list(range(4)), threads=4) == []
+    finally:
+        smtp.close()
+
+    assert sink.held_most == 4
+    assert sink.connections == 4
+
+
+def test_connections_are_reused_across_many_messages(sink: FaultySink) -> None:
+    sink.data_delay = 0.02
+    smtp = SmtpTransport(
+        sink.host, sink.port, timeout=5.0, local_hostname="localhost", connections=3
+    )
+    try:
+        assert send_from_threads(smtp, list(range(30)), threads=5) == []
+    finally:
+        smtp.close()
+
+    assert len(sink.messages) == 30
+    assert 1 <= sink.connections <= 3
+
+
+def test_close_says_quit_on_every_connection(sink: FaultySink) -> None:
+    sink.data_delay = 0.5
+    smtp = SmtpTransport(
+        sink.host, sink.port, timeout=5.0, local_hostname="localhost", connections=3
+    )
+    assert send_from_threads(smtp, list(range(3)), threads=3) == []
+    assert sink.connections == 3
+
+    smtp.close()
+
+    assert sink.quits == 3
+
+
+def test_dropped_connections_are_replaced(sink: FaultySink) -> None:
+    sink.data_delay = 0.5
+    smtp = SmtpTransport(
+        sink.host, sink.port, timeout=5.0, local_hostname="localhost", connections=2
+    )
+    try:
+        assert send_from_threads(smtp, [1, 2], threads=2) == []
+        assert sink.connections == 2
+        sink.stop()  # the server hangs up on both connections, idle in the pool
+        sink.start()
+
+        assert send_from_threads(smtp, [3, 4, 5, 6], threads=2) == []
+    finally:
+        smtp.close()
+
+    assert subjects(sink) == [f"Message {n}" for n in range(1, 7)]
+    assert sink.connections == 4  # two, then two to replace them, reused thereafter
+
+
+def test_5xx_is_permanent_on_every_connection_of_the_pool(sink: FaultySink) -> None:
+    sink.data_delay = 0.1
+    sink.refuse_with = (550, "5.1.1 no such user")
+    smtp = SmtpTransport(
+        sink.host, sink.port, timeout=5.0, local_hostname="localhost", connections=3
+    )
+    try:
+        failures = send_from_threads(smtp, list(range(6)), threads=3)
+        assert len(failures) == 6
+        assert all(isinstance(f, PermanentMailError) and "550" in str(f) for f in failures)
+        assert sink.messages == []
+
+        sink.refuse_with = None
+        assert send_from_threads(smtp, [7, 8, 9], threads=3) == []
+    finally:
+        smtp.close()
+
+    assert subjects(sink) == ["Message 7", "Message 8", "Message 9"]
+
+
+def test_the_pool_size_setting_reaches_the_transport(
+    sink: FaultySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEAMKEYS_SMTP_HOST", sink.host)
+    monkeypatch.setenv("TEAMKEYS_SMTP_PORT", str(sink.port))
+    monkeypatch.setenv("TEAMKEYS_SMTP_CONNECTIONS", "2")
+    sink.data_delay = 0.5
+    smtp = smtp_transport(Settings(_env_file=None))  # type: ignore[call-arg]
+    try:
+        assert send_from_threads(smtp, list(range(4)), threads=4) == []
+    finally:
+        smtp.close()
+
+    assert len(sink.messages) == 4
+    assert sink.held_most == 2
+    assert sink.connections == 2
+
+
+def test_a_negative_pool_size_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEAMKEYS_SMTP_CONNECTIONS", "-1")
+
+    with pytest.raises(ValidationError, match="smtp_connections"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
