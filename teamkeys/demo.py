@@ -518,6 +518,7 @@ class Story:
         pdf_path = self.data_dir / f"invoice-{period}.pdf"
         pdf_path.write_bytes(pdf.content)
         self.mail.wait_for(CAROL, f"Invoice for {self.team_name}")
+        self.mail.wait_for(str(CARD["billing_email"]), f"Invoice for {self.team_name}")
         lines = ", ".join(
             f"{line['model']} {format_money(line['amount_cents'], invoice['currency'])}"
             for line in invoice["lines"]
@@ -525,8 +526,8 @@ class Story:
         return (
             f"issued {period}'s invoices as `teamkeys invoices generate --period {period}` "
             f"does ({issued} new); Carol's invoice {invoice['id']} totals "
-            f"{format_money(invoice['total_cents'], invoice['currency'])} ({lines}); PDF saved as "
-            f"{pdf_path}"
+            f"{format_money(invoice['total_cents'], invoice['currency'])} ({lines}), emailed to "
+            f"Carol and the billing email with its PDF attached; PDF saved as {pdf_path}"
         )
 
     def verify(self, address: str, message: EmailMessage) -> None:

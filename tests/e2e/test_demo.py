@@ -69,7 +69,7 @@ def test_the_demo_walks_every_step_and_keeps_the_emails_and_the_invoice(tmp_path
     # Every email file is named under the step that made it, and exists.
     mail = sorted((data_dir / "mail").glob("*.eml"))
     printed = [Path(p) for p in re.findall(r"^\s+email: (.+\.eml)$", out, flags=re.MULTILINE)]
-    assert sorted(printed) == mail and len(mail) == 12, out
+    assert sorted(printed) == mail and len(mail) == 13, out
     subjects = []
     for path in mail:
         with path.open("rb") as file:
@@ -90,6 +90,7 @@ def test_the_demo_walks_every_step_and_keeps_the_emails_and_the_invoice(tmp_path
     assert sum("Dave moved to Carol's Team" in subject for subject in subjects) == 1  # Carol's
     assert sum("Your account moved to Carol's Team" in subject for subject in subjects) == 1
     assert sum("Confirm your email address" in subject for subject in subjects) == 2
+    assert sum("Invoice for Carol's Team" in subject for subject in subjects) == 2  # + billing
 
     # The invoice PDF was downloaded over HTTP and saved in the data folder.
     [pdf] = list(data_dir.glob("invoice-*.pdf"))
