@@ -3,7 +3,9 @@ in-process one for the embedded mode."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import threading
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
@@ -122,3 +124,24 @@ def broker_ready(broker: dramatiq.Broker) -> bool:
             return False
         return True
     return True
+
+
+#: A probe waits this long for the broker's answer; a hung broker is "not ready" by then.
+PROBE_TIMEOUT = 1.0
+_probes = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="broker-probe")
+_pending: dict[int, concurrent.futures.Future[bool]] = {}
+_pending_lock = threading.Lock()
+
+
+def broker_answers(broker: dramatiq.Broker, timeout: float = PROBE_TIMEOUT) -> bool:
+    """:func:`broker_ready` within ``timeout`` (a hung broker's socket would hold a probe for
+    its whole timeout, longer than a load balancer waits). A check still waiting on the broker
+    is awaited again rather than joined by another, so probes never pile up threads."""
+    with _pending_lock:
+        probe = _pending.get(id(broker))
+        if probe is None or probe.done():
+            probe = _pending[id(broker)] = _probes.submit(broker_ready, broker)
+    try:
+        return probe.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        return False

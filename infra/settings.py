@@ -22,7 +22,7 @@ from infra.ratelimits import parse_rate
 
 #: A count or a duration that must be more than zero.
 Positive = Annotated[int, Field(gt=0)]
-PositiveSeconds = Annotated[float, Field(gt=0)]
+PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 #: URL schemes of each kind of service teamkeys talks to.
 REDIS_SCHEMES = ("redis", "rediss")
 RABBITMQ_SCHEMES = ("amqp", "amqps")
@@ -151,13 +151,13 @@ class Settings(BaseSettings):
     # Stopping and the scheduler lease
     #: On SIGTERM, how long a process finishes what it is doing before it exits: the web its
     #: in-flight requests, a worker its running jobs (others go back to the broker).
-    stop_grace_seconds: float = 20.0
+    stop_grace_seconds: PositiveSeconds = 20.0
     #: How often the active scheduler renews its lease, and a waiting one looks whether the
     #: lease is free.
-    scheduler_beat_seconds: float = 5.0
+    scheduler_beat_seconds: PositiveSeconds = 5.0
     #: How long the lease lasts unrenewed: a scheduler killed without releasing it is replaced
     #: this long after its last beat. Must be longer than TEAMKEYS_SCHEDULER_BEAT_SECONDS.
-    scheduler_lease_seconds: float = 30.0
+    scheduler_lease_seconds: PositiveSeconds = 30.0
 
     # Abuse limits: "<count>/<period>" in the notation of the `limits` library, e.g.
     # "5/15 minutes", "20/hour", "3/7 days". Counters live where ``limits_url`` says.
@@ -198,7 +198,7 @@ class Settings(BaseSettings):
     #: empty: no token opens them.
     metrics_token: str = ""
     #: Port on which ``teamkeys worker`` serves its processes' metrics; 0: none.
-    worker_metrics_port: int = 9191
+    worker_metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9191
 
     @model_validator(mode="after")
     def _lease_outlasts_beat(self) -> Settings:

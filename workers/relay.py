@@ -24,9 +24,15 @@ BATCH = 500
 
 
 def release_jobs(db: Database, job_ids: Sequence[str]) -> None:
-    """Let the relay's next pass send these jobs (their first hand-over did not happen)."""
+    """Let the relay's next pass send these jobs (their first hand-over did not happen, or
+    took too long). A job a worker has claimed meanwhile (a late send got through) is left
+    alone: releasing it would free a running job for a second run."""
     with db.unit_of_work() as uow:
-        uow.session.execute(update(Job).where(Job.id.in_(job_ids)).values(lease_until=None))
+        uow.session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids), Job.status == JobStatus.PENDING, Job.started_at.is_(None))
+            .values(lease_until=None)
+        )
         uow.commit()
 
 

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from api.deps import ServicesDep
 from api.errors import RETRY_AFTER, RETRY_AFTER_SECONDS
 from api.schemas import Health
-from infra.broker import broker_ready
+from infra.broker import broker_answers
 from migrations import schema_ready
 
 router = APIRouter(tags=["operations"])
@@ -34,7 +34,7 @@ def readyz(services: ServicesDep) -> JSONResponse:
     checks = {
         "database": revisions is not None,
         "schema": revisions is not None and schema_ready(revisions),
-        "broker": broker_ready(services.broker),
+        "broker": broker_answers(services.broker),
     }
     ok = all(checks.values())
     body = Health(status="ok" if ok else "unavailable", checks=checks)

@@ -79,6 +79,24 @@ def teamkeys(
             "teamkeys: TEAMKEYS_SMTP_PORT: not a whole number ('abc')",
         ),
         (
+            "worker",
+            "TEAMKEYS_STOP_GRACE_SECONDS",
+            "inf",
+            "teamkeys: TEAMKEYS_STOP_GRACE_SECONDS: Input should be a finite number ('inf')",
+        ),
+        (
+            "scheduler",
+            "TEAMKEYS_SCHEDULER_BEAT_SECONDS",
+            "0",
+            "teamkeys: TEAMKEYS_SCHEDULER_BEAT_SECONDS: must be more than 0 ('0')",
+        ),
+        (
+            "worker",
+            "TEAMKEYS_WORKER_METRICS_PORT",
+            "70000",
+            "teamkeys: TEAMKEYS_WORKER_METRICS_PORT: must be 65535 or less ('70000')",
+        ),
+        (
             "web",
             "TEAMKEYS_JOB_RUN_LEASE_SECONDS",
             "0",

@@ -3,6 +3,8 @@ the in-process one of the embedded mode."""
 
 from __future__ import annotations
 
+import socket
+import time
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
-from infra.broker import QUEUES, broker_ready, build_broker
+from infra.broker import QUEUES, broker_answers, broker_ready, build_broker
 from infra.settings import Settings
 
 
@@ -65,3 +67,21 @@ def test_a_broker_that_does_not_answer_is_not_ready(url: str) -> None:
         assert broker_ready(broker) is False
     finally:
         broker.close()
+
+
+def test_a_hung_broker_is_not_ready_within_the_probe_s_second() -> None:
+    """A Redis that takes the connection and never answers (frozen, as a partition looks):
+    the probe says so after its timeout, not the socket's ten seconds, and probes asked
+    meanwhile wait on the same check."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen()
+        host, port = hung.getsockname()
+        broker = broker_for(f"redis://{host}:{port}/0")
+        started = time.monotonic()
+        answers = [broker_answers(broker, timeout=0.3) for _ in range(3)]
+        waited = time.monotonic() - started
+
+    assert answers == [False, False, False]
+    assert waited < 5  # well under the socket's 10 s, whatever the machine's load
+    assert broker_answers(broker_for(""), timeout=0.3)  # in-process: always ready
