@@ -3,6 +3,7 @@ no alembic.ini next to them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,8 @@ import migrations
 #: The PostgreSQL advisory lock every ``teamkeys db upgrade`` holds while it migrates (any
 #: fixed 64-bit number; this one is "teamkeys" in ASCII).
 MIGRATION_LOCK = 0x7465616D6B657973
+#: How often a waiting upgrade asks for the lock again.
+LOCK_RETRY_SECONDS = 0.25
 
 
 def alembic_config(url: str) -> Config:
@@ -48,7 +51,13 @@ def _one_at_a_time(url: str) -> Iterator[None]:
     engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            # Asked for again and again rather than waited for in one statement: a statement
+            # blocked on the lock holds a snapshot, which a migration's CREATE INDEX
+            # CONCURRENTLY in the holder waits for, while it waits for the holder: a deadlock
+            # PostgreSQL cannot see (the holder's lock is on a connection of its own).
+            take = text("SELECT pg_try_advisory_lock(:key)")
+            while not connection.execute(take, {"key": MIGRATION_LOCK}).scalar_one():
+                time.sleep(LOCK_RETRY_SECONDS)
             try:
                 yield
             finally:
