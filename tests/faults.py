@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import select
 import signal
 import socket
@@ -28,6 +29,24 @@ from workers.scheduler import lease_holder, periodic_tasks, run_scheduler
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def quiet_port() -> int:
+    """A free loopback port outside the kernel's range for outgoing connections. While a proxy
+    is down nothing listens on its port, and a client reconnecting to a port in that range can
+    be given the same port as its own source: the connection then reaches itself (a TCP
+    self-connect), and a Redis client talking to itself reads its own commands back; seen as
+    "Connection reset" for a minute after the proxy was up again."""
+    low, _ = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    for _ in range(100):
+        port = random.randrange(10_000, min(low, 32_768))
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
 class TcpProxy:
     """Forwards a loopback port to ``target``; :meth:`down` refuses and cuts every connection,
     as a crashed server would, and :meth:`up` serves again on the same port. :meth:`freeze`
@@ -41,10 +60,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._flowing = threading.Event()
         self._flowing.set()
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port: int = probe.getsockname()[1]
-        probe.close()
+        self.port: int = quiet_port()
 
     def up(self) -> None:
         listener = socket.socket()
@@ -83,9 +99,12 @@ class TcpProxy:
                 return
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
+            except OSError as exc:
+                # Said, so that a test failing on a proxy that is up says why (pytest shows it).
+                print(f"TcpProxy :{self.port}: could not reach {self.target}: {exc}", flush=True)
                 client.close()
                 continue
+            upstream.settimeout(None)  # the connect's bound only: _pipe waits in select()
             with self._lock:
                 self._sockets.update((client, upstream))
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
