@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import random
-import select
+import selectors
 import signal
 import socket
 import subprocess
@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -104,19 +105,25 @@ class TcpProxy:
                 print(f"TcpProxy :{self.port}: could not reach {self.target}: {exc}", flush=True)
                 client.close()
                 continue
-            upstream.settimeout(None)  # the connect's bound only: _pipe waits in select()
+            upstream.settimeout(None)  # the connect's bound only: _pipe waits on its selector
             with self._lock:
                 self._sockets.update((client, upstream))
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
 
     def _pipe(self, a: socket.socket, b: socket.socket) -> None:
         pair = {a: b, b: a}
+        # epoll, not select(): select() takes no descriptor above 1023, and a long test process
+        # (an xdist worker late in the suite) has more open than that; each connection through
+        # the proxy then ended at once ("Connection reset by peer").
+        watching = selectors.DefaultSelector()
         try:
+            for sock in (a, b):
+                watching.register(sock, selectors.EVENT_READ)
             while a.fileno() >= 0 and b.fileno() >= 0:  # closed by down()
                 if not self._flowing.wait(timeout=1.0):
                     continue  # frozen: bytes wait in the kernel's buffers, unread
-                readable, _, _ = select.select([a, b], [], [], 1.0)
-                for sock in readable:
+                for key, _ in watching.select(timeout=1.0):
+                    sock = cast(socket.socket, key.fileobj)
                     data = sock.recv(65536)
                     if not data:
                         return
@@ -124,6 +131,7 @@ class TcpProxy:
         except (OSError, ValueError):
             return
         finally:
+            watching.close()
             with self._lock:
                 for sock in (a, b):
                     self._sockets.discard(sock)
