@@ -41,6 +41,7 @@ from domain.models import (
 from domain.permissions import Actor, Permission
 from domain.team_links import Preview, Refusal, TeamLink
 from domain.teams import (
+    Member,
     actor_in,
     authorize,
     authorize_locked,
@@ -48,6 +49,7 @@ from domain.teams import (
     member_count,
     owner_count,
     require_support,
+    team_members,
     team_owners,
 )
 
@@ -223,9 +225,16 @@ class CurrentTeam:
     """The team the account is in now, and what moving it would do there."""
 
     team: Team
-    member_count: int
-    owner_count: int
     account_role: Role
+    members: tuple[Member, ...]
+
+    @property
+    def member_count(self) -> int:
+        return len(self.members)
+
+    @property
+    def owner_count(self) -> int:
+        return sum(1 for m in self.members if m.membership.role == Role.OWNER)
 
     @property
     def account_is_sole_owner(self) -> bool:
@@ -692,15 +701,21 @@ def _view(session: Session, ticket: MigrationTicket) -> TicketView:
     target = session.get(Team, ticket.team_id)
     assert requester is not None and account is not None and target is not None
     current = None
-    membership = session.get(Membership, account.id, populate_existing=True)
-    if membership is not None:
-        team = session.get(Team, membership.team_id)
-        assert team is not None
+    # One statement for the membership and its team, and the members read from what it
+    # found: a migration committed meanwhile (the job may run while an agent's page loads)
+    # cannot leave this view holding a membership whose team is gone.
+    found = session.execute(
+        select(Membership, Team)
+        .join(Team, Team.id == Membership.team_id)
+        .where(Membership.account_id == account.id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if found is not None:
+        membership, team = found.tuple()
         current = CurrentTeam(
             team=team,
-            member_count=member_count(session, team.id),
-            owner_count=owner_count(session, team.id),
             account_role=Role(membership.role),
+            members=tuple(team_members(session, team.id)),
         )
     changes = session.scalars(
         select(MigrationTicketChange)

@@ -104,6 +104,11 @@ class Member:
 
 def list_members(session: Session, account: Account, team_id: str) -> list[Member]:
     authorize(session, account, team_id, Permission.TEAM_VIEW)
+    return team_members(session, team_id)
+
+
+def team_members(session: Session, team_id: str) -> list[Member]:
+    """The team's members, longest-standing first, for callers that checked who asks."""
     rows = session.execute(
         select(Account, Membership)
         .join(Membership, Membership.account_id == Account.id)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import UowDep
 from api.schemas import ApproveTicket, Decision, RejectTicket
-from domain import billing, email_log, migration_tickets, production, teams
+from domain import billing, email_log, migration_tickets, production
 from domain.clock import utcnow
 from domain.errors import DomainError, NotAllowed, NotFound
 from domain.models import Account, ApplicationStatus, EmailStatus, TicketStatus
@@ -83,16 +83,12 @@ def _ticket_page(
     **context: Any,
 ) -> Response:
     view = migration_tickets.get_ticket(session, agent, ticket_id)
-    members = (
-        teams.list_members(session, agent, view.current_team.team.id) if view.current_team else []
-    )
     return render(
         request,
         "support/ticket.html",
         status,
         title=f"Migration ticket for {view.account.email}",
         view=view,
-        members=members,
         **({"fields": {}, "values": {}} | context),
     )
 
