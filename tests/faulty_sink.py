@@ -24,6 +24,9 @@ class FaultySink(MailSink):
         self.refuse_only: set[str] | None = None
         #: Seconds to wait before answering DATA, to hold a client mid-send.
         self.data_delay: float = 0.0
+        #: While set, DATA is not answered at all: every client that gets there waits (and
+        #: counts in ``held``) until it is cleared.
+        self.paused = False
         self._held = 0
         self._held_most = 0
         self._held_lock = threading.Lock()
@@ -47,10 +50,12 @@ class FaultySink(MailSink):
 
     async def answer_data(self, server: Any, envelope: Any) -> str:
         """Wait ``data_delay``, then refuse as ``refuse_with`` says, or keep the message."""
-        if self.data_delay > 0:
+        if self.data_delay > 0 or self.paused:
             self._hold(+1)
             try:
                 await asyncio.sleep(self.data_delay)
+                while self.paused:
+                    await asyncio.sleep(0.01)
             finally:
                 self._hold(-1)
             if server.transport is None or server.transport.is_closing():

@@ -229,6 +229,10 @@ def assert_invariants(deployment: Deployment) -> None:
         assert ownerless == [], "open teams without an owner"
 
 
+#: The killed worker's threads, each with its own SMTP connection (the pool's default size).
+WORKER_THREADS = 2
+
+
 # --- the faults --------------------------------------------------------------------------------
 
 
@@ -240,7 +244,9 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
 ) -> None:
     with Deployment(broker_settings) as deployment:
         http = deployment.http
-        workers.append(WorkerProcess(broker_settings, tmp_path / "worker-1.log"))
+        workers.append(
+            WorkerProcess(broker_settings, tmp_path / "worker-1.log", threads=WORKER_THREADS)
+        )
         owner = verified(http, sink, "Olive", "olive@example.com")
         approve_for_production(deployment, owner["team"]["id"])
         agent = add_agent(deployment)
@@ -266,16 +272,22 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
             )
             assert approved.status_code == 202, approved.text
         wait_until(
-            lambda: sink.held >= 1 and sink.count(lambda m: "invited you" in m["Subject"]) >= 3,
+            lambda: sink.count(lambda m: "invited you" in m["Subject"]) >= 3,
             timeout=30,
-            what="the worker mid-batch and mid-send",
+            what="the worker mid-batch",
         )
-        # Well inside the held send's 0.3 s, and long after the previous send was recorded:
-        # a kill between the server's "250" and that record is at-least-once's one window.
-        time.sleep(0.1)
+        # Killed while every one of its threads waits for the server's answer to DATA, so
+        # each has recorded its previous send: a kill between a server's "250" and that
+        # record is at-least-once's one window (a re-send then carries the same Message-ID),
+        # and with sends in parallel only holding them all keeps the kill out of it.
+        sink.paused = True
+        wait_until(
+            lambda: sink.held >= WORKER_THREADS, timeout=30, what="every worker thread mid-send"
+        )
         workers[0].kill()
         done_before = sink.count(lambda m: "invited you" in m["Subject"])
         sink.data_delay = 0.0
+        sink.paused = False
         workers.append(WorkerProcess(broker_settings, tmp_path / "worker-2.log"))
         fault_end = utcnow()
         assert done_before < len(invitees), "the batch was over before the kill"
