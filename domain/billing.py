@@ -1,11 +1,11 @@
-"""Monthly invoices: production usage priced from the price table, in integer cents.
+"""Monthly invoices: production usage priced from the price tables, in integer cents.
 
 A month's invoice bills the production usage *recorded* in that month. The gateway may date a
 call up to 35 days back; a call dated into an earlier month is billed here all the same, on
-lines of its own ("late usage from YYYY-MM"). Every call is recorded in exactly one month, so
-it is billed exactly once, and never lost because its own month was invoiced before it
-arrived. The run at 00:05 UTC on the 1st leaves five minutes for calls recorded just before
-midnight to commit.
+lines of its own ("late usage from YYYY-MM"), priced at its own month's prices
+(:class:`PriceSchedule`). Every call is recorded in exactly one month, so it is billed exactly
+once, and never lost because its own month was invoiced before it arrived. The run at 00:05
+UTC on the 1st leaves five minutes for calls recorded just before midnight to commit.
 
 Rounding: each line (one model, one month of usage) is ``(input tokens x input price + output
 tokens x output price) / 1,000,000``, prices being minor units per million tokens, rounded
@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select, text, update
@@ -88,19 +89,7 @@ class PriceTable:
         return self.models.get(model, self.default)
 
 
-#: Placeholder prices (set TEAMKEYS_PRICES for real ones): $0.50/$1.50 per million input/output
-#: tokens by default, and two example models.
-DEFAULT_PRICES = PriceTable(
-    currency="USD",
-    default=Price(Decimal(50), Decimal(150)),
-    models={
-        "teamkeys-small": Price(Decimal(15), Decimal(60)),
-        "teamkeys-large": Price(Decimal(300), Decimal(1500)),
-    },
-)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Period:
     year: int
     month: int
@@ -140,6 +129,58 @@ class Period:
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
+
+
+@dataclass(frozen=True)
+class PriceSchedule:
+    """The price tables over time, oldest first: each prices the usage of the months from its
+    own (``starts``) until the next table's. The first also prices any month before its own,
+    so one table alone prices every month. Usage is priced by the month it happened in: the
+    month's own lines by the month's table, late usage by its own month's table."""
+
+    tables: tuple[tuple[Period, PriceTable], ...]
+
+    def __post_init__(self) -> None:
+        if not self.tables:
+            raise ValueError("at least one price table is needed")
+        starts = [start for start, _ in self.tables]
+        if any(later <= earlier for earlier, later in pairwise(starts)):
+            raise ValueError('each table\'s "from" must be a month after the one before it')
+        if len({table.currency for _, table in self.tables}) > 1:
+            raise ValueError("every table must be in one currency (an invoice has one)")
+
+    @classmethod
+    def single(cls, table: PriceTable) -> PriceSchedule:
+        """One table for every month."""
+        return cls(((Period(1, 1), table),))
+
+    @property
+    def currency(self) -> str:
+        return self.tables[0][1].currency
+
+    def index_for(self, period: Period) -> int:
+        """The position of the table that prices ``period``'s usage."""
+        return max(
+            (n for n, (start, _) in enumerate(self.tables) if start <= period),
+            default=0,
+        )
+
+    def table_for(self, period: Period) -> PriceTable:
+        return self.tables[self.index_for(period)][1]
+
+
+#: Placeholder prices (set TEAMKEYS_PRICES for real ones): $0.50/$1.50 per million input/output
+#: tokens by default, and two example models.
+DEFAULT_PRICES = PriceSchedule.single(
+    PriceTable(
+        currency="USD",
+        default=Price(Decimal(50), Decimal(150)),
+        models={
+            "teamkeys-small": Price(Decimal(15), Decimal(60)),
+            "teamkeys-large": Price(Decimal(300), Decimal(1500)),
+        },
+    )
+)
 
 
 def line_amount(input_tokens: int, output_tokens: int, price: Price) -> int:
@@ -190,7 +231,7 @@ class Generated:
 def generate_invoices(
     session: Session,
     period: Period,
-    prices: PriceTable,
+    prices: PriceSchedule,
     team_ids: Sequence[str] | None = None,
 ) -> Generated:
     """Issue the period's invoices for ``team_ids`` (``None``: every team with production
@@ -226,6 +267,8 @@ def generate_invoices(
 #: from this one). Amounts: prices are scaled to integers (``:scale``), so a line is
 #: ``div(tokens x scaled prices + divisor / 2, divisor)`` in exact numeric arithmetic —
 #: the same half-up rounding as :func:`line_amount`. Custom models are priced as their base.
+#: Each line takes the table of the month its usage happened in (:class:`PriceSchedule`): the
+#: invoice's own month's, or for late usage the first table (1-based) starting at or before it.
 _GENERATE_SQL = """
 WITH usage AS (
     SELECT u.team_id, u.model,
@@ -237,17 +280,29 @@ WITH usage AS (
     WHERE u.key_kind = :production AND u.recorded_at >= :recorded_from
           AND u.recorded_at < :recorded_to {only_these}
     GROUP BY u.team_id, u.model, late_from
-), price_table AS (
-    SELECT * FROM unnest(CAST(:price_models AS text[]), CAST(:price_inputs AS numeric[]),
-                         CAST(:price_outputs AS numeric[])) AS p(model, input, output)
+), price_tables AS (
+    SELECT * FROM unnest(CAST(:table_starts AS text[]), CAST(:default_inputs AS numeric[]),
+                         CAST(:default_outputs AS numeric[]))
+                  WITH ORDINALITY AS t(starts, default_input, default_output, tbl)
+), prices AS (
+    SELECT * FROM unnest(CAST(:price_tables AS bigint[]), CAST(:price_models AS text[]),
+                         CAST(:price_inputs AS numeric[]), CAST(:price_outputs AS numeric[]))
+                  AS p(tbl, model, input, output)
+), dated AS (
+    SELECT g.*,
+           CASE WHEN g.late_from IS NULL THEN CAST(:period_table AS bigint)
+                ELSE coalesce((SELECT max(t.tbl) FROM price_tables t
+                               WHERE t.starts <= g.late_from), 1) END AS tbl
+    FROM usage g
 ), priced AS (
     SELECT g.team_id, g.model, g.late_from, g.calls, g.input_tokens, g.output_tokens,
-           CAST(div(g.input_tokens * coalesce(p.input, :default_input)
-                    + g.output_tokens * coalesce(p.output, :default_output)
+           CAST(div(g.input_tokens * coalesce(p.input, t.default_input)
+                    + g.output_tokens * coalesce(p.output, t.default_output)
                     + :half, :divisor) AS bigint) AS amount_cents
-    FROM usage g
+    FROM dated g
+    JOIN price_tables t ON t.tbl = g.tbl
     LEFT JOIN custom_models cm ON cm.team_id = g.team_id AND cm.name = g.model
-    LEFT JOIN price_table p ON p.model = coalesce(cm.base_model, g.model)
+    LEFT JOIN prices p ON p.tbl = g.tbl AND p.model = coalesce(cm.base_model, g.model)
 ), invoiced AS (
     SELECT team_id, sum(amount_cents) AS total_cents,
            json_agg(json_build_object('model', model, 'calls', calls,
@@ -274,35 +329,44 @@ UNION ALL SELECT 'teams', NULL, NULL, count(*) FROM invoiced
 
 
 def _generate_in_postgresql(
-    session: Session, period: Period, prices: PriceTable, team_ids: Sequence[str] | None
+    session: Session, period: Period, prices: PriceSchedule, team_ids: Sequence[str] | None
 ) -> Generated:
     """:data:`_GENERATE_SQL`, with the outbox's own insert of the jobs
     (:func:`domain.jobs.insert_jobs_sql`), handed to the broker after commit as
     :func:`enqueue_jobs`'s are."""
     now = utcnow()
+    tables = [table for _, table in prices.tables]
     # Every price times 10**places is a whole number; a line's divisor grows to match.
     places = max(
         [0]
         + [
             -int(exponent)
-            for price in [prices.default, *prices.models.values()]
+            for table in tables
+            for price in [table.default, *table.models.values()]
             for amount in (price.input, price.output)
             if isinstance(exponent := amount.as_tuple().exponent, int)
         ]
     )
     scale = 10**places
     divisor = 1_000_000 * scale
-    models = sorted(prices.models.items())
+    models = [
+        (n, name, price)
+        for n, table in enumerate(tables, start=1)
+        for name, price in sorted(table.models.items())
+    ]
     params: dict[str, Any] = {
         "production": str(KeyKind.PRODUCTION),
         "start": period.first_day,
         "recorded_from": period.start,
         "recorded_to": period.end,
-        "price_models": [name for name, _ in models],
-        "price_inputs": [int(price.input * scale) for _, price in models],
-        "price_outputs": [int(price.output * scale) for _, price in models],
-        "default_input": int(prices.default.input * scale),
-        "default_output": int(prices.default.output * scale),
+        "table_starts": [str(start) for start, _ in prices.tables],
+        "default_inputs": [int(table.default.input * scale) for table in tables],
+        "default_outputs": [int(table.default.output * scale) for table in tables],
+        "period_table": prices.index_for(period) + 1,
+        "price_tables": [n for n, _, _ in models],
+        "price_models": [name for _, name, _ in models],
+        "price_inputs": [int(price.input * scale) for _, _, price in models],
+        "price_outputs": [int(price.output * scale) for _, _, price in models],
         "half": divisor // 2,
         "divisor": divisor,
         "period": str(period),
@@ -345,7 +409,7 @@ def _generate_in_postgresql(
 
 
 def _generate_in_python(
-    session: Session, period: Period, prices: PriceTable, team_ids: Sequence[str] | None
+    session: Session, period: Period, prices: PriceSchedule, team_ids: Sequence[str] | None
 ) -> Generated:
     """The lines grouped in SQL and priced here (:func:`line_amount`); the invoices written
     with one multi-row insert, and a job for each one inserted."""
@@ -380,7 +444,8 @@ def _generate_in_python(
     lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for team_id, model, late, calls, input_tokens, output_tokens in usage:
         tokens_in, tokens_out = int(input_tokens or 0), int(output_tokens or 0)
-        price = prices.price_of(base_models.get((team_id, model), model))
+        table = prices.table_for(Period.parse(late) if late else period)
+        price = table.price_of(base_models.get((team_id, model), model))
         amount = line_amount(tokens_in, tokens_out, price)
         line = InvoiceLine(model, int(calls), tokens_in, tokens_out, amount, late_from=late)
         lines[team_id].append(asdict(line))

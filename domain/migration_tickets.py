@@ -711,7 +711,7 @@ def _view(session: Session, ticket: MigrationTicket) -> TicketView:
         .execution_options(populate_existing=True)
     ).first()
     if found is not None:
-        membership, team = found.tuple()
+        membership, team = found
         current = CurrentTeam(
             team=team,
             account_role=Role(membership.role),

@@ -8,15 +8,26 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from cryptography.fernet import Fernet
-from pydantic import Field, NonNegativeInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    TypeAdapter,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from domain.billing import DEFAULT_PRICES, PriceTable
+from domain.billing import DEFAULT_PRICES, Period, PriceSchedule, PriceTable
+from domain.errors import InvalidInput
 from domain.limits import Limit
 from infra.ratelimits import parse_rate
 
@@ -124,8 +135,11 @@ class Settings(BaseSettings):
     # Invoices
     #: Price table: currency, a default price and per-model prices, in minor units per
     #: million tokens, e.g. {"currency": "USD", "default": {"input": 50, "output": 150},
-    #: "models": {"teamkeys-large": {"input": 300, "output": 1500}}}.
-    prices: Annotated[PriceTable, NoDecode] = DEFAULT_PRICES
+    #: "models": {"teamkeys-large": {"input": 300, "output": 1500}}}. Or, once prices have
+    #: changed, a list of such tables oldest first, each with the month it starts in
+    #: ("from": "2026-12"): usage is priced by the table of the month it happened in, so late
+    #: usage keeps its own month's prices.
+    prices: Annotated[PriceSchedule, NoDecode] = DEFAULT_PRICES
     #: Who bills: shown at the top of every invoice PDF.
     seller_name: str = "teamkeys"
     seller_address: str = "1 Example Street, Example City"
@@ -269,14 +283,42 @@ class Settings(BaseSettings):
 
     @field_validator("prices", mode="before")
     @classmethod
-    def _a_price_table(cls, value: Any) -> Any:
-        """JSON from the environment, parsed here so that a typo is a line, not a traceback."""
+    def _a_price_schedule(cls, value: Any) -> Any:
+        """JSON from the environment, parsed here so that a typo is a line, not a traceback:
+        one table, or a list of tables each with the month it starts in."""
+        if isinstance(value, PriceSchedule):
+            return value
         if isinstance(value, str):
             try:
-                return json.loads(value)
+                value = json.loads(value)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"not valid JSON ({exc})") from None
-        return value
+        if isinstance(value, PriceTable | dict):
+            return PriceSchedule.single(_price_table(value, where=""))
+        if not isinstance(value, list) or not value:
+            raise ValueError("must be a JSON object (one price table) or a list of them")
+        tables = []
+        for n, entry in enumerate(value, start=1):
+            if not isinstance(entry, dict):
+                raise ValueError(f"table {n}: must be a JSON object")
+            starts = entry.get("from")
+            try:
+                period = Period.parse(starts if isinstance(starts, str) else "")
+            except InvalidInput:
+                raise ValueError(
+                    f'table {n}: "from" must be the month it starts in, YYYY-MM'
+                ) from None
+            rest = {key: item for key, item in entry.items() if key != "from"}
+            tables.append((period, _price_table(rest, where=f"table {n} (from {period}): ")))
+        return PriceSchedule(tuple(tables))
+
+    @field_serializer("prices")
+    def _prices_as_given(self, prices: PriceSchedule) -> Any:
+        """As ``TEAMKEYS_PRICES`` says them: one table, or the list with each one's month."""
+        tables = [(start, _PRICE_TABLE.dump_python(t, mode="json")) for start, t in prices.tables]
+        if len(tables) == 1:
+            return tables[0][1]
+        return [{"from": str(start), **table} for start, table in tables]
 
     @field_validator("log_level")
     @classmethod
@@ -407,6 +449,8 @@ class InvalidSettings(ValueError):
 
 #: Settings whose value never appears in a message (a password may sit in a URL's userinfo).
 _SECRETS = {"encryption_key", "smtp_password"}
+#: ... nor these: secrets, and JSON too long to help.
+_NOT_SHOWN = _SECRETS | {"prices"}
 _PHRASES = {
     "int_parsing": "not a whole number",
     "int_from_float": "not a whole number",
@@ -429,7 +473,7 @@ _PHRASES = {
 
 def _shown(field: str, value: object, said: str) -> str:
     """The value given, after the problem, unless it is secret or already said."""
-    if field in _SECRETS or not isinstance(value, str | int | float) or repr(value) in said:
+    if field in _NOT_SHOWN or not isinstance(value, str | int | float) or repr(value) in said:
         return ""
     text = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", str(value))
     if len(text) > 80:
@@ -437,8 +481,39 @@ def _shown(field: str, value: object, said: str) -> str:
     return f" ({text!r})"
 
 
+def _price_table(value: PriceTable | dict[str, Any], *, where: str) -> PriceTable:
+    """One table of ``TEAMKEYS_PRICES``, its problems said as a line each, after ``where``."""
+    if isinstance(value, dict) and (unknown := sorted(set(value) - _PRICE_TABLE_KEYS)):
+        raise ValueError(
+            f"{where}unknown key {unknown[0]!r} (a table has currency, default and models)"
+        )
+    try:
+        return _PRICE_TABLE.validate_python(value)
+    except ValidationError as exc:
+        raise ValueError("; ".join(where + line for line in value_problems(exc))) from None
+
+
+_PRICE_TABLE = TypeAdapter(PriceTable)
+_PRICE_TABLE_KEYS = {field.name for field in fields(PriceTable)}
+
+
 def _number(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _phrase(problem: ErrorDetails) -> str:
+    phrase = _PHRASES.get(problem["type"])
+    if phrase is None:
+        return problem["msg"].removeprefix("Value error, ")
+    return phrase.format(**{key: _number(value) for key, value in problem.get("ctx", {}).items()})
+
+
+def value_problems(error: ValidationError) -> list[str]:
+    """One line per problem of a value inside a setting: ``models.m: must be a JSON object``."""
+    return [
+        ": ".join([*([".".join(map(str, p["loc"]))] if p["loc"] else []), _phrase(p)])
+        for p in error.errors()
+    ]
 
 
 def describe(error: ValidationError) -> list[str]:
@@ -446,12 +521,7 @@ def describe(error: ValidationError) -> list[str]:
     lines = []
     for problem in error.errors():
         field, *inner = [str(part) for part in problem["loc"]] or [""]
-        phrase = _PHRASES.get(problem["type"])
-        if phrase is not None:
-            context = {key: _number(value) for key, value in problem.get("ctx", {}).items()}
-            what = phrase.format(**context)
-        else:
-            what = problem["msg"].removeprefix("Value error, ")
+        what = _phrase(problem)
         if not field:  # the settings as a whole: the message names its variables
             lines.append(what)
             continue

@@ -15,7 +15,7 @@ from domain.billing import (
     INVOICE_BATCH,
     IssuedInvoice,
     Period,
-    PriceTable,
+    PriceSchedule,
     check_closed,
     count_in_run,
     due_at,
@@ -146,7 +146,7 @@ class IssuedInvoices:
 
 def issue_invoices(
     db: Database,
-    prices: PriceTable,
+    prices: PriceSchedule,
     period: Period,
     *,
     batch: int = INVOICE_BATCH,

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.message import EmailMessage
 from typing import Any
 
@@ -14,13 +16,22 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import delete, func, select, update
 
-from domain.billing import Period, check_closed, due_at, start_run
+from domain.billing import (
+    DEFAULT_PRICES,
+    Period,
+    Price,
+    PriceSchedule,
+    check_closed,
+    due_at,
+    start_run,
+)
 from domain.errors import InvalidInput
 from domain.models import Email, Invoice, InvoiceRun, Job, ScheduledRun, UsageRecord
-from infra.settings import get_settings
+from infra.settings import Settings, get_settings
 from teamkeys import cli
-from tests.conftest import System
+from tests.conftest import System, running_system
 from tests.e2e.conftest import AddSupportAgent, dead_emails, run_cli, settings_as_environment
+from tests.faulty_sink import FaultySink
 from tests.support import text_body, to, wait_until
 from workers import send_email
 from workers.billing import generate_invoice, generate_invoice_died, schedule_invoices
@@ -400,40 +411,54 @@ def invoice_of(system: System, owner: Person, period: str) -> dict[str, Any]:
     return detail
 
 
+@pytest.fixture
+def repriced(settings: Settings, sink: FaultySink) -> Iterator[System]:
+    """A system whose prices changed at the start of last month: before it, teamkeys-large
+    cost a third of what it costs now (100 cents a million input tokens, not 300)."""
+    last = Period.parse(PERIOD)
+    now = DEFAULT_PRICES.table_for(last)
+    then = replace(now, models={**now.models, "teamkeys-large": Price(Decimal(100), Decimal(500))})
+    prices = PriceSchedule(((last.previous, then), (last, now)))
+    with running_system(settings.model_copy(update={"prices": prices}), sink) as running:
+        yield running
+
+
 def test_usage_dated_into_an_invoiced_month_is_billed_once_on_the_next_invoice(
-    system: System, capsys: pytest.CaptureFixture[str], add_support_agent: AddSupportAgent
+    repriced: System, capsys: pytest.CaptureFixture[str], add_support_agent: AddSupportAgent
 ) -> None:
+    """At its own month's prices, though that month's prices are no longer in force."""
+    system = repriced
     lena = system.sign_up("Lena")
     system.approve_for_production(lena["team"]["id"])
     live = system.key_secret(lena, "production")
     last = Period.parse(PERIOD)
     before = last.previous
     # In time: a call in the month before last, recorded then; that month is invoiced.
-    use(system, live, "lena-1", "teamkeys-large", 1_000_000, 0)  # 300 cents
+    use(system, live, "lena-1", "teamkeys-large", 1_000_000, 0)  # 100 cents, then
     dated(system, "lena-1", before.start + timedelta(days=2), before.start + timedelta(days=2))
     assert "1 invoice(s) issued" in generate(system, str(before), capsys)
     # Then the gateway catches up: a call dated into that month, recorded last month; and a
     # call of last month's own.
-    use(system, live, "lena-2", "teamkeys-large", 2_000_000, 0)  # 600 cents, late
+    use(system, live, "lena-2", "teamkeys-large", 2_000_000, 0)  # 200 cents, late
     dated(system, "lena-2", before.start + timedelta(days=3), LAST_MONTH_DAY)
     use(system, live, "lena-3", "teamkeys-small", 1_000_000, 0)  # 15 cents, in time
     out = generate(system, PERIOD, capsys)
 
-    assert "1 invoice(s) issued totalling 6.15 USD" in out
+    assert "1 invoice(s) issued totalling 2.15 USD" in out
     latest = invoice_of(system, lena, PERIOD)
     assert [
         (line["description"], line["late_from"], line["amount_cents"]) for line in latest["lines"]
     ] == [
         ("teamkeys-small", None, 15),
-        (f"teamkeys-large, late usage from {before}", str(before), 600),
+        (f"teamkeys-large, late usage from {before}", str(before), 200),
     ]
-    assert latest["total_cents"] == 615
-    assert invoice_of(system, lena, str(before))["total_cents"] == 300  # never changed
+    assert latest["total_cents"] == 215
+    assert invoice_of(system, lena, str(before))["total_cents"] == 100  # never changed
     pdf = system.http.get(
         f"/v1/teams/{lena['team']['id']}/invoices/{latest['id']}/pdf", headers=lena["headers"]
     )
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
-    assert f"late usage from {before}" in text and "6.15 USD" in text
+    assert f"late usage from {before}" in text and "2.15 USD" in text
 
     # Generated again, both months: nothing new, and the late call is billed once in all.
     assert "0 invoice(s) issued" in generate(system, PERIOD, capsys)
@@ -453,8 +478,8 @@ def test_usage_dated_into_an_invoiced_month_is_billed_once_on_the_next_invoice(
     ] == [
         (str(before), "command", 0, 0),
         (PERIOD, "command", 0, 0),
-        (PERIOD, "command", 1, 615),
-        (str(before), "command", 1, 300),
+        (PERIOD, "command", 1, 215),
+        (str(before), "command", 1, 100),
     ]
     assert all(run["finished_at"] for run in runs["items"][:4])
     assert runs["next"]["period"] in (PERIOD, str(Period.of(datetime.now(UTC))))
@@ -462,7 +487,7 @@ def test_usage_dated_into_an_invoiced_month_is_billed_once_on_the_next_invoice(
     assert run_cli(system, ["invoices", "runs"]) == 0
     listed = capsys.readouterr().out
     rows = [line.split() for line in listed.splitlines()]
-    assert rows[3][:2] == [PERIOD, "command"] and rows[3][-2:] == ["6.15", "USD"], listed
+    assert rows[3][:2] == [PERIOD, "command"] and rows[3][-2:] == ["2.15", "USD"], listed
     assert listed.splitlines()[-1].startswith("next: "), listed
     customer = system.http.get("/v1/support/invoice-runs", headers=lena["headers"])
     assert customer.status_code == 403

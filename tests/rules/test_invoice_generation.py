@@ -18,7 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain import billing
-from domain.billing import Generated, Period, Price, PriceTable, format_money, line_amount
+from domain.billing import (
+    Generated,
+    Period,
+    Price,
+    PriceSchedule,
+    PriceTable,
+    format_money,
+    line_amount,
+)
 from domain.jobs import jobs_to_dispatch, take_jobs_to_dispatch
 from domain.models import (
     Account,
@@ -32,10 +40,30 @@ from domain.models import (
 )
 
 PERIOD = Period(2026, 1)
-PRICES = PriceTable(
+JANUARY_PRICES = PriceTable(
     "EUR",
     Price(Decimal("0.15"), Decimal("1.234567")),
     {"big": Price(Decimal(300), Decimal("1500.5")), "tiny": Price(Decimal("0.000001"), Decimal(0))},
+)
+#: Prices changed twice: late usage from November and December keeps its own month's prices.
+PRICES = PriceSchedule(
+    (
+        (
+            Period(2025, 6),  # and every month before it
+            PriceTable(
+                "EUR",
+                Price(Decimal(7), Decimal(7)),
+                {"tiny": Price(Decimal(2_000_000), Decimal(3))},
+            ),
+        ),
+        (
+            Period(2025, 12),
+            PriceTable(
+                "EUR", Price(Decimal(1), Decimal(1)), {"big": Price(Decimal("0.5"), Decimal(9))}
+            ),
+        ),
+        (PERIOD, JANUARY_PRICES),
+    )
 )
 #: (team, model, input tokens, output tokens) per call; several calls per line.
 CALLS = [
@@ -200,8 +228,16 @@ def issue(session: Session, generate: Generate) -> dict[str, Any]:
         session.rollback()
 
 
-def expected_amount(model: str, tokens_in: int, tokens_out: int) -> int:
-    return line_amount(tokens_in, tokens_out, PRICES.price_of("big" if model == "a-bot" else model))
+def expected_amount(model: str, tokens_in: int, tokens_out: int, late_from: str | None) -> int:
+    """By hand: the table of the month the usage happened in."""
+    if late_from == "2025-12":
+        table = PRICES.tables[1][1]
+    elif late_from is not None:
+        assert late_from < "2025-12"
+        table = PRICES.tables[0][1]
+    else:
+        table = JANUARY_PRICES
+    return line_amount(tokens_in, tokens_out, table.price_of("big" if model == "a-bot" else model))
 
 
 def test_every_line_is_priced_exactly_and_both_ways_agree(usage: Session) -> None:
@@ -222,7 +258,7 @@ def test_every_line_is_priced_exactly_and_both_ways_agree(usage: Session) -> Non
         for late_from, model in keys:
             mine = [c for c in calls if (c[3], c[0]) == (late_from, model)]
             tokens_in, tokens_out = sum(c[1] for c in mine), sum(c[2] for c in mine)
-            amount = expected_amount(model, tokens_in, tokens_out)
+            amount = expected_amount(model, tokens_in, tokens_out, late_from)
             want.append((model, late_from, len(mine), tokens_in, tokens_out, amount))
         assert issued["lines"][f"team_{team}"] == want
         total = sum(line[-1] for line in want)
@@ -245,5 +281,9 @@ def test_every_line_is_priced_exactly_and_both_ways_agree(usage: Session) -> Non
     assert issued["lines"]["team_b"][1][-1] == 1  # 0.5 + 0.000009 cents of "tiny": up
     assert [line[:2] for line in issued["lines"]["team_a"] if line[1]] == [("big", "2025-12")]
     assert [line[:2] for line in issued["lines"]["team_b"] if line[1]] == [("tiny", "2025-11")]
+    # At November's prices (the table from June on): 9 tokens at 2,000,000 a million, 18 cents.
+    assert [line[-1] for line in issued["lines"]["team_b"] if line[1]] == [18]
+    # At December's prices: 7,777,778 input tokens at 0.5 and 3 output at 9, not January's 300.
+    assert [line[-1] for line in issued["lines"]["team_a"] if line[1]] == [4]
     for other in results[1:]:
         assert other == issued

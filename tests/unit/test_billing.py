@@ -7,7 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from domain.billing import Period, Price, PriceTable, due_at, format_money, line_amount
+from domain.billing import (
+    Period,
+    Price,
+    PriceSchedule,
+    PriceTable,
+    due_at,
+    format_money,
+    line_amount,
+)
 from domain.errors import InvalidInput
 
 
@@ -38,6 +46,29 @@ def test_a_price_table_refuses_nonsense() -> None:
         Price(Decimal(-1), Decimal(0))
     with pytest.raises(ValueError, match="ISO 4217"):
         PriceTable("dollars", Price(Decimal(1), Decimal(1)), {})
+
+
+def test_a_price_schedule_prices_each_month_by_the_table_in_force_then() -> None:
+    old = PriceTable("EUR", Price(Decimal(1), Decimal(1)), {})
+    new = PriceTable("EUR", Price(Decimal(2), Decimal(2)), {})
+    schedule = PriceSchedule(((Period(2026, 3), old), (Period(2026, 9), new)))
+    assert schedule.table_for(Period(2025, 1)) == old  # before the history: its first table
+    assert schedule.table_for(Period(2026, 8)) == old
+    assert schedule.table_for(Period(2026, 9)) == new
+    assert schedule.table_for(Period(2030, 1)) == new
+    assert schedule.currency == "EUR"
+    assert PriceSchedule.single(new).table_for(Period(1999, 12)) == new
+
+
+def test_a_price_schedule_refuses_nonsense() -> None:
+    table = PriceTable("EUR", Price(Decimal(1), Decimal(1)), {})
+    with pytest.raises(ValueError, match="at least one"):
+        PriceSchedule(())
+    with pytest.raises(ValueError, match="after the one before"):
+        PriceSchedule(((Period(2026, 9), table), (Period(2026, 9), table)))
+    with pytest.raises(ValueError, match="one currency"):
+        dollars = PriceTable("USD", Price(Decimal(1), Decimal(1)), {})
+        PriceSchedule(((Period(2026, 1), table), (Period(2026, 9), dollars)))
 
 
 def test_periods() -> None:

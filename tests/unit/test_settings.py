@@ -3,13 +3,16 @@ one with that default, and the policies are built from them in one place."""
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from domain.billing import Period, Price
 from domain.secrets import SecretBox
 from infra.services import build_policies
 from infra.settings import InvalidSettings, Settings, get_settings
@@ -196,3 +199,42 @@ def test_production_needs_a_database_a_key_and_a_broker() -> None:
         broker_url="amqps://guest:guest@q:5671/teamkeys",
     )
     assert complete.production_problems() == []
+
+
+def test_prices_are_one_table_or_a_dated_list_and_say_what_is_wrong(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    changed = [
+        {"from": "2026-01", "currency": "EUR", "default": {"input": "0.15", "output": 1}},
+        {"from": "2026-07", "currency": "EUR", "models": {"m": {"input": 9, "output": 9}}},
+    ]
+    monkeypatch.setenv("TEAMKEYS_PRICES", json.dumps(changed))
+    schedule = settings().prices
+    assert [str(start) for start, _ in schedule.tables] == ["2026-01", "2026-07"]
+    assert schedule.table_for(Period(2026, 6)).default == Price(Decimal("0.15"), Decimal(1))
+    assert schedule.table_for(Period(2026, 7)).price_of("m") == Price(Decimal(9), Decimal(9))
+    # As the setting says them, so a process started with these settings gets the same.
+    monkeypatch.setenv("TEAMKEYS_PRICES", json.dumps(settings().model_dump(mode="json")["prices"]))
+    assert settings().prices == schedule
+
+    def said(prices: object) -> list[str]:
+        return problems({"TEAMKEYS_PRICES": json.dumps(prices)}, monkeypatch)
+
+    assert said([changed[1], changed[0]]) == [
+        'TEAMKEYS_PRICES: each table\'s "from" must be a month after the one before it'
+    ]
+    assert said([changed[0], {**changed[1], "currency": "USD"}]) == [
+        "TEAMKEYS_PRICES: every table must be in one currency (an invoice has one)"
+    ]
+    assert said([{"currency": "EUR"}]) == [
+        'TEAMKEYS_PRICES: table 1: "from" must be the month it starts in, YYYY-MM'
+    ]
+    assert said([changed[0], {**changed[1], "default": {"input": -1, "output": 0}}]) == [
+        "TEAMKEYS_PRICES: table 2 (from 2026-07): default: prices cannot be negative"
+    ]
+    assert said({"currncy": "EUR"}) == [
+        "TEAMKEYS_PRICES: unknown key 'currncy' (a table has currency, default and models)"
+    ]
+    assert said([]) == [
+        "TEAMKEYS_PRICES: must be a JSON object (one price table) or a list of them"
+    ]
