@@ -339,8 +339,9 @@ def metric_total(samples: Samples, name: str) -> float:
     return sum(v for (n, _), v in samples.items() if n == name)
 
 
-def wait_until_ready(http: httpx.Client, what: str, timeout: float = 30.0) -> None:
-    """Wait until a server started as its own process answers ``/readyz`` with 200."""
+def wait_until_ready(http: httpx.Client, what: str, timeout: float = 90.0) -> None:
+    """Wait until a server started as its own process answers ``/readyz`` with 200 (starting
+    one, migrations included, takes a while on a loaded two-core machine)."""
 
     def ready() -> bool:
         try:
