@@ -154,15 +154,6 @@ def page_patterns() -> list[re.Pattern[str]]:
     ]
 
 
-@pytest.mark.parametrize("new", every_email(), ids=lambda new: new.cause)
-def test_every_link_in_an_email_leads_to_a_page_of_the_console(new: NewEmail) -> None:
-    rendered = render(new)
-    paths = re.findall(r"https://teamkeys\.example(/[^\s\"<>]*)", rendered.text + rendered.html)
-    pages = page_patterns()
-    for path in {p.rstrip(".,)") for p in paths}:
-        assert any(page.match(path) for page in pages), f"{new.template}: {path} is no page"
-
-
 # --- every branch of every template, read as its recipient ------------------------------------
 
 REMOVED = MemberChange(EVENT, ACME, member=BOB, actor=CAROL, owners=OWNERS)
@@ -274,3 +265,45 @@ def test_an_invoice_goes_to_the_owners_and_the_billing_email_once_each() -> None
     assert told[-1].cause == "invoice_ready:invc_1:billing"
     assert "billing email of Acme" in told[-1].reason
     assert [e.to.email for e in again] == [ALICE.email, BOB.email]  # Bob is the billing email
+
+
+# --- links ------------------------------------------------------------------------------------
+
+#: The page each email speaks of, which its button (and its text part) leads to.
+LEADS_TO: dict[str, str] = {
+    Template.EMAIL_VERIFICATION: r"/verify-email/[^/]+",
+    Template.PASSWORD_RESET: r"/reset-password/[^/]+",
+    Template.WELCOME: r"/team",
+    Template.INVITATION: r"/invitations/[^/]+",
+    Template.INVITATION_ACCEPTED: r"/team/members",
+    Template.ROLE_CHANGED: r"/team/members",
+    # The person who left: their own team now; the owners: the members who are left.
+    Template.MEMBER_REMOVED: r"/team|/team/members",
+    Template.PRODUCTION_KEY_CREATED: r"/team/keys",
+    Template.PRODUCTION_KEY_DELETED: r"/team/keys",
+    Template.PRODUCTION_DECISION: r"/team/production",
+    Template.MIGRATION_CONSENT: r"/migration-consents/[^/]+",
+    # The person asked to move: the team they are in now; the owners: the members.
+    Template.MIGRATION_OUTCOME: r"/team|/team/members",
+    Template.INVOICE_READY: r"/team/billing/invoices/invc_1",
+}
+#: What every email's footer links to.
+FOOTER = "/sign-in"
+
+
+def links(text: str) -> set[str]:
+    found = re.findall(r"https://teamkeys\.example(/[^\s\"<>]*)?", text)
+    return {path.rstrip(".,)") for path in found}
+
+
+@pytest.mark.parametrize("new", every_branch(), ids=ids)
+def test_every_link_in_an_email_leads_to_the_page_it_speaks_of(new: NewEmail) -> None:
+    rendered = render(new)
+    pages = page_patterns()
+    page = re.compile(f"^(?:{LEADS_TO[new.template]})$")
+    for part in (rendered.text, rendered.html):
+        found = links(part)
+        assert "" not in found, f"{new.template}: a link to the bare site root"
+        assert all(any(p.match(path) for p in pages) for path in found), found
+        assert found - {FOOTER}, f"{new.template}: no link but the footer's"
+        assert all(page.match(path) for path in found - {FOOTER}), found

@@ -145,8 +145,8 @@ def test_every_email_renders_one_line_subject_and_footer_in_both_parts(
         assert REASON in body
         # An invitee has no account, so no name yet: that email says "Hello,".
         assert ("Hello," if name == "invitation" else "Hi Alice,") in body
-    assert "teamkeys · https://teamkeys.example\n" in rendered.text
-    assert 'teamkeys · <a href="https://teamkeys.example"' in rendered.html
+    assert "teamkeys · sign in at https://teamkeys.example/sign-in\n" in rendered.text
+    assert 'teamkeys · <a href="https://teamkeys.example/sign-in"' in rendered.html
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
