@@ -6,8 +6,9 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from domain import emails
 from domain.accounts import clean_name
@@ -22,10 +23,11 @@ from domain.models import (
     ApiKey,
     KeyKind,
     KeyStatus,
+    Membership,
     ProductionStatus,
     Team,
 )
-from domain.permissions import Permission, allows, require
+from domain.permissions import Actor, Permission, allows, require
 from domain.secrets import SecretBox, token_digest
 from domain.teams import actor_in, authorize, authorize_member, team_owners
 
@@ -69,8 +71,16 @@ class KeyView:
 
 
 def key_views(session: Session, keys: list[ApiKey], policy: KeyPolicy) -> list[KeyView]:
-    creators = select(Account.id, Account.name).where(Account.id.in_({k.created_by for k in keys}))
-    names = {account_id: name for account_id, name in session.execute(creators).tuples()}
+    names: dict[str, str] = {}
+    for account_id in {k.created_by for k in keys}:
+        # Already loaded (the caller, who created the key they just asked for): no query.
+        loaded = session.identity_map.get(identity_key(Account, account_id))
+        if isinstance(loaded, Account):
+            names[account_id] = loaded.name
+    unknown = {k.created_by for k in keys} - names.keys()
+    if unknown:
+        creators = select(Account.id, Account.name).where(Account.id.in_(unknown))
+        names.update(session.execute(creators).tuples().all())
     now = utcnow()
     return [
         KeyView(
@@ -133,12 +143,29 @@ def generate_api_key(session: Session, box: SecretBox, api_key_id: str) -> ApiKe
     If the requester left the team, lost the role, or the team lost its production approval
     since the request, the key ends ``failed`` with the reason instead.
     """
-    key = session.get(ApiKey, api_key_id, with_for_update=True)
-    if key is None or key.status != KeyStatus.PENDING:
+    # The key (locked), its requester, the requester's role in its team and the team, at once.
+    # (On PostgreSQL a role changed while this waited for the key's lock is read as it was;
+    # the key's creation then stands as requested, as it would a moment earlier.)
+    row = session.execute(
+        select(ApiKey, Account, Membership.role, Team)
+        .outerjoin(Account, Account.id == ApiKey.created_by)
+        .outerjoin(
+            Membership,
+            and_(Membership.account_id == ApiKey.created_by, Membership.team_id == ApiKey.team_id),
+        )
+        .outerjoin(Team, Team.id == ApiKey.team_id)
+        .where(ApiKey.id == api_key_id)
+        .with_for_update(of=ApiKey)
+    ).first()
+    if row is None:
+        return None
+    key, requester, role, team = row._tuple()
+    if key.status != KeyStatus.PENDING:
         return None
     kind = KeyKind(key.kind)
-    requester = session.get(Account, key.created_by)
-    actor = actor_in(session, requester, key.team_id) if requester else None
+    actor: Actor | None = Actor(role) if role is not None else None
+    if requester is not None and requester.is_support:
+        actor = actor_in(session, requester, key.team_id)
     if actor is None or not allows(actor, KeyAct.CREATE.permission(kind)):
         return _fail(
             session,
@@ -146,7 +173,6 @@ def generate_api_key(session: Session, box: SecretBox, api_key_id: str) -> ApiKe
             "The member who asked for this key is no longer allowed to "
             "create it (they left the team or lost the role).",
         )
-    team = session.get(Team, key.team_id)
     if kind is KeyKind.PRODUCTION and (
         team is None or team.production_status != ProductionStatus.APPROVED
     ):

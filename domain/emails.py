@@ -89,9 +89,6 @@ def queue_email(session: Session, new: NewEmail, *, send_by_job: bool = True) ->
     With ``send_by_job=False`` no ``send_email`` job is written: the caller is a job that
     sends it itself, adding a secret (a link's token) at render time.
     """
-    existing = session.scalar(select(Email).where(Email.cause == new.cause))
-    if existing is not None:
-        return existing
     row: dict[str, Any] = {
         "id": new_id("eml"),
         "template": str(new.template),
@@ -108,7 +105,9 @@ def queue_email(session: Session, new: NewEmail, *, send_by_job: bool = True) ->
         insert_unless_present(session, Email, unique=["cause"]).values(row).returning(Email.id)
     ).scalar_one_or_none()
     if inserted is None:
-        # Another transaction asked for the same cause at the same moment: theirs stands.
+        # Asked for before (a retried job), or by another transaction at the same moment: the
+        # first stands. Inserting first costs a retry one statement more and the first ask
+        # one less.
         found = session.scalar(select(Email).where(Email.cause == new.cause))
         assert found is not None
         return found

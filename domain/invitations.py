@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from domain import emails
@@ -88,8 +88,11 @@ def invite_member(
     :class:`Conflict` ``already_member``; anyone else needs a migration ticket.
     """
     email = email.strip().lower()
+    # Read before the team's lock, which needs it for no rule: the less the lock holds, the
+    # more of a team's invitations go at once. Said only to the authorized.
+    holder = verified_account(session, email)
     authorize_locked(session, actor, team_id, Permission.INVITATIONS_MANAGE)
-    _refuse_existing_account(session, team_id, email)
+    _refuse_existing_account(holder, team_id)
     _check_daily_limit(session, team_id, policy)
     now = utcnow()
     invitation = session.scalar(
@@ -144,7 +147,7 @@ def resend_invitation(
         raise InvitationClosed(
             f"This invitation is {invitation.status}; invite the email again instead."
         )
-    _refuse_existing_account(session, team_id, invitation.email)
+    _refuse_existing_account(verified_account(session, invitation.email), team_id)
     _check_daily_limit(session, team_id, policy)
     invitation.inviter_id = actor.id
     _rotate(invitation, utcnow(), policy)
@@ -315,26 +318,30 @@ def prepare_invitation_email(session: Session, round_: Round, secret: bytes) -> 
     return email_link(session, invitation, LINK_KIND, secret, email, invitation.id, rotation)
 
 
-def record_delivery(session: Session, round_: Round, _status: EmailStatus) -> None:
-    """Carry the round's email status over to the invitation: ``sent``, or ``failed`` with the
-    mail server's reason (both read from the email). A later round (a resend meanwhile) is
-    left to its own job."""
+def record_delivery(session: Session, round_: Round, status: EmailStatus) -> None:
+    """Carry the round's email status over to the invitation: ``sent`` (when the email was),
+    or ``failed`` with the mail server's reason (read from the email). A later round (a
+    resend meanwhile) is left to its own job."""
     invitation_id, rotation = round_
-    email = session.scalar(
-        select(Email).where(Email.cause == emails.invitation_cause(invitation_id, rotation))
-    )
+    cause = emails.invitation_cause(invitation_id, rotation)
+    if status == EmailStatus.SENT:
+        # One statement: the round's invitation, if still pending, is sent when its email was.
+        sent_at = select(Email.sent_at).where(Email.cause == cause).scalar_subquery()
+        session.execute(
+            update(Invitation)
+            .where(
+                Invitation.id == invitation_id,
+                Invitation.status == InvitationStatus.PENDING,
+                Invitation.rotation == rotation,
+            )
+            .values(status=InvitationStatus.SENT, sent_at=func.coalesce(sent_at, utcnow()))
+            .execution_options(synchronize_session=False)
+        )
+        return
+    email = session.scalar(select(Email).where(Email.cause == cause))
     if email is None:
         return
-    if email.status == EmailStatus.SENT:
-        invitation = session.get(Invitation, invitation_id, with_for_update=True)
-        if (
-            invitation is not None
-            and invitation.status == InvitationStatus.PENDING
-            and invitation.rotation == rotation
-        ):
-            invitation.status = InvitationStatus.SENT
-            invitation.sent_at = email.sent_at or utcnow()
-    elif email.status in (EmailStatus.FAILED, EmailStatus.DEAD):
+    if email.status in (EmailStatus.FAILED, EmailStatus.DEAD):
         fail_invitation(
             session,
             invitation_id,
@@ -418,10 +425,9 @@ def _rotate(invitation: Invitation, now: datetime, policy: InvitationPolicy) -> 
     invitation.sent_at = None
 
 
-def _refuse_existing_account(session: Session, team_id: str, email: str) -> None:
+def _refuse_existing_account(account: Account | None, team_id: str) -> None:
     """A verified account with the email cannot be invited; an unverified one does not count
     (typing an address at sign-up proves nothing, and must not block its holder)."""
-    account = verified_account(session, email)
     if account is None:
         return
     if account.membership is not None and account.membership.team_id == team_id:

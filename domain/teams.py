@@ -12,7 +12,7 @@ from domain.accounts import found_personal_team, require_verified, verified_acco
 from domain.audit import record_event, team_events
 from domain.errors import LastOwner, NotAllowed, NotFound
 from domain.models import Account, Event, Membership, Role, Team
-from domain.permissions import Actor, Permission, require
+from domain.permissions import Actor, Permission, allows, require
 
 
 def actor_in(session: Session, account: Account, team_id: str) -> Actor | None:
@@ -38,13 +38,37 @@ def authorize(session: Session, account: Account, team_id: str, permission: Perm
 def authorize_locked(
     session: Session, account: Account, team_id: str, permission: Permission
 ) -> Team:
-    """Authorize, lock the team row, and authorize again under the lock; the locked team.
+    """Lock the team row, if ``account`` may do ``permission`` there, and authorize again
+    under the lock; the locked team.
 
-    The first ask refuses (404/403) before waiting on anyone's lock; the second counts a
-    role that changed while this waited. Every change to a team's members, owners or
-    settings goes through here, so two changes to one team run one after the other."""
-    authorize(session, account, team_id, permission)
-    team = lock_team(session, team_id)
+    The lock is asked for only with a role that allows it, so no one else ever waits on a
+    stranger's (or a refused member's) lock, and a refusal (404/403) comes without waiting.
+    The second ask counts a role that changed while this waited (on PostgreSQL, a statement
+    that waited for a lock still reads the joined rows as they were when it began). Every
+    change to a team's members, owners or settings goes through here, so two changes to one
+    team run one after the other."""
+    require_verified(account)
+    if account.is_support:
+        authorize(session, account, team_id, permission)
+        team = lock_team(session, team_id)
+    else:
+        allowed = [role for role in Role if allows(Actor(role), permission)]
+        locked = session.scalar(
+            select(Team)
+            .join(Membership, Membership.team_id == Team.id)
+            .where(
+                Team.id == team_id,
+                Membership.account_id == account.id,
+                Membership.role.in_(allowed),
+            )
+            # NO KEY UPDATE OF teams: see lock_team.
+            .with_for_update(of=Team, key_share=True)
+            .execution_options(populate_existing=True)
+        )
+        if locked is None:
+            authorize(session, account, team_id, permission)  # says why: 404 or 403
+            raise NotAllowed(f"Your role does not allow this ({permission}).")  # changed since
+        team = locked
     authorize(session, account, team_id, permission)
     return team
 
