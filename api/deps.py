@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domain.accounts import Client, SignedIn, authenticate, require_verified
@@ -85,11 +86,26 @@ CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
 def verified_session(who: SignedInDep) -> SignedIn:
+    """The session, whose account must have proven its email (403 ``email_not_verified``)."""
     require_verified(who.account)
     return who
 
 
 VerifiedSession = Annotated[SignedIn, Depends(verified_session)]
+
+#: The dependencies that refuse a session whose email is not proven yet. A route that needs one
+#: of them, directly or through another (:data:`SupportAgent`), may answer 403
+#: ``email_not_verified``, and its OpenAPI entry says so without the route declaring it
+#: (``api.routing.ApiRoute``).
+REFUSE_UNVERIFIED = frozenset({current_account, verified_session})
+
+
+def refuses_unverified(dependant: Dependant) -> bool:
+    """Whether ``dependant`` (a route's, or a dependency's) needs a session with a verified
+    email anywhere in its tree of dependencies."""
+    return dependant.call in REFUSE_UNVERIFIED or any(
+        refuses_unverified(sub) for sub in dependant.dependencies
+    )
 
 
 def support_agent(account: CurrentAccount) -> Account:

@@ -95,12 +95,24 @@ class SignedIn:
 # --- names, emails, passwords -------------------------------------------------------------
 
 #: A URL scheme (``https://``, ``mailto:``), ``www.``, or a host with a path
-#: (``evil.example/login``): names go into emails, where a link would lend it our voice.
+#: (``evil.example/login``): names go into emails, where a link would lend it our voice. The
+#: dot of a host may have spaces before it (``evil .example/login``, ``evil . example/``); a
+#: dot with spaces after it only is a sentence's or an initial's (``Dr. Smith/Jones``).
 _LINK = re.compile(
     r"[a-z][a-z0-9+.\-]*://|\b(?:mailto|javascript|data):|\bwww\.|"
-    r"\b[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z][a-z0-9\-]*/",
+    r"[\w\-](?:\.|\s+\.\s*)[^\W\d_][\w\-]*/",
     re.IGNORECASE,
 )
+#: Dots that NFKC leaves alone but a browser reads as one between labels of a host (IDNA):
+#: the ideographic full stop, which NFKC also makes of its halfwidth and vertical forms.
+_HOST_DOTS = str.maketrans({"\u3002": "."})
+
+
+def _has_link(name: str) -> bool:
+    """Whether ``name`` holds a link, its look-alikes too: it is checked after NFKC (which
+    makes fullwidth letters, colons and slashes, fullwidth and small dots and the one dot
+    leader plain ASCII), with every ideographic full stop read as a dot."""
+    return _LINK.search(unicodedata.normalize("NFKC", name).translate(_HOST_DOTS)) is not None
 
 
 def normalize_email(raw: str) -> str:
@@ -110,8 +122,8 @@ def normalize_email(raw: str) -> str:
 
 def clean_name(raw: str, max_length: int = MAX_NAME_LENGTH) -> str:
     """A name a person chose (key, custom model; their own with ``MAX_PERSON_NAME_LENGTH``),
-    trimmed. Control characters are refused (no header can be injected) and so are links
-    (names go into emails)."""
+    trimmed and otherwise as typed. Control characters are refused (no header can be
+    injected) and so are links, disguised ones too (names go into emails: :func:`_has_link`)."""
     name = raw.strip()
     if not name:
         raise InvalidName("Name must not be empty.")
@@ -119,7 +131,7 @@ def clean_name(raw: str, max_length: int = MAX_NAME_LENGTH) -> str:
         raise InvalidName(f"Name is longer than {max_length} characters.")
     if any(unicodedata.category(ch).startswith("C") for ch in name):
         raise InvalidName("Name must not contain control characters.")
-    if _LINK.search(name):
+    if _has_link(name):
         raise InvalidInput(
             "Name must not contain a link or web address: names are shown in emails.",
             code="name_has_link",

@@ -3,7 +3,7 @@ passwords and their reset, the person's own sessions, who am I."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from api.deps import (
     AnyAccount,
@@ -13,7 +13,7 @@ from api.deps import (
     UowDep,
     VerifiedSession,
 )
-from api.routing import answer, committed, empty_answer
+from api.routing import answer, api_router, committed, empty_answer
 from api.schemas import (
     AccountOut,
     EmailVerificationConfirm,
@@ -33,7 +33,7 @@ from api.schemas import (
 from domain import accounts
 from domain.models import Account, Role
 
-router = APIRouter(prefix="/v1", tags=["accounts"])
+router = api_router(prefix="/v1", tags=["accounts"])
 
 
 @router.post("/signup", **answer(SignUpResponse, 400, 409, 422, 429, status=201))
@@ -123,7 +123,7 @@ def me_out(account: Account) -> MeOut:
     )
 
 
-@router.put("/me/password", **empty_answer(204, 400, 401, 403, 409, 422, 429))
+@router.put("/me/password", **empty_answer(204, 400, 401, 409, 422, 429))
 def change_password(
     body: PasswordChange,
     uow: UowDep,
@@ -167,7 +167,7 @@ def reset_password(body: PasswordResetConfirm, uow: UowDep, services: ServicesDe
     return committed(uow, Response(status_code=204))
 
 
-@router.get("/me/sessions", **answer(SessionList, 401, 403))
+@router.get("/me/sessions", **answer(SessionList, 401))
 def list_sessions(uow: UowDep, who: VerifiedSession) -> SessionList:
     """The person's own sessions, most recently used first; ``current`` marks this one."""
     return SessionList(
@@ -185,14 +185,14 @@ def list_sessions(uow: UowDep, who: VerifiedSession) -> SessionList:
     )
 
 
-@router.delete("/me/sessions", **empty_answer(204, 401, 403))
+@router.delete("/me/sessions", **empty_answer(204, 401))
 def end_other_sessions(uow: UowDep, who: VerifiedSession) -> Response:
     """Sign out everywhere else: every session but this one ends."""
     accounts.end_other_sessions(uow.session, who)
     return committed(uow, Response(status_code=204))
 
 
-@router.delete("/me/sessions/{session_id}", **empty_answer(204, 401, 403, 404))
+@router.delete("/me/sessions/{session_id}", **empty_answer(204, 401, 404))
 def end_session(session_id: str, uow: UowDep, who: VerifiedSession) -> Response:
     """End one of your own sessions (this one too, if it is named)."""
     accounts.end_session(uow.session, who, session_id)

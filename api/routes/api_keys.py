@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from api.deps import CurrentAccount, ServicesDep, UowDep
-from api.routing import answer, committed, empty_answer
+from api.routing import answer, api_router, committed, empty_answer
 from api.schemas import ApiKeyList, ApiKeyOut, ApiKeyRename, ApiKeyRequest, RevealedSecret
 from domain import api_keys
 
-router = APIRouter(prefix="/v1/teams/{team_id}/api-keys", tags=["api keys"])
+router = api_router(prefix="/v1/teams/{team_id}/api-keys", tags=["api keys"])
 
 
 @router.post("", **answer(ApiKeyOut, 400, 401, 403, 404, 422, status=202))

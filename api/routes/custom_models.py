@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from api.deps import CurrentAccount, UowDep
-from api.routing import answer, committed, empty_answer
+from api.routing import answer, api_router, committed, empty_answer
 from api.schemas import CustomModelList, CustomModelOut, CustomModelRequest
 from domain import custom_models
 
-router = APIRouter(prefix="/v1/teams/{team_id}/custom-models", tags=["custom models"])
+router = api_router(prefix="/v1/teams/{team_id}/custom-models", tags=["custom models"])
 
 
 @router.post("", **answer(CustomModelOut, 400, 401, 403, 404, 409, 422, status=201))

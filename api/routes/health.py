@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import ServicesDep
 from api.errors import RETRY_AFTER, RETRY_AFTER_SECONDS
+from api.routing import api_router
 from api.schemas import Health
 from infra.broker import broker_answers
 from migrations import schema_ready
 
-router = APIRouter(tags=["operations"])
+router = api_router(tags=["operations"])
 
 
 @router.get("/healthz", response_model=Health)

@@ -3,10 +3,10 @@ accepts."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from api.deps import ClientDep, CurrentAccount, ServicesDep, UowDep
-from api.routing import answer, committed, empty_answer
+from api.routing import answer, api_router, committed, empty_answer
 from api.schemas import (
     AcceptedInvitation,
     AcceptInvitation,
@@ -19,7 +19,7 @@ from api.schemas import (
 )
 from domain import invitations
 
-router = APIRouter(prefix="/v1", tags=["invitations"])
+router = api_router(prefix="/v1", tags=["invitations"])
 
 
 @router.post(

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from api.deps import CurrentAccount, ServicesDep, UowDep
 from api.errors import error_responses
 from api.invoice_pdf import invoice_download
-from api.routing import answer
+from api.routing import answer, api_router
 from api.schemas import InvoiceList, InvoiceOut
 from domain import billing
 
-router = APIRouter(prefix="/v1/teams/{team_id}/invoices", tags=["billing"])
+router = api_router(prefix="/v1/teams/{team_id}/invoices", tags=["billing"])
 
 
 @router.get("", **answer(InvoiceList, 401, 403, 404))

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from api.deps import ServicesDep
 from api.errors import error_responses
+from api.routing import api_router
 from domain.errors import NotAllowed
 from infra.metrics import CONTENT_TYPE, may_read_metrics
 
-router = APIRouter(tags=["operations"])
+router = api_router(tags=["operations"])
 
 _SCRAPE: dict[int | str, dict[str, Any]] = {
     200: {

@@ -3,10 +3,10 @@ the account holder consents through the emailed link."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from api.deps import CurrentAccount, ServicesDep, UowDep
-from api.routing import answer, committed, empty_answer
+from api.routing import answer, api_router, committed, empty_answer
 from api.schemas import (
     MigrationConsentDecision,
     MigrationConsentPreview,
@@ -17,7 +17,7 @@ from api.schemas import (
 )
 from domain import migration_tickets
 
-router = APIRouter(prefix="/v1", tags=["migration tickets"])
+router = api_router(prefix="/v1", tags=["migration tickets"])
 
 
 @router.post(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import CurrentAccount, UowDep
-from api.routing import answer, committed
+from api.routing import answer, api_router, committed
 from api.schemas import (
     PaymentMethodOut,
     PaymentMethodRequest,
@@ -17,7 +16,7 @@ from api.schemas import (
 from domain import payments, production
 from domain.models import ProductionStatus
 
-router = APIRouter(prefix="/v1/teams/{team_id}", tags=["go to production"])
+router = api_router(prefix="/v1/teams/{team_id}", tags=["go to production"])
 
 
 @router.put(

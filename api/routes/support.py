@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import SupportAgent, UowDep
-from api.routing import answer, committed
+from api.routing import answer, api_router, committed
 from api.schemas import (
     ApproveTicket,
     Decision,
@@ -26,7 +26,7 @@ from domain import billing, email_log, migration_tickets, production
 from domain.clock import utcnow
 from domain.models import ApplicationStatus, EmailStatus, TicketStatus
 
-router = APIRouter(prefix="/v1/support", tags=["support"])
+router = api_router(prefix="/v1/support", tags=["support"])
 
 
 @router.get("/emails", **answer(EmailList, 401, 403, 422))

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from api.deps import CurrentAccount, UowDep
-from api.routing import answer, committed, empty_answer
+from api.routing import answer, api_router, committed, empty_answer
 from api.schemas import EventList, MemberList, MemberOut, RoleChange, TeamOut
 from domain import teams
 from domain.models import Role
 
-router = APIRouter(prefix="/v1/teams", tags=["teams"])
+router = api_router(prefix="/v1/teams", tags=["teams"])
 
 
 @router.get("/{team_id}", **answer(TeamOut, 401, 404))

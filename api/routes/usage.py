@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import JSONResponse
 
 from api.deps import BearerDep, CurrentAccount, ServicesDep, UowDep
-from api.routing import answer
+from api.routing import answer, api_router
 from api.schemas import UsageAccepted, UsageCall, UsageList
 from domain import usage
 from domain.clock import utcnow
 from domain.errors import InvalidKey
 
-router = APIRouter(prefix="/v1", tags=["usage"])
+router = api_router(prefix="/v1", tags=["usage"])
 
 
 @router.post("/usage", **answer(UsageAccepted, 400, 401, 422, 429, status=202))

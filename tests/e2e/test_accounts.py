@@ -280,6 +280,7 @@ def limited(settings: Settings, sink: FaultySink) -> Iterator[System]:
             "limit_sign_in_per_ip": "6/15 minutes",
             "limit_sign_up_per_ip": "4/hour",
             "limit_sign_up_per_email": "2/hour",
+            "limit_verification_per_ip": "3/hour",
             "limit_verification_per_email": "2/hour",
             "limit_password_reset_per_ip": "4/hour",
             "limit_password_reset_per_email": "2/hour",
@@ -347,6 +348,34 @@ def test_verification_emails_asked_for_again_are_limited(limited: System) -> Non
         limited.http.post("/v1/email-verifications", headers=headers).status_code for _ in range(3)
     ]
     assert answers == [202, 202, 429]
+
+
+def test_verification_emails_asked_for_many_accounts_from_one_address_are_limited(
+    limited: System,
+) -> None:
+    """One client asking links for many unverified accounts (mailing many inboxes) meets the
+    per-address limit, though no account asked more than its own limit; the same account
+    asking from another address is served."""
+    signed_up = []
+    for n in range(4):  # each signs up from an address of its own: sign-ups have their limit
+        with from_address(limited, f"127.0.1.{n + 1}") as own:
+            signed_up.append(sign_up(own, f"resend{n}@example.com"))
+    sessions = [bearer(body["token"]) for body in signed_up]
+
+    answers = [limited.http.post("/v1/email-verifications", headers=h) for h in sessions]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429]
+    refused = answers[-1]
+    assert error_code(refused) == "too_many_emails"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60 * 60
+    with from_address(limited, "127.0.0.2") as elsewhere:
+        served = elsewhere.post("/v1/email-verifications", headers=sessions[-1])
+        assert served.status_code == 202, served.text
+    # The refused request made no link: the last account has its sign-up's and elsewhere's.
+    with limited.runtime.db.unit_of_work() as uow:
+        made = uow.session.scalars(
+            select(AccountLink.id).where(AccountLink.account_id == signed_up[-1]["account"]["id"])
+        ).all()
+    assert len(made) == 2
 
 
 def test_reset_requests_are_limited_per_email_and_per_address(limited: System) -> None:

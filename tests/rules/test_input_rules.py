@@ -16,7 +16,37 @@ from tests.conftest import PASSWORD
 from tests.rules.conftest import People, refused
 from tests.support import CARD, LINKS
 
-ORDINARY_NAMES = ["Ada Lovelace", "R&D team", "v1.2 beta", "Team A/B", "J.R.R."]
+#: Links dressed up: dots a browser reads as dots (ideographic, fullwidth, halfwidth, small, one
+#: dot leader), fullwidth letters and slashes, spaces before a host's dot, a host not in ASCII.
+DISGUISED_LINKS = [
+    "evil\u3002example/login",
+    "evil\uff0eexample/login",
+    "evil\uff61example/login",
+    "evil\ufe52example/login",
+    "evil\u2024example/login",
+    "confirm at evil .example/login",
+    "confirm at evil . example/login",
+    "evil.example\uff0flogin",
+    "\uff48\uff54\uff54\uff50\uff53\uff1a\uff0f\uff0fevil",
+    "visit www\u3002evil\u3002example",
+    "\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444/login",
+]
+ORDINARY_NAMES = [
+    "Ada Lovelace",
+    "R&D team",
+    "v1.2 beta",
+    "Team A/B",
+    "J.R.R.",
+    "Dr. Smith",
+    "J. R. R. Tolkien",
+    "Acme Inc.",
+    # A dot with spaces after it only ends an initial or a sentence, even before a slash.
+    "Dr. Smith/Jones",
+    "Acme Inc. R/D",
+    "No. 5/6",
+    # Checked after NFKC, kept as typed.
+    "\uff34\uff45\uff41\uff4d \uff21",
+]
 
 
 def sign_up(session: Session, services: Services, name: str) -> Account:
@@ -35,7 +65,7 @@ def sign_up(session: Session, services: Services, name: str) -> Account:
     return issued.account
 
 
-@pytest.mark.parametrize("name", LINKS)
+@pytest.mark.parametrize("name", LINKS + DISGUISED_LINKS)
 def test_names_with_links_are_refused_wherever_people_choose_names(
     session: Session, services: Services, people: People, name: str
 ) -> None:
