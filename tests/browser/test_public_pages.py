@@ -44,6 +44,21 @@ def sign_in(page: Page, email: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def sign_up(page: Page, name: str, email: str, password: str = PASSWORD) -> None:
+    page.goto("/sign-up")
+    page.get_by_label("Your name").fill(name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Create my account").click()
+
+
+def ask_for_a_reset_link(page: Page, email: str) -> None:
+    page.goto("/forgot-password")
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Email me a link").click()
+    expect(page.get_by_role("status")).to_contain_text("If an account exists for that email")
+
+
 def expect_beside(page: Page, label: str, message: str) -> None:
     """The control labelled ``label`` is marked invalid and described by ``message`` (its
     ``aria-describedby`` points at the message shown beside it), as a screen reader says it."""
@@ -150,17 +165,13 @@ def test_each_refusal_of_the_sign_up_form_is_shown_beside_its_field(
 ) -> None:
     """The domain's refusals, with the API's words, tied to the field each is about."""
     taken = system.sign_up("Ada")["account"]["email"]
-    page.goto("/sign-up")
     for name, email, password, label, message in (
         ("Grace", "grace.fields@example.com", "short", "Password", "at least 10 characters"),
         ("Grace https://evil.example", "grace.fields@example.com", PASSWORD, "Your name", "link"),
         ("Grace", taken, PASSWORD, "Email", "already"),
     ):
-        page.get_by_label("Your name").fill(name)
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(password)
         with page.expect_response(lambda r: r.request.method == "POST") as posted:
-            page.get_by_role("button", name="Create my account").click()
+            sign_up(page, name, email, password)
         assert posted.value.status in (409, 422), posted.value.status
         expect(page.get_by_role("alert")).to_contain_text(message)
         expect_beside(page, label, message)
@@ -174,16 +185,10 @@ def test_each_refusal_of_the_sign_up_form_is_shown_beside_its_field(
 
 def test_expired_account_links_show_the_expired_page(page: Page, system: System) -> None:
     email = "late.web@example.com"
-    page.goto("/sign-up")
-    page.get_by_label("Your name").fill("Late")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create my account").click()
+    sign_up(page, "Late", email)
     [verify] = link_paths(system, email, "verify-email")
     page.get_by_role("button", name="Sign out").click()
-    page.goto("/forgot-password")
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("button", name="Email me a link").click()
+    ask_for_a_reset_link(page, email)
     [reset] = link_paths(system, email, "reset-password")
     expire(system, AccountLink)
 
@@ -196,19 +201,12 @@ def test_expired_account_links_show_the_expired_page(page: Page, system: System)
 def test_the_same_answer_whether_or_not_the_email_has_an_account(
     page: Page, system: System
 ) -> None:
-    page.goto("/forgot-password")
-    page.get_by_label("Email").fill("nobody.here@example.com")
-    page.get_by_role("button", name="Email me a link").click()
-    expect(page.get_by_role("status")).to_contain_text("If an account exists for that email")
+    ask_for_a_reset_link(page, "nobody.here@example.com")
 
 
 def test_a_new_verification_link_replaces_the_first(page: Page, system: System) -> None:
     email = "linus.web@example.com"
-    page.goto("/sign-up")
-    page.get_by_label("Your name").fill("Linus")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create my account").click()
+    sign_up(page, "Linus", email)
     link_paths(system, email, "verify-email")
     page.get_by_role("button", name="Send me a new link").click()
     expect(page.get_by_role("status")).to_contain_text("We sent you a new link")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +13,15 @@ from infra.settings import Settings
 from tests.browser.conftest import snap
 from tests.conftest import PASSWORD, System, running_system
 from tests.faulty_sink import FaultySink
+
+
+def sign_in(page: Page, person: dict[str, Any]) -> None:
+    """Sign ``person`` in on the sign-in page, as they would."""
+    page.goto("/sign-in")
+    page.get_by_label("Email").fill(person["account"]["email"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {person['account']['name']}")).to_be_visible()
 
 
 def test_a_person_signs_in_from_the_start_page_and_out_again(page: Page, system: System) -> None:
@@ -72,11 +82,7 @@ def test_signing_in_works_with_javascript_off(browser: Browser, system: System) 
     context = browser.new_context(base_url=str(system.http.base_url), java_script_enabled=False)
     try:
         page = context.new_page()
-        page.goto("/sign-in")
-        page.get_by_label("Email").fill(ada["account"]["email"])
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text(f"Signed in as {ada['account']['name']}")).to_be_visible()
+        sign_in(page, ada)
     finally:
         context.close()
 
@@ -84,18 +90,14 @@ def test_signing_in_works_with_javascript_off(browser: Browser, system: System) 
 def test_signing_in_again_ends_the_session_the_browser_held(page: Page, system: System) -> None:
     ada = system.sign_up("Ada")
 
-    def sign_in() -> str:
-        page.goto("/sign-in")
-        page.get_by_label("Email").fill(ada["account"]["email"])
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text(f"Signed in as {ada['account']['name']}")).to_be_visible()
+    def session_cookie() -> str:
+        sign_in(page, ada)
         [cookie] = [c for c in page.context.cookies() if c["name"] == "__Host-tk_session"]
         assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
         return cookie["value"]
 
-    first = sign_in()
-    second = sign_in()
+    first = session_cookie()
+    second = session_cookie()
     assert first != second
     bearer = {"Authorization": f"Bearer {first}"}
     assert system.http.get("/v1/me", headers=bearer).status_code == 401
@@ -120,11 +122,7 @@ def expect_page_cookies(browser: Browser, system: System, prefix: str, secure: b
     context = browser.new_context(base_url=str(system.http.base_url))
     try:
         page = context.new_page()
-        page.goto("/sign-in")
-        page.get_by_label("Email").fill(ada["account"]["email"])
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text(f"Signed in as {ada['account']['name']}")).to_be_visible()
+        sign_in(page, ada)
         cookies: dict[str, Cookie] = {c.get("name", ""): c for c in context.cookies()}
         assert set(cookies) == {f"{prefix}tk_session", f"{prefix}tk_browser"}, cookies
         for cookie in cookies.values():
