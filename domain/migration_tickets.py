@@ -255,6 +255,8 @@ class TicketView:
     requester: Account
     account: Account
     target_team: Team
+    #: The requesting team's members, longest-standing first.
+    target_members: tuple[Member, ...]
     current_team: CurrentTeam | None
     history: list[HistoryEntry]
 
@@ -729,7 +731,8 @@ def _view(session: Session, ticket: MigrationTicket) -> TicketView:
         .all()
     )
     history = [HistoryEntry(c, addresses.get(c.actor_id or "")) for c in changes]
-    return TicketView(ticket, requester, account, target, current, history)
+    target_members = tuple(team_members(session, target.id))
+    return TicketView(ticket, requester, account, target, target_members, current, history)
 
 
 def _clean_text(raw: str, *, what: str, required: bool) -> str:

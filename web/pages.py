@@ -4,7 +4,7 @@ the page headers and, on a first visit, the browser cookie."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
@@ -124,12 +124,43 @@ def parse(model: type[M], form: Mapping[str, str], **extra: Any) -> M:
         raise Invalid(fields) from invalid
 
 
-def form_error(refused: DomainError | Invalid) -> dict[str, Any]:
+#: The form field a domain refusal is about, by its code, as the forms name their fields: its
+#: message is shown beside that field as well as above the form. A code about a new password
+#: names both spellings (``password`` at sign-up, ``new_password`` on a reset); a form shows
+#: the one it has. A refusal not listed (a spent link, a limit) is about the whole form.
+FIELDS_OF_CODE: dict[str, tuple[str, ...]] = {
+    "invalid_name": ("name",),
+    "name_has_link": ("name",),
+    "name_taken": ("name",),
+    "email_taken": ("email",),
+    "invalid_credentials": ("email", "password"),
+    "weak_password": ("password", "new_password"),
+    "invalid_password": ("password", "new_password"),
+    "wrong_password": ("current_password",),
+    "card_expired": ("exp_month", "exp_year"),
+}
+
+
+def fields_of(refused: DomainError, named: Collection[str] = ()) -> dict[str, str]:
+    """The fields ``refused`` is about (:data:`FIELDS_OF_CODE`), each with its message; or,
+    for a message that begins with one of the form's ``named`` fields ("last4 looks like a
+    card number…"), that field."""
+    about = FIELDS_OF_CODE.get(refused.code, ())
+    if not about and (first := refused.message.split(" ", 1)[0]) in named:
+        about = (first,)
+    return {name: refused.message for name in about}
+
+
+def form_error(refused: DomainError | Invalid, named: Collection[str] = ()) -> dict[str, Any]:
     """What a form page shows when the domain (or the request model) refuses it: the same
-    message and code the API answers with, and the fields it is about."""
+    message and code the API answers with, and the fields it is about (:func:`fields_of`)."""
     if isinstance(refused, Invalid):
         return {"error": "Please correct the fields marked below.", "fields": refused.fields}
-    shown: dict[str, Any] = {"error": refused.message, "code": refused.code, "fields": {}}
+    shown: dict[str, Any] = {
+        "error": refused.message,
+        "code": refused.code,
+        "fields": fields_of(refused, named),
+    }
     if isinstance(refused, Throttled):
         shown["retry_after"] = refused.retry_after  # web.render sends it as Retry-After
     return shown

@@ -31,7 +31,10 @@ from api.schemas import (
     TeamRef,
 )
 from domain import accounts
-from domain.models import Account, Role
+from domain.accounts import Client, IssuedSession
+from domain.models import Account, Role, Team
+from infra.db import UnitOfWork
+from infra.services import Services
 
 router = api_router(prefix="/v1", tags=["accounts"])
 
@@ -42,16 +45,7 @@ def sign_up(
 ) -> SignUpResponse:
     """Create an account that owns a new team. The account is unverified until the link in
     the verification email is opened; the welcome email follows then."""
-    issued, team = accounts.sign_up(
-        uow.session,
-        services.passwords,
-        services.limiter,
-        services.account_policy,
-        email=body.email,
-        name=body.name,
-        password=body.password,
-        client=client,
-    )
+    issued, team = sign_up_with(uow, services, body, client)
     return committed(
         uow,
         SignUpResponse(
@@ -90,15 +84,7 @@ def sign_in(
 ) -> SessionOut:
     """Exchange email and password for a session token. Failed attempts are limited per email
     and address, and per address (429 with Retry-After)."""
-    issued = accounts.sign_in(
-        uow.session,
-        services.passwords,
-        services.limiter,
-        services.account_policy,
-        email=body.email,
-        password=body.password,
-        client=client,
-    )
+    issued = sign_in_with(uow, services, body, client)
     return committed(uow, SessionOut.model_validate(issued))
 
 
@@ -197,3 +183,36 @@ def end_session(session_id: str, uow: UowDep, who: VerifiedSession) -> Response:
     """End one of your own sessions (this one too, if it is named)."""
     accounts.end_session(uow.session, who, session_id)
     return committed(uow, Response(status_code=204))
+
+
+# The domain calls behind signing up and in, made by the pages too (``web.routes.public``):
+# the same services and the same body, so a page refuses what the API refuses.
+
+
+def sign_up_with(
+    uow: UnitOfWork, services: Services, body: SignUpRequest, client: Client
+) -> tuple[IssuedSession, Team]:
+    return accounts.sign_up(
+        uow.session,
+        services.passwords,
+        services.limiter,
+        services.account_policy,
+        email=body.email,
+        name=body.name,
+        password=body.password,
+        client=client,
+    )
+
+
+def sign_in_with(
+    uow: UnitOfWork, services: Services, body: SignInRequest, client: Client
+) -> IssuedSession:
+    return accounts.sign_in(
+        uow.session,
+        services.passwords,
+        services.limiter,
+        services.account_policy,
+        email=body.email,
+        password=body.password,
+        client=client,
+    )

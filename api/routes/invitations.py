@@ -18,6 +18,10 @@ from api.schemas import (
     TeamOut,
 )
 from domain import invitations
+from domain.accounts import Client, IssuedSession
+from domain.models import Role, Team
+from infra.db import UnitOfWork
+from infra.services import Services
 
 router = api_router(prefix="/v1", tags=["invitations"])
 
@@ -88,15 +92,7 @@ def accept(
 ) -> AcceptedInvitation:
     """Create the account and its membership; answers a session token for it. The link
     proves the email, so the account is verified at once."""
-    issued, team, role = invitations.accept_invitation(
-        uow.session,
-        services.passwords,
-        services.account_policy,
-        token=body.token,
-        name=body.name,
-        password=body.password,
-        client=client,
-    )
+    issued, team, role = accept_with(uow, services, body, client)
     return committed(
         uow,
         AcceptedInvitation(
@@ -106,4 +102,20 @@ def accept(
             token=issued.token,
             expires_at=issued.expires_at,
         ),
+    )
+
+
+def accept_with(
+    uow: UnitOfWork, services: Services, body: AcceptInvitation, client: Client
+) -> tuple[IssuedSession, Team, Role]:
+    """The domain call behind accepting, made by the invitation's page too
+    (``web.routes.public``): the same services and body, so both refuse alike."""
+    return invitations.accept_invitation(
+        uow.session,
+        services.passwords,
+        services.account_policy,
+        token=body.token,
+        name=body.name,
+        password=body.password,
+        client=client,
     )

@@ -6,10 +6,11 @@ from __future__ import annotations
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import snap
-from tests.browser.test_public_pages import link_paths, open_ticket
+from tests.browser.test_public_pages import link_paths, queued
 from tests.browser.test_support_console import AGENT, sign_in
 from tests.conftest import System
 from tests.e2e.conftest import AGENT_PASSWORD, run_add_agent
+from tests.e2e.test_migrations import open_ticket
 from tests.support import wait_until
 
 
@@ -18,7 +19,7 @@ def test_consent_on_the_page_then_approval_in_the_console_moves_the_person(
 ) -> None:
     carol = system.sign_up("Carol")
     dave = system.sign_up("Dave")
-    ticket_id = open_ticket(system, carol, dave["account"]["email"])
+    ticket_id = queued(open_ticket(system, carol, dave["account"]["email"]))
     [link] = link_paths(system, dave["account"]["email"], "migration-consents")
 
     page.goto(link)  # Dave, from the email

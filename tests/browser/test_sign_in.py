@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-import httpx
-from playwright.sync_api import Browser, Page, expect
+from collections.abc import Iterator
+from typing import Any
 
+import httpx
+import pytest
+from playwright.sync_api import Browser, Cookie, Page, expect
+
+from infra.settings import Settings
 from tests.browser.conftest import snap
-from tests.conftest import PASSWORD, System
+from tests.conftest import PASSWORD, System, running_system
+from tests.faulty_sink import FaultySink
+
+
+def sign_in(page: Page, person: dict[str, Any]) -> None:
+    """Sign ``person`` in on the sign-in page, as they would."""
+    page.goto("/sign-in")
+    page.get_by_label("Email").fill(person["account"]["email"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {person['account']['name']}")).to_be_visible()
 
 
 def test_a_person_signs_in_from_the_start_page_and_out_again(page: Page, system: System) -> None:
@@ -67,11 +82,7 @@ def test_signing_in_works_with_javascript_off(browser: Browser, system: System) 
     context = browser.new_context(base_url=str(system.http.base_url), java_script_enabled=False)
     try:
         page = context.new_page()
-        page.goto("/sign-in")
-        page.get_by_label("Email").fill(ada["account"]["email"])
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text(f"Signed in as {ada['account']['name']}")).to_be_visible()
+        sign_in(page, ada)
     finally:
         context.close()
 
@@ -79,21 +90,58 @@ def test_signing_in_works_with_javascript_off(browser: Browser, system: System) 
 def test_signing_in_again_ends_the_session_the_browser_held(page: Page, system: System) -> None:
     ada = system.sign_up("Ada")
 
-    def sign_in() -> str:
-        page.goto("/sign-in")
-        page.get_by_label("Email").fill(ada["account"]["email"])
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text(f"Signed in as {ada['account']['name']}")).to_be_visible()
+    def session_cookie() -> str:
+        sign_in(page, ada)
         [cookie] = [c for c in page.context.cookies() if c["name"] == "__Host-tk_session"]
         assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
         return cookie["value"]
 
-    first = sign_in()
-    second = sign_in()
+    first = session_cookie()
+    second = session_cookie()
     assert first != second
     bearer = {"Authorization": f"Bearer {first}"}
     assert system.http.get("/v1/me", headers=bearer).status_code == 401
     page.get_by_role("button", name="Sign out").click()
     bearer = {"Authorization": f"Bearer {second}"}
     assert system.http.get("/v1/me", headers=bearer).status_code == 401
+
+
+@pytest.fixture
+def plain_http(settings: Settings, sink: FaultySink) -> Iterator[System]:
+    """The system under a plain http public URL, as ``teamkeys dev`` serves a laptop."""
+    plain = settings.model_copy(update={"public_url": "http://localhost:8000"})
+    with running_system(plain, sink) as running:
+        yield running
+
+
+def expect_page_cookies(browser: Browser, system: System, prefix: str, secure: bool) -> None:
+    """Signed in on the page, the browser holds the session and browser cookies named with
+    ``prefix``, HttpOnly, SameSite=Lax, for the whole site and this host alone, Secure or not
+    as ``secure``; signing out finds the session's cookie by that name and ends it."""
+    ada = system.sign_up("Ada")
+    context = browser.new_context(base_url=str(system.http.base_url))
+    try:
+        page = context.new_page()
+        sign_in(page, ada)
+        cookies: dict[str, Cookie] = {c.get("name", ""): c for c in context.cookies()}
+        assert set(cookies) == {f"{prefix}tk_session", f"{prefix}tk_browser"}, cookies
+        for cookie in cookies.values():
+            assert cookie.get("secure") is secure, cookie
+            assert cookie.get("httpOnly") and cookie.get("sameSite") == "Lax", cookie
+            assert cookie.get("path") == "/" and cookie.get("domain") == "127.0.0.1", cookie
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("status")).to_contain_text("You are signed out.")
+        assert f"{prefix}tk_session" not in {c.get("name") for c in context.cookies()}
+    finally:
+        context.close()
+
+
+def test_cookies_under_https_are_secure_and_host_only(browser: Browser, system: System) -> None:
+    assert system.runtime.settings.public_url.startswith("https://")
+    expect_page_cookies(browser, system, "__Host-", secure=True)
+
+
+def test_cookies_under_plain_http_are_neither_secure_nor_host_prefixed(
+    browser: Browser, plain_http: System
+) -> None:
+    expect_page_cookies(browser, plain_http, "", secure=False)

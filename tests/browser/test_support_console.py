@@ -41,6 +41,7 @@ def test_an_agent_approves_a_migration_ticket_and_the_account_moves(
 ) -> None:
     page = agent_page
     carol = system.sign_up("Carol")
+    cleo = system.join(carol["team"]["id"], "Cleo")
     dave = system.sign_up("Dave")
     ticket_id = consented_ticket(system, carol, dave)
 
@@ -64,6 +65,11 @@ def test_an_agent_approves_a_migration_ticket_and_the_account_moves(
     expect(
         page.get_by_role("heading", name=f"Requesting team: {carol['team']['name']}")
     ).to_be_visible()
+    for team, people in ((dave, [dave]), (carol, [carol, cleo])):
+        members = page.get_by_role("table", name=f"Members of {team['team']['name']}")
+        expect(members.get_by_role("row")).to_have_count(1 + len(people))
+        for person in people:
+            expect(members).to_contain_text(person["account"]["email"])
     expect(page.get_by_text("Given by the account holder")).to_be_visible()
     expect(page.get_by_text("our new lead").first).to_be_visible()
     snap(page, "support-ticket")
@@ -124,13 +130,18 @@ def manual_review(system: System) -> dict[str, Any]:
     return olive
 
 
+def from_console(page: Page, link: str) -> Page:
+    """The console's start page again (its counts as they are now), then its ``link``."""
+    page.reload()
+    page.get_by_role("link", name=link).click()
+    return page
+
+
 def test_an_agent_rejects_a_production_application_with_a_reason(
     agent_page: Page, system: System
 ) -> None:
     olive = manual_review(system)
-    page = agent_page
-    page.reload()
-    page.get_by_role("link", name="Production reviews").click()
+    page = from_console(agent_page, "Production reviews")
     company = PRODUCTION_FORM["company_name"]
     review = page.get_by_role("region", name=company)
     expect(review.get_by_text("disposable email domain")).to_be_visible()
@@ -149,13 +160,37 @@ def test_an_agent_rejects_a_production_application_with_a_reason(
     assert reasons == ["We could not verify the company."]
 
 
+def test_an_agent_approves_a_production_application_and_the_team_is_approved(
+    agent_page: Page, system: System
+) -> None:
+    olive = manual_review(system)
+    team = f"/v1/teams/{olive['team']['id']}"
+    assert system.http.get(team, headers=olive["headers"]).json()["production_status"] != (
+        "approved"
+    )
+    page = from_console(agent_page, "Production reviews")
+    company = PRODUCTION_FORM["company_name"]
+    page.get_by_label(f"Reason for {company}").fill("We called the company: it is real.")
+    page.get_by_role("button", name=f"Approve {company}").click()
+
+    expect(page.get_by_role("status")).to_contain_text("The application is approved")
+    expect(page.get_by_text("No application is waiting for a manual review.")).to_be_visible()
+    snap(page, "support-production-review-approved")
+    assert olive["status"]() == "approved"
+    assert system.http.get(team, headers=olive["headers"]).json()["production_status"] == (
+        "approved"
+    )
+    live = system.http.post(
+        f"{team}/api-keys", json={"name": "live", "kind": "production"}, headers=olive["headers"]
+    )
+    assert live.status_code == 202, live.text  # production keys are the team's now
+
+
 def test_an_agent_resends_a_dead_email_and_it_is_delivered(
     agent_page: Page, system: System
 ) -> None:
     address = a_dead_email(system)
-    page = agent_page
-    page.reload()
-    page.get_by_role("link", name="1 dead").click()
+    page = from_console(agent_page, "1 dead")
     tabs = page.get_by_role("navigation", name="Email status")
     expect(tabs.get_by_role("link", name="Dead (1)")).to_have_attribute("aria-current", "page")
     row = page.get_by_role("row").filter(has_text=address)

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from fastapi import Request, Response
 
 from api.deps import ClientDep, ServicesDep, UowDep
+from api.routes.accounts import sign_in_with, sign_up_with
+from api.routes.invitations import accept_with
 from api.schemas import (
     AcceptInvitation,
     MigrationConsentDecision,
@@ -70,16 +72,7 @@ def sign_in(
     session's token goes into the page cookie instead of the answer."""
     target = safe_next(form.get("next"))
     try:
-        body = parse(SignInRequest, form)
-        issued = accounts.sign_in(
-            uow.session,
-            services.passwords,
-            services.limiter,
-            services.account_policy,
-            email=body.email,
-            password=body.password,
-            client=client,
-        )
+        issued = sign_in_with(uow, services, parse(SignInRequest, form), client)
         uow.commit()
     except (DomainError, Invalid) as refused:
         return refused_form(
@@ -143,17 +136,7 @@ def sign_up(
     """The API's sign-up (``POST /v1/signup``): an unverified account owning a new team, signed
     in at once; the page then asks the person to open the emailed link."""
     try:
-        body = parse(SignUpRequest, form)
-        issued, _team = accounts.sign_up(
-            uow.session,
-            services.passwords,
-            services.limiter,
-            services.account_policy,
-            email=body.email,
-            name=body.name,
-            password=body.password,
-            client=client,
-        )
+        issued, _team = sign_up_with(uow, services, parse(SignUpRequest, form), client)
         uow.commit()
     except (DomainError, Invalid) as refused:
         return refused_form(
@@ -388,15 +371,7 @@ def accept_invitation(
     email) and its membership, signed in at once."""
     try:
         body = parse(AcceptInvitation, form, token=token)
-        issued, _team, _role = invitations.accept_invitation(
-            uow.session,
-            services.passwords,
-            services.account_policy,
-            token=token,
-            name=body.name,
-            password=body.password,
-            client=client,
-        )
+        issued, _team, _role = accept_with(uow, services, body, client)
         uow.commit()
     except Gone as refused:
         return link_gone(request, refused)

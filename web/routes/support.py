@@ -18,6 +18,7 @@ from domain.clock import utcnow
 from domain.errors import DomainError, NotAllowed, NotFound
 from domain.models import Account, ApplicationStatus, EmailStatus, TicketStatus
 from domain.teams import require_support
+from infra.db import UnitOfWork
 from web.pages import Form, Invalid, form_error, page_router, parse, status_of_refusal
 from web.render import redirect, render
 from web.session import PageAccount
@@ -28,11 +29,13 @@ router = page_router()
 EMAIL_QUEUES = (EmailStatus.FAILED, EmailStatus.DEAD)
 
 
-def _refusal(refused: DomainError | Invalid) -> DomainError | Invalid:
-    """A refusal a form shows beside itself; an unknown or forbidden thing is the 404 page."""
+def _refused(uow: UnitOfWork, refused: DomainError | Invalid) -> tuple[int, dict[str, Any]]:
+    """A refusal a form shows beside itself, once the form's changes are undone: the API's
+    status for it and what the page shows. An unknown or forbidden thing is the 404 page."""
     if isinstance(refused, NotFound | NotAllowed):
         raise refused
-    return refused
+    uow.session.rollback()
+    return status_of_refusal(refused), form_error(refused)
 
 
 @router.get("/support")
@@ -104,14 +107,7 @@ def approve_ticket(
     request: Request, ticket_id: str, form: Form, uow: UowDep, account: PageAccount
 ) -> Response:
     """``POST /v1/support/migration-tickets/{id}/approve``: the migration job runs next."""
-    require_support(account)
-    try:
-        body = parse(ApproveTicket, form)
-        migration_tickets.approve_ticket(uow.session, account, ticket_id, note=body.note)
-        uow.commit()
-    except (DomainError, Invalid) as refused:
-        return _refused_ticket(request, uow, account, ticket_id, form, "approve", refused)
-    return redirect(f"/support/migration-tickets/{ticket_id}?done=approved")
+    return _decide_ticket(request, ticket_id, form, uow, account, "approve")
 
 
 @router.post("/support/migration-tickets/{ticket_id}/reject")
@@ -119,38 +115,31 @@ def reject_ticket(
     request: Request, ticket_id: str, form: Form, uow: UowDep, account: PageAccount
 ) -> Response:
     """``POST /v1/support/migration-tickets/{id}/reject``: both people are told why."""
+    return _decide_ticket(request, ticket_id, form, uow, account, "reject")
+
+
+def _decide_ticket(
+    request: Request, ticket_id: str, form: Form, uow: UnitOfWork, account: Account, action: str
+) -> Response:
+    """Approve (with an optional note) or reject (with a reason) as the API does; a refusal
+    is shown on the ticket's page beside the form it came from."""
     require_support(account)
     try:
-        body = parse(RejectTicket, form)
-        migration_tickets.reject_ticket(uow.session, account, ticket_id, reason=body.reason)
+        if action == "approve":
+            note = parse(ApproveTicket, form).note
+            migration_tickets.approve_ticket(uow.session, account, ticket_id, note=note)
+        else:
+            reason = parse(RejectTicket, form).reason
+            migration_tickets.reject_ticket(uow.session, account, ticket_id, reason=reason)
         uow.commit()
     except (DomainError, Invalid) as refused:
-        return _refused_ticket(request, uow, account, ticket_id, form, "reject", refused)
-    return redirect(f"/support/migration-tickets/{ticket_id}?done=rejected")
-
-
-def _refused_ticket(
-    request: Request,
-    uow: UowDep,
-    account: Account,
-    ticket_id: str,
-    form: Form,
-    action: str,
-    refused: DomainError | Invalid,
-) -> Response:
-    refused = _refusal(refused)
-    uow.session.rollback()
-    shown = form_error(refused)
-    return _ticket_page(
-        request,
-        uow.session,
-        account,
-        ticket_id,
-        status_of_refusal(refused),
-        action=action,
-        values={"note": form.get("note", ""), "reason": form.get("reason", "")},
-        **shown,
-    )
+        status, shown = _refused(uow, refused)
+        values = {"note": form.get("note", ""), "reason": form.get("reason", "")}
+        return _ticket_page(
+            request, uow.session, account, ticket_id, status, action=action, values=values, **shown
+        )
+    done = "approved" if action == "approve" else "rejected"
+    return redirect(f"/support/migration-tickets/{ticket_id}?done={done}")
 
 
 # --- production reviews -----------------------------------------------------------------------
@@ -194,16 +183,10 @@ def settle_review(
         )
         uow.commit()
     except (DomainError, Invalid) as refused:
-        refused = _refusal(refused)
-        uow.session.rollback()
+        status, shown = _refused(uow, refused)
+        values = {"reason": form.get("reason", "")}
         return _reviews_page(
-            request,
-            uow.session,
-            account,
-            status_of_refusal(refused),
-            failed_id=application_id,
-            values={"reason": form.get("reason", "")},
-            **form_error(refused),
+            request, uow.session, account, status, failed_id=application_id, values=values, **shown
         )
     done = "approved" if decision == "approve" else "rejected"
     return redirect(f"/support/production-reviews?done={done}")
@@ -259,11 +242,8 @@ def resend_email(
         email_log.resend_email(uow.session, account, email_id)
         uow.commit()
     except DomainError as refused:
-        _refusal(refused)
-        uow.session.rollback()
-        return _emails_page(
-            request, uow.session, account, queue, status_of_refusal(refused), **form_error(refused)
-        )
+        status, shown = _refused(uow, refused)
+        return _emails_page(request, uow.session, account, queue, status, **shown)
     return redirect(f"/support/emails?status={queue}&resent={email_id}")
 
 
