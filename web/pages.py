@@ -24,6 +24,7 @@ from domain.errors import (
     Throttled,
     Unauthenticated,
 )
+from infra.db import UnitOfWork
 from web.render import page_headers, redirect, render
 from web.session import CSRF_FIELD, ForgedForm, Page, check_form_token, open_page, set_cookies
 
@@ -171,6 +172,25 @@ def refused_form(
 ) -> Response:
     """``template`` again, with the refusal beside the form and the API's status."""
     return render(request, template, status_of_refusal(refused), **form_error(refused), **context)
+
+
+def settle(
+    uow: UnitOfWork,
+    act: Callable[[], object],
+    done: str,
+    refused: Callable[[DomainError | Invalid], Response],
+) -> Response:
+    """What a form does once its token is checked: ``act`` (the domain call the API's route
+    makes, reading the form as the API reads its body); committed, the browser goes on to
+    ``done`` (303); refused, the change is rolled back and ``refused`` answers (the page again
+    with the refusal beside its form, or raises for the error page)."""
+    try:
+        act()
+        uow.commit()
+    except (DomainError, Invalid) as refusal:
+        uow.session.rollback()
+        return refused(refusal)
+    return redirect(done)
 
 
 def status_of_refusal(refused: DomainError | Invalid) -> int:

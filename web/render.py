@@ -34,14 +34,23 @@ def web_root() -> Path:
     return templates_root() / "web"
 
 
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """A count and its noun in the number it takes: ``1 call``, ``2 calls``, ``1,000 input
+    tokens``. The plural is the noun with an ``s`` unless given. Pages use it as the filter
+    ``{{ n|counted("call") }}``."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
+
+
 @cache
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(web_root()),
         autoescape=select_autoescape(("html",)),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["counted"] = counted
+    return env
 
 
 def page_headers(request: Request) -> dict[str, str]:

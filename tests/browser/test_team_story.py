@@ -33,6 +33,17 @@ def fill_card(page: Page, token: str, last4: str) -> None:
     expect(page.get_by_text(f"ending in {last4}").first).to_be_visible()
 
 
+def key_made_and_revealed(page: Page, name: str, kind: str, reveal: str) -> str:
+    """From any team page: make a key on the keys page, see it turn active, reveal it with the
+    button named ``reveal``; its secret, as the page shows it."""
+    page.get_by_role("link", name="API keys").click()
+    create_key(page, name, kind)
+    row = page.get_by_role("row", name=name)
+    expect(row).to_contain_text("active")
+    row.get_by_role("button", name=reveal).click()
+    return page.get_by_label(f"Secret of {name}").input_value()
+
+
 def test_the_seed_story_on_the_pages_alone(page: Page, browser: Browser, system: System) -> None:
     # The owner signs up and confirms the email from its link.
     page.goto("/sign-up")
@@ -68,12 +79,7 @@ def test_the_seed_story_on_the_pages_alone(page: Page, browser: Browser, system:
 
         # The user makes a trial key and copies it.
         uma.context.grant_permissions(["clipboard-read", "clipboard-write"])
-        uma.get_by_role("link", name="API keys").click()
-        create_key(uma, "laptop", "Trial")
-        row = uma.get_by_role("row", name="laptop")
-        expect(row).to_contain_text("active")
-        row.get_by_role("button", name="Reveal laptop").click()
-        secret = uma.get_by_label("Secret of laptop").input_value()
+        secret = key_made_and_revealed(uma, "laptop", "Trial", "Reveal laptop")
         uma.get_by_role("button", name="Copy the secret").click()
         assert uma.evaluate("navigator.clipboard.readText()") == secret
         snap(uma, "story-3-trial-key")
@@ -103,12 +109,7 @@ def test_the_seed_story_on_the_pages_alone(page: Page, browser: Browser, system:
     snap(page, "story-4-approved")
 
     # Once approved: a production key, its secret shown once.
-    page.get_by_role("link", name="API keys").click()
-    create_key(page, "gateway", "Production")
-    row = page.get_by_role("row", name="gateway")
-    expect(row).to_contain_text("active")
-    row.get_by_role("button", name="Show the secret of gateway (once)").click()
-    live = page.get_by_label("Secret of gateway").input_value()
+    live = key_made_and_revealed(page, "gateway", "Production", "Show the secret of gateway (once)")
     expect(page.get_by_text("You will not see this again")).to_be_visible()
     snap(page, "story-5-production-key")
     page.reload()
@@ -122,6 +123,13 @@ def test_the_seed_story_on_the_pages_alone(page: Page, browser: Browser, system:
     page.get_by_role("textbox", name=re.compile("^To")).fill(datetime.now(UTC).date().isoformat())
     page.get_by_role("button", name="Show usage").click()
     expect(page.get_by_role("img", name=re.compile("^Calls per day"))).to_be_visible()
+    for chart, amount in (("calls", "1 call"), ("tokens", "1,100,000 tokens")):
+        # The day's bar for the gateway's call: drawn, and titled with its day, model and kind.
+        bar = page.locator(f"#chart-{chart} g.day rect").filter(
+            has_text=f"{day}: teamkeys-large · production, {amount}"
+        )
+        expect(bar).to_have_count(1)
+        assert float(bar.get_attribute("height") or 0) > 0, chart
     expect(page.get_by_role("cell", name="teamkeys-large").first).to_be_visible()
     snap(page, "story-6-usage")
 

@@ -114,6 +114,28 @@ def test_recorded_usage_shows_in_the_charts_the_table_and_the_csv(
     expect(table.locator("tfoot tr")).to_have_text(re.compile(r"Total\s*1\s*10\s*1"))
 
 
+def test_the_y_axis_title_clears_the_widest_tick_label(page: Page, system: System) -> None:
+    """A day of two billion tokens: the Tokens chart's widest label ("2,000,000,000") stands
+    wholly inside the chart, beside its axis title, not over it."""
+    owner = system.sign_up("Olive")
+    secret = system.key_secret(owner)
+    record(system, secret, "big", "gpt-x", datetime.now(UTC), (10**9, 10**9))
+    sign_in(page, owner, "/team/usage")
+    expect(page.locator("#chart-tokens .y-axis text").last).to_be_visible()
+    expect(page.locator("#chart-tokens .y-axis text").nth(4)).to_have_text("2,000,000,000")
+    for slug in ("calls", "tokens"):
+        chart = page.locator(f"#chart-{slug}").bounding_box()
+        title = page.locator(f"#chart-{slug} .y-axis text.axis-title").bounding_box()
+        ticks = page.locator(f"#chart-{slug} .y-axis text:not(.axis-title)")
+        assert chart is not None and title is not None
+        assert title["x"] >= chart["x"], slug
+        for n in range(ticks.count()):
+            label = ticks.nth(n).bounding_box()
+            assert label is not None
+            assert label["x"] >= title["x"] + title["width"] + 2, (slug, n, label, title)
+    snap(page, "team-usage-wide-labels")
+
+
 def test_an_owner_goes_to_production_on_the_page_and_a_user_sees_the_status(
     page: Page, system: System
 ) -> None:

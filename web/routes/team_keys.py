@@ -7,6 +7,7 @@ controls a role may not use: the domain refuses them anyway."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import Request, Response
@@ -19,7 +20,7 @@ from domain.errors import DomainError, InvalidInput
 from domain.models import KeyKind, KeyStatus, ProductionStatus
 from domain.permissions import Actor, allows
 from infra.db import UnitOfWork
-from web.pages import Form, Invalid, form_error, page_router, parse, status_of_refusal
+from web.pages import Form, Invalid, form_error, page_router, parse, settle, status_of_refusal
 from web.render import redirect, render
 from web.team import MyTeam, TeamPage
 
@@ -192,12 +193,12 @@ def delete_key(
 ) -> Response:
     """The API's ``DELETE …/api-keys/{key_id}`` (owners)."""
     del form  # checked: only our own page may ask
-    try:
-        api_keys.delete_api_key(uow.session, team.account, team.team_id, key_id)
-        uow.commit()
-    except DomainError as refused:
-        return refused_keys(request, team, uow, services, refused)
-    return redirect("/team/keys?done=deleted")
+    return settle(
+        uow,
+        lambda: api_keys.delete_api_key(uow.session, team.account, team.team_id, key_id),
+        "/team/keys?done=deleted",
+        partial(refused_keys, request, team, uow, services),
+    )
 
 
 # --- custom models ---------------------------------------------------------------------------
@@ -221,6 +222,18 @@ def models_page(
     )
 
 
+def refused_models(
+    request: Request,
+    team: TeamPage,
+    uow: UnitOfWork,
+    refused: DomainError | Invalid,
+    **context: Any,
+) -> Response:
+    return models_page(
+        request, team, uow, status_of_refusal(refused), **form_error(refused), **context
+    )
+
+
 @router.get("/team/models")
 def models(request: Request, team: MyTeam, uow: UowDep) -> Response:
     return models_page(request, team, uow)
@@ -229,19 +242,16 @@ def models(request: Request, team: MyTeam, uow: UowDep) -> Response:
 @router.post("/team/models")
 def create_model(request: Request, form: Form, team: MyTeam, uow: UowDep) -> Response:
     """The API's ``POST /v1/teams/{team_id}/custom-models``."""
-    try:
+
+    def act() -> None:
         body = parse(CustomModelRequest, form)
         custom_models.create_custom_model(
             uow.session, team.account, team.team_id, name=body.name, base_model=body.base_model
         )
-        uow.commit()
-    except (DomainError, Invalid) as refused:
-        uow.session.rollback()
-        values = {"name": form.get("name", ""), "base_model": form.get("base_model", "")}
-        return models_page(
-            request, team, uow, status_of_refusal(refused), values=values, **form_error(refused)
-        )
-    return redirect("/team/models?done=created")
+
+    values = {"name": form.get("name", ""), "base_model": form.get("base_model", "")}
+    refused = partial(refused_models, request, team, uow, values=values)
+    return settle(uow, act, "/team/models?done=created", refused)
 
 
 @router.post("/team/models/{model_id}/delete")
@@ -250,10 +260,11 @@ def delete_model(
 ) -> Response:
     """The API's ``DELETE /v1/teams/{team_id}/custom-models/{model_id}``."""
     del form  # checked: only our own page may ask
-    try:
-        custom_models.delete_custom_model(uow.session, team.account, team.team_id, model_id)
-        uow.commit()
-    except DomainError as refused:
-        uow.session.rollback()
-        return models_page(request, team, uow, status_of_refusal(refused), **form_error(refused))
-    return redirect("/team/models?done=deleted")
+    return settle(
+        uow,
+        lambda: custom_models.delete_custom_model(
+            uow.session, team.account, team.team_id, model_id
+        ),
+        "/team/models?done=deleted",
+        partial(refused_models, request, team, uow),
+    )

@@ -8,6 +8,7 @@ domain refuses them anyway."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request, Response
@@ -18,7 +19,7 @@ from domain import accounts, invitations, teams
 from domain.clock import utcnow
 from domain.errors import DomainError, NotFound
 from domain.models import Invitation, InvitationStatus, Role
-from web.pages import Form, Invalid, form_error, page_router, parse, status_of_refusal
+from web.pages import Form, Invalid, form_error, page_router, parse, settle, status_of_refusal
 from web.render import redirect, render
 from web.session import Page, PageAccount
 from web.team import MyTeam, TeamPage, team_page
@@ -77,28 +78,27 @@ def shown_status(invitation: Invitation) -> str:
     return InvitationStatus(invitation.status)
 
 
-def _refused(
-    request: Request,
-    uow: UowDep,
-    team: TeamPage,
-    refused: DomainError | Invalid,
-    about: str,
-    values: dict[str, str] | None = None,
-) -> Response:
-    """The page again with the refusal beside its control, and the API's status; an unknown
-    member or invitation is the 404 page, as the API's 404."""
-    if isinstance(refused, NotFound):
-        raise refused
-    uow.session.rollback()
-    return _members_page(
-        request,
-        uow,
-        team,
-        status_of_refusal(refused),
-        refused=refused,
-        about=about,
-        values=values,
-    )
+def _beside(
+    request: Request, uow: UowDep, team: TeamPage, about: str, values: dict[str, str] | None = None
+) -> Callable[[DomainError | Invalid], Response]:
+    """How a refused form answers (for :func:`web.pages.settle`): the page again with the
+    refusal beside its control, and the API's status; an unknown member or invitation is the
+    404 page, as the API's 404."""
+
+    def refused(refusal: DomainError | Invalid) -> Response:
+        if isinstance(refusal, NotFound):
+            raise refusal
+        return _members_page(
+            request,
+            uow,
+            team,
+            status_of_refusal(refusal),
+            refused=refusal,
+            about=about,
+            values=values,
+        )
+
+    return refused
 
 
 @router.get("/team/members")
@@ -111,7 +111,8 @@ def invite(
     request: Request, form: Form, uow: UowDep, team: MyTeam, services: ServicesDep
 ) -> Response:
     """``POST /v1/teams/{id}/invitations``: invite an email with a role (owners)."""
-    try:
+
+    def act() -> None:
         body = parse(InvitationRequest, form)
         invitations.invite_member(
             uow.session,
@@ -121,11 +122,10 @@ def invite(
             role=body.role,
             policy=services.invitation_policy,
         )
-        uow.commit()
-    except (DomainError, Invalid) as refused:
-        values = {"email": form.get("email", ""), "role": form.get("role", "")}
-        return _refused(request, uow, team, refused, "invite", values)
-    return redirect("/team/members?done=invited#invitations")
+
+    values = {"email": form.get("email", ""), "role": form.get("role", "")}
+    refused = _beside(request, uow, team, "invite", values)
+    return settle(uow, act, "/team/members?done=invited#invitations", refused)
 
 
 @router.post("/team/members/leave")
@@ -133,44 +133,44 @@ def leave(request: Request, form: Form, uow: UowDep, team: MyTeam) -> Response:
     """``DELETE /v1/teams/{id}/members/{own id}``: leave; the person is then in a fresh team of
     their own. The last owner cannot leave (409 ``last_owner``)."""
     del form  # checked
-    try:
-        teams.remove_member(uow.session, team.account, team.team_id, team.account.id)
-        uow.commit()
-    except DomainError as refused:
-        return _refused(request, uow, team, refused, "leave")
-    return redirect("/team/members?done=left")
+    return settle(
+        uow,
+        lambda: teams.remove_member(uow.session, team.account, team.team_id, team.account.id),
+        "/team/members?done=left",
+        _beside(request, uow, team, "leave"),
+    )
 
 
 @router.post("/team/members/{account_id}/role")
 def change_role(
     request: Request, account_id: str, form: Form, uow: UowDep, team: MyTeam
 ) -> Response:
-    """``PATCH /v1/teams/{id}/members/{account_id}``: owners change a member's role."""
-    try:
-        body = parse(RoleChange, form)
-        teams.change_role(uow.session, team.account, team.team_id, account_id, Role(body.role))
-        uow.commit()
-    except (DomainError, Invalid) as refused:
-        return _refused(request, uow, team, refused, f"member:{account_id}")
-    if account_id == team.account.id:  # an owner who made itself a user sees the user's page
-        return redirect("/team/members?done=role_changed")
-    return redirect(f"/team/members?done=role_changed#member-{account_id}")
+    """``PATCH /v1/teams/{id}/members/{account_id}``: owners change a member's role. An owner
+    who made itself a user sees the user's page, from its top."""
+    return settle(
+        uow,
+        lambda: teams.change_role(
+            uow.session, team.account, team.team_id, account_id, Role(parse(RoleChange, form).role)
+        ),
+        "/team/members?done=role_changed"
+        + ("" if account_id == team.account.id else f"#member-{account_id}"),
+        _beside(request, uow, team, f"member:{account_id}"),
+    )
 
 
 @router.post("/team/members/{account_id}/remove")
 def remove_member(
     request: Request, account_id: str, form: Form, uow: UowDep, team: MyTeam
 ) -> Response:
-    """``DELETE /v1/teams/{id}/members/{account_id}``: owners remove a member."""
+    """``DELETE /v1/teams/{id}/members/{account_id}``: owners remove a member; removing
+    oneself is leaving."""
     del form  # checked
-    try:
-        teams.remove_member(uow.session, team.account, team.team_id, account_id)
-        uow.commit()
-    except DomainError as refused:
-        return _refused(request, uow, team, refused, f"member:{account_id}")
-    if account_id == team.account.id:  # removing oneself is leaving
-        return redirect("/team/members?done=left")
-    return redirect("/team/members?done=removed")
+    return settle(
+        uow,
+        lambda: teams.remove_member(uow.session, team.account, team.team_id, account_id),
+        "/team/members?done=" + ("left" if account_id == team.account.id else "removed"),
+        _beside(request, uow, team, f"member:{account_id}"),
+    )
 
 
 @router.post("/team/invitations/{invitation_id}/resend")
@@ -184,18 +184,18 @@ def resend_invitation(
 ) -> Response:
     """``POST /v1/teams/{id}/invitations/{invitation_id}/resend`` (owners)."""
     del form  # checked
-    try:
-        invitations.resend_invitation(
+    return settle(
+        uow,
+        lambda: invitations.resend_invitation(
             uow.session,
             team.account,
             team.team_id,
             invitation_id,
             policy=services.invitation_policy,
-        )
-        uow.commit()
-    except DomainError as refused:
-        return _refused(request, uow, team, refused, f"invitation:{invitation_id}")
-    return redirect("/team/members?done=resent#invitations")
+        ),
+        "/team/members?done=resent#invitations",
+        _beside(request, uow, team, f"invitation:{invitation_id}"),
+    )
 
 
 @router.post("/team/invitations/{invitation_id}/revoke")
@@ -204,12 +204,14 @@ def revoke_invitation(
 ) -> Response:
     """``DELETE /v1/teams/{id}/invitations/{invitation_id}`` (owners)."""
     del form  # checked
-    try:
-        invitations.revoke_invitation(uow.session, team.account, team.team_id, invitation_id)
-        uow.commit()
-    except DomainError as refused:
-        return _refused(request, uow, team, refused, f"invitation:{invitation_id}")
-    return redirect("/team/members?done=revoked#invitations")
+    return settle(
+        uow,
+        lambda: invitations.revoke_invitation(
+            uow.session, team.account, team.team_id, invitation_id
+        ),
+        "/team/members?done=revoked#invitations",
+        _beside(request, uow, team, f"invitation:{invitation_id}"),
+    )
 
 
 # --- audit events ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from math import ceil
 from typing import Any, NamedTuple
 
 from fastapi import Request, Response
@@ -32,7 +33,7 @@ from web.pages import (
     refused_form,
     status_of_refusal,
 )
-from web.render import redirect, render
+from web.render import counted, redirect, render
 from web.team import MyTeam, TeamPage
 
 router = page_router()
@@ -41,8 +42,13 @@ router = page_router()
 
 #: The chart's series colours (a series is a model and key kind), in order of first use.
 PALETTE = ("#1f6feb", "#bf8700", "#1a7f37", "#cf222e", "#8250df", "#0a7e8c", "#953800", "#57606a")
-#: The chart's frame: its size and the room left for the axes' labels.
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 220, 72, 16, 12, 44
+#: The chart's frame: its size and the room left for the axes' labels (on the left, at least
+#: ``LEFT``: :func:`left_margin` widens it for the widest tick label).
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 220, 48, 16, 12, 44
+#: The y axis's title stands rotated at ``TITLE_X``, within a band ``TITLE_BAND`` wide at the
+#: chart's left edge; tick labels end ``TICK_GAP`` before the plot, and a character of theirs
+#: is at most ``CHAR_WIDTH`` wide (a 12 px digit is 0.64 em in the widest common sans fonts).
+TITLE_X, TITLE_BAND, TICK_GAP, CHAR_WIDTH = 14, 24, 6, 8
 
 
 @dataclass(frozen=True)
@@ -132,9 +138,11 @@ class Chart:
     days: list[Day]
     y_ticks: list[tuple[float, str]]
     x_ticks: list[tuple[float, str]]
+    left: int
     width: int = WIDTH
     height: int = HEIGHT
-    left: int = LEFT
+    title_x: int = TITLE_X
+    tick_gap: int = TICK_GAP
     top: int = TOP
     bottom: float = HEIGHT - BOTTOM
     right: int = WIDTH - RIGHT
@@ -165,27 +173,37 @@ def nice_top(peak: int) -> int:
         step *= 10
 
 
+def left_margin(labels: list[str]) -> int:
+    """Room on the left for the y axis's title and its widest tick label, side by side."""
+    widest = max((len(label) for label in labels), default=0)
+    return max(LEFT, ceil(TITLE_BAND + CHAR_WIDTH * widest + TICK_GAP))
+
+
 def chart(
     slug: str,
-    measure: str,
+    noun: str,
     rows: list[UsageRow],
     series: list[Series],
     span: tuple[date, date],
     value: Any,
 ) -> Chart:
+    """``noun`` per day (``call``: "Calls per day"), stacked by series."""
+    measure = f"{noun.capitalize()}s"
     start, end = span
     count = (end - start).days + 1
-    plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    slot = plot_width / count
     colour = {(s.model, s.key_kind): s for s in series}
     by_day: dict[date, list[UsageRow]] = {}
     for row in rows:
         by_day.setdefault(row.date, []).append(row)
     peak = max((sum(value(r) for r in day) for day in by_day.values()), default=0)
     top = nice_top(max(peak, 1))
+    labels = [f"{top * part // 4:,}" for part in range(5)]
+    left = left_margin(labels)
+    plot_width, plot_height = WIDTH - left - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_width / count
     days = []
     for day, day_rows in sorted(by_day.items()):
-        x = LEFT + (day - start).days * slot + slot * 0.1
+        x = left + (day - start).days * slot + slot * 0.1
         base = float(TOP + plot_height)
         bars = []
         for row in day_rows:
@@ -200,26 +218,26 @@ def chart(
                     max(slot * 0.8, 1),
                     height,
                     one.colour,
-                    f"{day}: {one.label}, {amount:,} {measure.lower()}",
+                    f"{day}: {one.label}, {counted(amount, noun)}",
                 )
             )
         days.append(Day(day, sum(value(r) for r in day_rows), bars))
     y_ticks = [
-        (round(TOP + plot_height * (1 - part / 4), 2), f"{top * part // 4:,}") for part in range(5)
+        (round(TOP + plot_height * (1 - part / 4), 2), label) for part, label in enumerate(labels)
     ]
     every = max(1, -(-count // 6))
     x_ticks = [
-        (round(LEFT + (i + 0.5) * slot, 2), (start + timedelta(days=i)).strftime("%b %d"))
+        (round(left + (i + 0.5) * slot, 2), (start + timedelta(days=i)).strftime("%b %d"))
         for i in range(0, count, every)
     ]
     total = sum(d.total for d in days)
     description = (
         f"{measure} per day from {start} to {end} (UTC), a bar per day stacked by model and key "
-        f"kind: {total:,} in all over {len(days)} day{'s' if len(days) != 1 else ''} with usage"
-        + (f"; the busiest day had {peak:,}." if days else ".")
+        f"kind: {counted(total, noun)} in all over {counted(len(days), 'day')} with usage"
+        + (f"; the busiest day had {counted(peak, noun)}." if days else ".")
         + " The table below has every figure."
     )
-    return Chart(slug, measure, description, days, y_ticks, x_ticks)
+    return Chart(slug, measure, description, days, y_ticks, x_ticks, left)
 
 
 def table_rows(rows: list[UsageRow]) -> Markup:
@@ -271,9 +289,9 @@ def usage_view(request: Request, uow: UowDep, team: MyTeam) -> Response:
         rows=rows,
         series=series,
         charts=[
-            chart("calls", "Calls", rows, series, span, lambda r: r.calls),
+            chart("calls", "call", rows, series, span, lambda r: r.calls),
             chart(
-                "tokens", "Tokens", rows, series, span, lambda r: r.input_tokens + r.output_tokens
+                "tokens", "token", rows, series, span, lambda r: r.input_tokens + r.output_tokens
             ),
         ],
         totals=totals(rows),
