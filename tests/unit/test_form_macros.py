@@ -32,15 +32,16 @@ def test_a_field_with_a_hint_is_described_by_it() -> None:
 def test_a_button_form_carries_the_token_its_hidden_values_and_its_spoken_name() -> None:
     template = environment().from_string(
         '{% from "_form.html" import button_form with context %}'
-        '{{ button_form("/support/emails/eml_1/resend", "Re-send", hidden={"status": "dead"},'
-        ' aria_label="Re-send the role changed email to <a@example.com>") }}'
+        '{{ button_form("/support/emails/eml_1/resend", "Re-send",'
+        ' "the role changed email to <a@example.com>", class="secondary",'
+        ' values={"status": "dead"}) }}'
     )
     html = template.render(csrf_token="tok123")
     assert '<form method="post" action="/support/emails/eml_1/resend" class="inline">' in html
     assert '<input type="hidden" name="csrf_token" value="tok123">' in html
     assert '<input type="hidden" name="status" value="dead">' in html
-    [button] = re.findall(r"<button[^>]*>[^<]*</button>", html)
+    [button] = re.findall(r"<button[^>]*>.*?</button>", html)
     assert button == (
-        '<button type="submit" aria-label="Re-send the role changed email to '
-        '&lt;a@example.com&gt;">Re-send</button>'
+        '<button type="submit" class="secondary">Re-send<span class="visually-hidden"> the role '
+        "changed email to &lt;a@example.com&gt;</span></button>"
     )
