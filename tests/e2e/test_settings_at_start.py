@@ -63,8 +63,9 @@ def teamkeys(
             "worker",
             "TEAMKEYS_PRICES",
             '{"currency": "USD", "models": {',
+            # The JSON is not repeated (a price list is long); where it breaks is said.
             "teamkeys: TEAMKEYS_PRICES: not valid JSON (Expecting property name enclosed in double "
-            'quotes: line 1 column 32 (char 31)) (\'{"currency": "USD", "models": {\')',
+            "quotes: line 1 column 32 (char 31))",
         ),
         (
             "scheduler",
