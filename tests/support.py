@@ -272,6 +272,13 @@ def empty_database(database_url: str) -> None:
     engine.dispose()
 
 
+def services_only(why: str) -> pytest.MarkDecorator:
+    """Skip unless the tests run on PostgreSQL and a broker; ``why`` says what needs them."""
+    return pytest.mark.skipif(
+        BACKEND != "services", reason=f"{why} (TEAMKEYS_TEST_BACKEND=services)"
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -36,14 +36,13 @@ from tests import support
 from tests.e2e.conftest import AGENT_PASSWORD, run_add_agent
 from tests.faults import Deployment, WorkerProcess, broker_through_proxy
 from tests.faulty_sink import FaultySink
-from tests.support import text_body, to, wait_until
+from tests.support import services_only, text_body, to, wait_until
 
 pytestmark = [
     pytest.mark.redis,
-    pytest.mark.skipif(
-        support.BACKEND != "services",
-        reason="chaos tests need PostgreSQL + Redis (TEAMKEYS_TEST_BACKEND=services): the "
-        "embedded backend cannot share its broker with worker processes",
+    services_only(
+        "chaos tests need PostgreSQL + Redis: the embedded backend cannot share its broker "
+        "with worker processes"
     ),
 ]
 

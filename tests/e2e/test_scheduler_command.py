@@ -17,18 +17,14 @@ from sqlalchemy import select
 from domain.clock import utcnow
 from domain.models import SchedulerLease
 from infra.settings import Settings
-from tests import support
 from tests.e2e.test_chaos import sign_up
 from tests.faults import Deployment, TeamkeysProcess, WorkerProcess
 from tests.faulty_sink import FaultySink
-from tests.support import to, wait_until
+from tests.support import services_only, to, wait_until
 
 pytestmark = [
     pytest.mark.redis,
-    pytest.mark.skipif(
-        support.BACKEND != "services",
-        reason="scheduler processes need PostgreSQL + Redis (TEAMKEYS_TEST_BACKEND=services)",
-    ),
+    services_only("scheduler processes need PostgreSQL + Redis"),
 ]
 
 ACTIVE = re.compile(r"scheduler (\S+) is the active one")
