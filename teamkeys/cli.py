@@ -11,10 +11,10 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from infra.logs import configure_logging
 from infra.settings import InvalidSettings, Settings, get_settings
@@ -438,37 +438,42 @@ def cmd_new_encryption_key(_args: argparse.Namespace, _settings: Settings) -> in
     return 0
 
 
-def positive_int(text: str) -> int:
-    """argparse's type for counts: a whole number, 1 or more (argparse says so and exits 2)."""
+Number = TypeVar("Number", int, float)
+
+
+def _number(
+    text: str,
+    read: Callable[[str], Number],
+    fits: Callable[[Number], bool],
+    unreadable: str,
+    out_of_range: str,
+) -> Number:
+    """``text`` as ``read`` reads it, if it ``fits``: else argparse's error (``unreadable`` or
+    ``out_of_range``, and the text), which argparse says and exits 2 with."""
     try:
-        value = int(text)
+        value = read(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
+        raise argparse.ArgumentTypeError(f"{unreadable}: {text!r}") from None
+    if not fits(value):
+        raise argparse.ArgumentTypeError(f"{out_of_range}: {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse's type for counts: a whole number, 1 or more."""
+    return _number(text, int, lambda n: n >= 1, "not a whole number", "must be 1 or more")
 
 
 def positive_float(text: str) -> float:
     """argparse's type for durations: a number of seconds, more than 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds more than 0: {text!r}")
-    return value
+    more_than_0 = "must be a number of seconds more than 0"
+    return _number(text, float, lambda n: 0 < n < math.inf, "not a number", more_than_0)
 
 
 def port(text: str) -> int:
     """argparse's type for TCP ports, 1 to 65535."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number (1 to 65535): {text!r}")
-    return value
+    unreadable = "not a port number"
+    return _number(text, int, lambda n: 1 <= n <= 65535, unreadable, f"{unreadable} (1 to 65535)")
 
 
 def version() -> str:

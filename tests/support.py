@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -271,6 +272,13 @@ def empty_database(database_url: str) -> None:
     engine.dispose()
 
 
+def services_only(why: str) -> pytest.MarkDecorator:
+    """Skip unless the tests run on PostgreSQL and a broker; ``why`` says what needs them."""
+    return pytest.mark.skipif(
+        BACKEND != "services", reason=f"{why} (TEAMKEYS_TEST_BACKEND=services)"
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -350,3 +358,30 @@ def wait_until_ready(http: httpx.Client, what: str, timeout: float = 90.0) -> No
             return False
 
     wait_until(ready, timeout=timeout, what=f"{what} to answer")
+
+
+@contextmanager
+def teamkeys_dev(
+    folder: Path, log_path: Path, **settings: str
+) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client]]:
+    """``teamkeys dev`` as a newcomer runs it in ``folder`` (data in ``folder/var``, no other
+    TEAMKEYS_ setting but ``settings``), its output in ``log_path``: the process and a client
+    once it is ready; SIGTERM afterwards, so its ``returncode`` says how it stopped."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEAMKEYS_")}
+    env |= {"TEAMKEYS_DATA_DIR": str(folder / "var"), "TEAMKEYS_ARGON2_MEMORY_KIB": "1024"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "teamkeys.cli", "dev", "--port", str(port)],
+            cwd=folder,
+            env=env | settings,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            wait_until_ready(http, "teamkeys dev")
+            yield process, http
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from domain.billing import (
     INVOICE_BATCH,
-    IssuedInvoice,
+    Generated,
     Period,
     PriceSchedule,
     check_closed,
@@ -136,12 +136,11 @@ def notify_invoice_owners(ctx: WorkerContext, run: JobRun, invoice_id: str) -> N
 
 
 @dataclass
-class IssuedInvoices:
-    """What one run of :func:`issue_invoices` did."""
+class IssuedInvoices(Generated):
+    """What one run of :func:`issue_invoices` did: its batches' results added up, and how many
+    teams had production usage."""
 
     teams: int = 0
-    created: list[IssuedInvoice] = field(default_factory=list)
-    existing: int = 0
 
 
 def issue_invoices(

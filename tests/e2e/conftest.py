@@ -19,7 +19,7 @@ from teamkeys import cli
 from teamkeys.runtime import Runtime
 from tests import support
 from tests.conftest import System
-from tests.faults import WorkerProcess
+from tests.faults import Deployment, TcpProxy, WorkerProcess, broker_through_proxy
 from tests.support import REDIS_URL, missing_service, redis_available, wait_until
 
 AGENT_PASSWORD = "support desk passphrase"
@@ -171,3 +171,17 @@ def workers() -> Iterator[list[WorkerProcess]]:
     yield started
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def broker_behind_proxy(
+    broker_settings: Settings, workers: list[WorkerProcess], tmp_path: Path
+) -> Iterator[tuple[TcpProxy, Deployment]]:
+    """This process's API and a worker process, both reaching the broker through a proxy the
+    test may take down."""
+    with (
+        broker_through_proxy(broker_settings) as (proxy, via_proxy),
+        Deployment(via_proxy) as deployment,
+    ):
+        workers.append(WorkerProcess(via_proxy, tmp_path / "worker.log"))
+        yield proxy, deployment

@@ -34,16 +34,15 @@ from infra.mail.message import message_id_for
 from infra.settings import Settings
 from tests import support
 from tests.e2e.conftest import AGENT_PASSWORD, run_add_agent
-from tests.faults import Deployment, WorkerProcess, broker_through_proxy
+from tests.faults import Deployment, TcpProxy, WorkerProcess
 from tests.faulty_sink import FaultySink
-from tests.support import text_body, to, wait_until
+from tests.support import services_only, text_body, to, wait_until
 
 pytestmark = [
     pytest.mark.redis,
-    pytest.mark.skipif(
-        support.BACKEND != "services",
-        reason="chaos tests need PostgreSQL + Redis (TEAMKEYS_TEST_BACKEND=services): the "
-        "embedded backend cannot share its broker with worker processes",
+    services_only(
+        "chaos tests need PostgreSQL + Redis: the embedded backend cannot share its broker "
+        "with worker processes"
     ),
 ]
 
@@ -304,39 +303,33 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
 
 
 def test_requests_made_while_redis_is_down_lose_and_double_nothing(
-    broker_settings: Settings,
-    sink: FaultySink,
-    workers: list[WorkerProcess],
-    tmp_path: Path,
+    broker_behind_proxy: tuple[TcpProxy, Deployment], sink: FaultySink
 ) -> None:
-    with (
-        broker_through_proxy(broker_settings) as (proxy, via_proxy),
-        Deployment(via_proxy) as deployment,
-    ):
-        http = deployment.http
-        workers.append(WorkerProcess(via_proxy, tmp_path / "worker.log"))
-        owner = verified(http, sink, "Olive", "olive@example.com")
-        approve_for_production(deployment, owner["team"]["id"])
-        wait_for_all_jobs_done(deployment, timeout=30)
+    proxy, deployment = broker_behind_proxy
+    http = deployment.http
+    owner = verified(http, sink, "Olive", "olive@example.com")
+    approve_for_production(deployment, owner["team"]["id"])
+    wait_for_all_jobs_done(deployment, timeout=30)
 
-        proxy.down()
-        invitees = [f"invitee{n}@example.com" for n in range(10)]
-        invite(http, owner, invitees)
-        request_keys(http, owner, [(f"production {n}", "production") for n in range(5)])
-        for n in range(3):
-            sign_up(http, f"Newcomer {n}", f"newcomer{n}@example.com")
-        time.sleep(2.0)
-        assert sink.count(lambda m: "invited you" in m["Subject"]) == 0
+    proxy.down()
+    invitees = [f"invitee{n}@example.com" for n in range(10)]
+    invite(http, owner, invitees)
+    request_keys(http, owner, [(f"production {n}", "production") for n in range(5)])
+    for n in range(3):
+        sign_up(http, f"Newcomer {n}", f"newcomer{n}@example.com")
+    time.sleep(2.0)
+    assert sink.count(lambda m: "invited you" in m["Subject"]) == 0
 
-        proxy.up()
-        fault_end = utcnow()
-        recovered(deployment, "Redis down during requests", fault_end, via_proxy, timeout=60)
+    proxy.up()
+    fault_end = utcnow()
+    settings = deployment.runtime.settings
+    recovered(deployment, "Redis down during requests", fault_end, settings, timeout=60)
 
-        assert_delivered_once(deployment, sink, invitees)
-        with deployment.runtime.db.unit_of_work() as uow:
-            keys = list(uow.session.scalars(select(ApiKey)))
-        assert len(keys) == 5 and [k.name for k in keys if k.status != "active"] == []
-        assert_invariants(deployment)
+    assert_delivered_once(deployment, sink, invitees)
+    with deployment.runtime.db.unit_of_work() as uow:
+        keys = list(uow.session.scalars(select(ApiKey)))
+    assert len(keys) == 5 and [k.name for k in keys if k.status != "active"] == []
+    assert_invariants(deployment)
 
 
 REFUSAL_SECONDS = 60.0

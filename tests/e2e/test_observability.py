@@ -5,10 +5,7 @@ log lines from ``teamkeys dev``, and the API docs served without a CDN."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,13 +23,12 @@ from tests.error_body import assert_error
 from tests.faulty_sink import FaultySink
 from tests.support import (
     Samples,
-    free_port,
     metric_samples,
     metric_total,
     metric_value,
+    teamkeys_dev,
     to,
     wait_until,
-    wait_until_ready,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,44 +197,24 @@ def test_the_jobs_a_request_wrote_record_its_id(system: System) -> None:
 def test_teamkeys_dev_logs_json_lines_and_a_job_logs_the_id_of_its_request(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEAMKEYS_")}
-    env |= {
-        "TEAMKEYS_DATA_DIR": str(tmp_path / "var"),
-        "TEAMKEYS_ARGON2_MEMORY_KIB": "1024",
-        "TEAMKEYS_LOG_FORMAT": "json",
-    }
     log_path = tmp_path / "dev.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "teamkeys.cli", "dev", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+    with teamkeys_dev(tmp_path, log_path, TEAMKEYS_LOG_FORMAT="json") as (_, http):
+        signed_up = http.post(
+            "/v1/signup",
+            json={"email": "ada@example.com", "name": "Ada", "password": "a good password"},
+            headers={"X-Request-ID": "signup-ada-1"},
         )
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-                wait_until_ready(http, "teamkeys dev")
-                signed_up = http.post(
-                    "/v1/signup",
-                    json={"email": "ada@example.com", "name": "Ada", "password": "a good password"},
-                    headers={"X-Request-ID": "signup-ada-1"},
-                )
-                assert signed_up.status_code == 201, signed_up.text
-                assert signed_up.headers["x-request-id"] == "signup-ada-1"
+        assert signed_up.status_code == 201, signed_up.text
+        assert signed_up.headers["x-request-id"] == "signup-ada-1"
 
-            def job_line() -> dict[str, Any] | None:
-                for line in log_path.read_text().splitlines():
-                    if '"teamkeys.jobs"' in line and "send_account_link" in line:
-                        found: dict[str, Any] = json.loads(line)
-                        return found
-                return None
+        def job_line() -> dict[str, Any] | None:
+            for line in log_path.read_text().splitlines():
+                if '"teamkeys.jobs"' in line and "send_account_link" in line:
+                    found: dict[str, Any] = json.loads(line)
+                    return found
+            return None
 
-            job = wait_until(job_line, timeout=15, what="the verification job's log line")
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+        job = wait_until(job_line, timeout=15, what="the verification job's log line")
     entries = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     for entry in entries:
         assert {"time", "level", "logger", "message"} <= entry.keys(), entry

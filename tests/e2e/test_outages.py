@@ -37,12 +37,9 @@ from tests.faults import (
     settings_env,
 )
 from tests.faulty_sink import FaultySink
-from tests.support import LiveServer, make_backend
+from tests.support import LiveServer, make_backend, services_only
 
-needs_services = pytest.mark.skipif(
-    support.BACKEND != "services",
-    reason="cutting PostgreSQL or Redis off needs them (TEAMKEYS_TEST_BACKEND=services)",
-)
+needs_services = services_only("cutting PostgreSQL or Redis off needs them")
 PASSWORD = "correct horse battery"
 
 

@@ -15,7 +15,7 @@ from infra.settings import Settings
 from teamkeys.runtime import Runtime
 from tests.conftest import System
 from tests.e2e.conftest import AddSupportAgent, dead_emails
-from tests.faults import Deployment, WorkerProcess, broker_through_proxy
+from tests.faults import Deployment, TcpProxy, WorkerProcess
 from tests.faulty_sink import FaultySink
 from tests.support import to, wait_until
 
@@ -175,28 +175,21 @@ def test_a_worker_killed_mid_job_loses_no_job(
 
 @pytest.mark.redis
 def test_a_request_made_while_redis_is_down_loses_no_job(
-    broker_settings: Settings,
-    sink: FaultySink,
-    workers: list[WorkerProcess],
-    tmp_path: Path,
+    broker_behind_proxy: tuple[TcpProxy, Deployment], sink: FaultySink
 ) -> None:
-    with (
-        broker_through_proxy(broker_settings) as (proxy, via_proxy),
-        Deployment(via_proxy) as deployment,
-    ):
-        workers.append(WorkerProcess(via_proxy, tmp_path / "worker.log"))
-        proxy.down()
+    proxy, deployment = broker_behind_proxy
+    proxy.down()
 
-        sign_up(deployment.http, "offline@example.com")  # answered while Redis is away
-        with deployment.runtime.db.unit_of_work() as uow:
-            job = uow.session.scalar(select(Job))
-            assert job is not None and job.status == "pending"
-        time.sleep(1.0)
-        assert sink.count(to("offline@example.com")) == 0
+    sign_up(deployment.http, "offline@example.com")  # answered while Redis is away
+    with deployment.runtime.db.unit_of_work() as uow:
+        job = uow.session.scalar(select(Job))
+        assert job is not None and job.status == "pending"
+    time.sleep(1.0)
+    assert sink.count(to("offline@example.com")) == 0
 
-        proxy.up()
-        came_back = time.monotonic()
-        sink.wait_for(to("offline@example.com"), timeout=60)
-        print(f"\ndelivered {time.monotonic() - came_back:.1f} s after Redis came back")
-        time.sleep(0.5)
-        assert sink.count(to("offline@example.com")) == 1
+    proxy.up()
+    came_back = time.monotonic()
+    sink.wait_for(to("offline@example.com"), timeout=60)
+    print(f"\ndelivered {time.monotonic() - came_back:.1f} s after Redis came back")
+    time.sleep(0.5)
+    assert sink.count(to("offline@example.com")) == 1

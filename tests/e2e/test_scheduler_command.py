@@ -17,18 +17,14 @@ from sqlalchemy import select
 from domain.clock import utcnow
 from domain.models import SchedulerLease
 from infra.settings import Settings
-from tests import support
 from tests.e2e.test_chaos import sign_up
 from tests.faults import Deployment, TeamkeysProcess, WorkerProcess
 from tests.faulty_sink import FaultySink
-from tests.support import to, wait_until
+from tests.support import services_only, to, wait_until
 
 pytestmark = [
     pytest.mark.redis,
-    pytest.mark.skipif(
-        support.BACKEND != "services",
-        reason="scheduler processes need PostgreSQL + Redis (TEAMKEYS_TEST_BACKEND=services)",
-    ),
+    services_only("scheduler processes need PostgreSQL + Redis"),
 ]
 
 ACTIVE = re.compile(r"scheduler (\S+) is the active one")
@@ -46,11 +42,15 @@ def processes() -> Iterator[list[TeamkeysProcess]]:
         process.stop()
 
 
-def two_schedulers(
-    settings: Settings, tmp_path: Path, processes: list[TeamkeysProcess]
+def two_schedulers_and_a_worker(
+    deployment: Deployment, tmp_path: Path, processes: list[TeamkeysProcess]
 ) -> tuple[TeamkeysProcess, str, TeamkeysProcess]:
-    """Start two schedulers at once; wait until one is active and the other says it waits
-    for it. The active one, its holder name, and the waiting one."""
+    """Start a worker and two schedulers for ``deployment`` at once; wait until one scheduler
+    is active and the other says it waits for it, and the worker is ready. The active one, its
+    holder name, and the waiting one."""
+    settings = deployment.runtime.settings
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    processes.append(worker)
     both = [TeamkeysProcess(settings, tmp_path / f"scheduler-{n}.log", "scheduler") for n in (1, 2)]
     processes.extend(both)
 
@@ -65,6 +65,7 @@ def two_schedulers(
         one_active, timeout=60, what="one scheduler active, the other waiting"
     )
     assert ACTIVE.search(found[2].output()) is None
+    worker.wait_ready()
     return found
 
 
@@ -83,9 +84,13 @@ def a_job_flows(deployment: Deployment, sink: FaultySink, address: str) -> None:
     sink.wait_for(to(address), timeout=30)
 
 
-def relay_only(settings: Settings) -> Deployment:
+def relay_only(settings: Settings, lease_seconds: float) -> Deployment:
     """The API in this process, with no scheduler of its own and no hand-over at commit: every
-    job reaches the workers through the relay of a ``teamkeys scheduler`` process."""
+    job reaches the workers through the relay of a ``teamkeys scheduler`` process. Schedulers
+    beat every 0.2 s, on a lease of ``lease_seconds``."""
+    settings = settings.model_copy(
+        update={"scheduler_beat_seconds": 0.2, "scheduler_lease_seconds": lease_seconds}
+    )
     deployment = Deployment(settings, scheduler=False)
     deployment.runtime.db.dispatch = deployment.runtime.db.dispatch_lease = None
     return deployment
@@ -98,14 +103,8 @@ def test_a_stopped_scheduler_releases_its_lease_and_another_takes_over_at_once(
     tmp_path: Path,
 ) -> None:
     # A lease far longer than this test waits: a takeover can only come from the release.
-    settings = redis_settings.model_copy(
-        update={"scheduler_beat_seconds": 0.2, "scheduler_lease_seconds": 600.0}
-    )
-    with relay_only(settings) as deployment:
-        worker = WorkerProcess(settings, tmp_path / "worker.log")
-        processes.append(worker)
-        first, holder, second = two_schedulers(settings, tmp_path, processes)
-        worker.wait_ready()
+    with relay_only(redis_settings, lease_seconds=600.0) as deployment:
+        first, holder, second = two_schedulers_and_a_worker(deployment, tmp_path, processes)
 
         assert first.terminate(timeout=30) == 0, first.output()
         assert f"scheduler {holder} released its lease" in first.output()
@@ -125,14 +124,8 @@ def test_a_killed_scheduler_is_replaced_when_its_lease_runs_out(
     processes: list[TeamkeysProcess],
     tmp_path: Path,
 ) -> None:
-    settings = redis_settings.model_copy(
-        update={"scheduler_beat_seconds": 0.2, "scheduler_lease_seconds": 2.0}
-    )
-    with relay_only(settings) as deployment:
-        worker = WorkerProcess(settings, tmp_path / "worker.log")
-        processes.append(worker)
-        first, holder, second = two_schedulers(settings, tmp_path, processes)
-        worker.wait_ready()
+    with relay_only(redis_settings, lease_seconds=2.0) as deployment:
+        first, holder, second = two_schedulers_and_a_worker(deployment, tmp_path, processes)
 
         a_job_flows(deployment, sink, "before-the-kill@example.com")
         assert "relay handed" in first.output()

@@ -14,9 +14,8 @@ import pytest
 
 from infra.settings import Settings
 from teamkeys import cli
-from tests import support
 from tests.faults import ROOT
-from tests.support import TEST_ENCRYPTION_KEY
+from tests.support import TEST_ENCRYPTION_KEY, services_only
 
 #: Good production settings, pointing nowhere: every command below must exit before it
 #: connects (port 1 refuses at once if anything did try).
@@ -243,7 +242,7 @@ def test_a_port_from_the_platform_is_checked_like_a_flag() -> None:
     assert "Traceback" not in output
 
 
-@pytest.mark.skipif(support.BACKEND != "services", reason="needs PostgreSQL")
+@services_only("needs PostgreSQL")
 def test_a_postgres_url_as_platforms_give_it_is_accepted(settings: Settings) -> None:
     """``postgres://`` (Heroku and others) means psycopg 3: ``db upgrade`` runs on it."""
     url = settings.database_url.replace("postgresql+psycopg://", "postgres://", 1)

@@ -118,35 +118,31 @@ def test_signing_in(counter: Counting, system: System) -> None:
     assert counts.of("request") <= (3, 2)  # hashing runs between two transactions
 
 
-def test_an_invitation_and_its_job(counter: Counting, system: System) -> None:
+def asked_of_the_team(counter: Counting, system: System, path: str, body: dict[str, str]) -> Counts:
+    """Counts a POST to one of a new team's collections, and the jobs it causes, to the end."""
     ada = system.sign_up("Ada")
     wait_until(lambda: jobs_done(system), what="sign-up's jobs")
     with counting(counter) as counts:
-        invited = system.http.post(
-            f"/v1/teams/{ada['team']['id']}/invitations",
-            json={"email": "ben.counted@example.com", "role": "user"},
-            headers=ada["headers"],
+        asked = system.http.post(
+            f"/v1/teams/{ada['team']['id']}/{path}", json=body, headers=ada["headers"]
         )
-        assert invited.status_code == 202, invited.text
-        wait_until(lambda: jobs_done(system), what="the invitation job")
-    report("invitation", counts)
+        assert asked.status_code == 202, asked.text
+        wait_until(lambda: jobs_done(system), what=f"the job of {path}")
+    report(path, counts)
+    return counts
+
+
+def test_an_invitation_and_its_job(counter: Counting, system: System) -> None:
+    invitation = {"email": "ben.counted@example.com", "role": "user"}
+    counts = asked_of_the_team(counter, system, "invitations", invitation)
 
     assert counts.of("request") <= (9, 1)
     assert counts.of("job") <= (7, 3)
 
 
 def test_a_key_and_its_job(counter: Counting, system: System) -> None:
-    ada = system.sign_up("Ada")
-    wait_until(lambda: jobs_done(system), what="sign-up's jobs")
-    with counting(counter) as counts:
-        asked = system.http.post(
-            f"/v1/teams/{ada['team']['id']}/api-keys",
-            json={"name": "counted", "kind": "trial"},
-            headers=ada["headers"],
-        )
-        assert asked.status_code == 202, asked.text
-        wait_until(lambda: jobs_done(system), what="the key job")
-    report("key creation", counts)
+    key = {"name": "counted", "kind": "trial"}
+    counts = asked_of_the_team(counter, system, "api-keys", key)
 
     assert counts.of("request") <= (5, 1)
     assert counts.of("job") <= (5, 2)

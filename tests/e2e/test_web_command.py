@@ -20,21 +20,18 @@ from sqlalchemy import Connection, create_engine, text
 from infra.settings import Settings
 from teamkeys.runtime import Runtime
 from teamkeys.web import create_served_app
-from tests import support
 from tests.faults import ROOT, settings_env
 from tests.support import (
     TEST_ENCRYPTION_KEY,
     free_port,
     metric_samples,
     metric_value,
+    services_only,
     wait_until,
     wait_until_ready,
 )
 
-needs_services = pytest.mark.skipif(
-    support.BACKEND != "services",
-    reason="`teamkeys web` needs PostgreSQL + Redis (TEAMKEYS_TEST_BACKEND=services)",
-)
+needs_services = services_only("`teamkeys web` needs PostgreSQL + Redis")
 
 
 def server_processes(log_path: Path) -> list[int]:

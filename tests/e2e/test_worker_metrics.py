@@ -14,19 +14,25 @@ import pytest
 
 from domain.models import Account
 from infra.settings import Settings
-from tests import support
 from tests.e2e.test_observability import scrape
 from tests.error_body import assert_error
 from tests.faults import Deployment, WorkerProcess
 from tests.faulty_sink import FaultySink
-from tests.support import free_port, metric_samples, metric_total, metric_value, to, wait_until
+from tests.support import (
+    free_port,
+    metric_samples,
+    metric_total,
+    metric_value,
+    services_only,
+    to,
+    wait_until,
+)
 
 pytestmark = [
     pytest.mark.redis,
-    pytest.mark.skipif(
-        support.BACKEND != "services",
-        reason="`teamkeys worker` needs PostgreSQL + Redis (TEAMKEYS_TEST_BACKEND=services): the "
-        "embedded backend cannot share its broker with worker processes",
+    services_only(
+        "`teamkeys worker` needs PostgreSQL + Redis: the embedded backend cannot share its "
+        "broker with worker processes"
     ),
 ]
 

@@ -6,6 +6,7 @@ import email
 import email.policy
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -179,44 +180,39 @@ def subjects(sink: FaultySink) -> list[str]:
     return sorted(str(m["Subject"]) for m in sink.messages)
 
 
-def test_concurrent_sends_use_up_to_the_pool_size_in_parallel(sink: FaultySink) -> None:
-    sink.data_delay = 0.5
+@contextmanager
+def pool(sink: FaultySink, connections: int) -> Iterator[SmtpTransport]:
+    """A transport to the sink with a pool of ``connections``, closed afterwards."""
     smtp = SmtpTransport(
-        sink.host, sink.port, timeout=5.0, local_hostname="localhost", connections=3
+        sink.host, sink.port, timeout=5.0, local_hostname="localhost", connections=connections
     )
     try:
-        assert send_from_threads(smtp, list(range(6)), threads=6) == []
+        yield smtp
     finally:
         smtp.close()
 
-    assert subjects(sink) == sorted(f"Message {n}" for n in range(6))
-    assert sink.held_most == 3
-    assert sink.connections == 3
 
-
-def test_pool_of_0_opens_one_connection_per_sending_thread(sink: FaultySink) -> None:
+@pytest.mark.parametrize(
+    ("connections", "threads", "in_parallel"),
+    [(3, 6, 3), (0, 4, 4)],
+    ids=["pool-of-3-caps-it", "pool-of-0-opens-one-per-sending-thread"],
+)
+def test_concurrent_sends_use_up_to_the_pool_size_in_parallel(
+    sink: FaultySink, connections: int, threads: int, in_parallel: int
+) -> None:
     sink.data_delay = 0.5
-    smtp = SmtpTransport(
-        sink.host, sink.port, timeout=5.0, local_hostname="localhost", connections=0
-    )
-    try:
-        assert send_from_threads(smtp, list(range(4)), threads=4) == []
-    finally:
-        smtp.close()
+    with pool(sink, connections) as smtp:
+        assert send_from_threads(smtp, list(range(threads)), threads=threads) == []
 
-    assert sink.held_most == 4
-    assert sink.connections == 4
+    assert subjects(sink) == sorted(f"Message {n}" for n in range(threads))
+    assert sink.held_most == in_parallel
+    assert sink.connections == in_parallel
 
 
 def test_connections_are_reused_across_many_messages(sink: FaultySink) -> None:
     sink.data_delay = 0.02
-    smtp = SmtpTransport(
-        sink.host, sink.port, timeout=5.0, local_hostname="localhost", connections=3
-    )
-    try:
+    with pool(sink, 3) as smtp:
         assert send_from_threads(smtp, list(range(30)), threads=5) == []
-    finally:
-        smtp.close()
 
     assert len(sink.messages) == 30
     assert 1 <= sink.connections <= 3
@@ -224,31 +220,24 @@ def test_connections_are_reused_across_many_messages(sink: FaultySink) -> None:
 
 def test_close_says_quit_on_every_connection(sink: FaultySink) -> None:
     sink.data_delay = 0.5
-    smtp = SmtpTransport(
-        sink.host, sink.port, timeout=5.0, local_hostname="localhost", connections=3
-    )
-    assert send_from_threads(smtp, list(range(3)), threads=3) == []
-    assert sink.connections == 3
+    with pool(sink, 3) as smtp:
+        assert send_from_threads(smtp, list(range(3)), threads=3) == []
+        assert sink.connections == 3
 
-    smtp.close()
+        smtp.close()
 
-    assert sink.quits == 3
+        assert sink.quits == 3
 
 
 def test_dropped_connections_are_replaced(sink: FaultySink) -> None:
     sink.data_delay = 0.5
-    smtp = SmtpTransport(
-        sink.host, sink.port, timeout=5.0, local_hostname="localhost", connections=2
-    )
-    try:
+    with pool(sink, 2) as smtp:
         assert send_from_threads(smtp, [1, 2], threads=2) == []
         assert sink.connections == 2
         sink.stop()  # the server hangs up on both connections, idle in the pool
         sink.start()
 
         assert send_from_threads(smtp, [3, 4, 5, 6], threads=2) == []
-    finally:
-        smtp.close()
 
     assert subjects(sink) == [f"Message {n}" for n in range(1, 7)]
     assert sink.connections == 4  # two, then two to replace them, reused thereafter
@@ -257,10 +246,7 @@ def test_dropped_connections_are_replaced(sink: FaultySink) -> None:
 def test_5xx_is_permanent_on_every_connection_of_the_pool(sink: FaultySink) -> None:
     sink.data_delay = 0.1
     sink.refuse_with = (550, "5.1.1 no such user")
-    smtp = SmtpTransport(
-        sink.host, sink.port, timeout=5.0, local_hostname="localhost", connections=3
-    )
-    try:
+    with pool(sink, 3) as smtp:
         failures = send_from_threads(smtp, list(range(6)), threads=3)
         assert len(failures) == 6
         assert all(isinstance(f, PermanentMailError) and "550" in str(f) for f in failures)
@@ -268,8 +254,6 @@ def test_5xx_is_permanent_on_every_connection_of_the_pool(sink: FaultySink) -> N
 
         sink.refuse_with = None
         assert send_from_threads(smtp, [7, 8, 9], threads=3) == []
-    finally:
-        smtp.close()
 
     assert subjects(sink) == ["Message 7", "Message 8", "Message 9"]
 

@@ -125,28 +125,18 @@ def usage(session: Session) -> Session:
         session.add(Membership(account_id=f"acc_{team}", team_id=f"team_{team}", role="owner"))
     session.add(Membership(account_id="acc_u", team_id="team_a", role="user"))
     session.add(CustomModel(team_id="team_a", name="a-bot", base_model="big", created_by="acc_a"))
-    for n, (team, model, tokens_in, tokens_out) in enumerate(CALLS):
+    calls = [
+        *(("production", f"r{n}", *call, when, when) for n, call in enumerate(CALLS)),
+        *(("production", f"late{n}", *call) for n, call in enumerate(LATE_CALLS)),
+        ("trial", "trial", "a", "big", 10**9, 0, when, when),
+    ]
+    for kind, request_id, team, model, tokens_in, tokens_out, happened, recorded in calls:
         session.add(
             UsageRecord(
                 team_id=f"team_{team}",
-                request_id=f"r{n}",
+                request_id=request_id,
                 api_key_id="key",
-                key_kind="production",
-                model=model,
-                input_tokens=tokens_in,
-                output_tokens=tokens_out,
-                occurred_at=when,
-                occurred_on=when.date(),
-                recorded_at=when,
-            )
-        )
-    for n, (team, model, tokens_in, tokens_out, happened, recorded) in enumerate(LATE_CALLS):
-        session.add(
-            UsageRecord(
-                team_id=f"team_{team}",
-                request_id=f"late{n}",
-                api_key_id="key",
-                key_kind="production",
+                key_kind=kind,
                 model=model,
                 input_tokens=tokens_in,
                 output_tokens=tokens_out,
@@ -155,20 +145,6 @@ def usage(session: Session) -> Session:
                 recorded_at=recorded,
             )
         )
-    session.add(
-        UsageRecord(
-            team_id="team_a",
-            request_id="trial",
-            api_key_id="key",
-            key_kind="trial",
-            model="big",
-            input_tokens=10**9,
-            output_tokens=0,
-            occurred_at=when,
-            occurred_on=when.date(),
-            recorded_at=when,
-        )
-    )
     session.commit()
     return session
 

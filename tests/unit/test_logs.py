@@ -8,10 +8,17 @@ import logging
 from infra.logs import JsonFormatter, RequestIdFilter, TextFormatter, request_id
 
 
-def record(message: str, *, exc: BaseException | None = None) -> logging.LogRecord:
+def record(
+    message: str, *, exc: BaseException | None = None, request: str | None = None
+) -> logging.LogRecord:
+    """A record as the filter leaves it, logged while handling ``request`` (None: no request)."""
     exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else None
     made = logging.LogRecord("teamkeys.jobs", logging.ERROR, __file__, 1, message, (), exc_info)
-    RequestIdFilter().filter(made)
+    token = request_id.set(request)
+    try:
+        RequestIdFilter().filter(made)
+    finally:
+        request_id.reset(token)
     return made
 
 
@@ -23,11 +30,7 @@ def failure() -> BaseException:
 
 
 def test_a_json_line_is_one_object_with_the_request_id_and_the_traceback_as_a_string() -> None:
-    token = request_id.set("req-42")
-    try:
-        line = JsonFormatter().format(record("job failed", exc=failure()))
-    finally:
-        request_id.reset(token)
+    line = JsonFormatter().format(record("job failed", exc=failure(), request="req-42"))
     assert "\n" not in line
     entry = json.loads(line)
     assert entry["time"].endswith("+00:00")
@@ -49,11 +52,7 @@ def test_a_line_outside_any_request_has_no_request_id() -> None:
 
 
 def test_a_text_line_ends_with_its_request_id_above_its_traceback() -> None:
-    token = request_id.set("req-42")
-    try:
-        text = TextFormatter().format(record("job failed", exc=failure()))
-    finally:
-        request_id.reset(token)
+    text = TextFormatter().format(record("job failed", exc=failure(), request="req-42"))
     first, _, rest = text.partition("\n")
     assert first.endswith("ERROR   teamkeys.jobs: job failed request_id=req-42")
     assert rest.startswith("Traceback")
