@@ -94,18 +94,21 @@ class SignedIn:
 
 # --- names, emails, passwords -------------------------------------------------------------
 
-#: A URL scheme (``https://``, ``mailto:``), ``www.``, or a host with a path
-#: (``evil.example/login``): names go into emails, where a link would lend it our voice. The
-#: dot of a host may have spaces before it (``evil .example/login``, ``evil . example/``); a
-#: dot with spaces after it only is a sentence's or an initial's (``Dr. Smith/Jones``).
+#: A URL scheme (``https://``, ``mailto:``), ``www.``, or a host with a path, a port maybe
+#: (``evil.example/login``, ``evil.example:8080/login``): names go into emails, where a link
+#: would lend it our voice. The dot of a host may have spaces before it (``evil
+#: .example/login``, ``evil . example/``); a dot with spaces after it only is a sentence's or
+#: an initial's (``Dr. Smith/Jones``).
 _LINK = re.compile(
     r"[a-z][a-z0-9+.\-]*://|\b(?:mailto|javascript|data):|\bwww\.|"
-    r"[\w\-](?:\.|\s+\.\s*)[^\W\d_][\w\-]*/",
+    r"[\w\-](?:\.|\s+\.\s*)[^\W\d_][\w\-]*(?::\d+)?/",
     re.IGNORECASE,
 )
-#: Dots that NFKC leaves alone but a browser reads as one between labels of a host (IDNA):
-#: the ideographic full stop, which NFKC also makes of its halfwidth and vertical forms.
-_HOST_DOTS = str.maketrans({"\u3002": "."})
+#: Dots that NFKC leaves alone but that read as one between labels of a host: the
+#: ideographic full stop (which NFKC also makes of its halfwidth and vertical forms, and a
+#: browser's IDNA mapping reads as a dot), the hyphenation point and the katakana middle
+#: dot, which NFKC makes of its halfwidth form (look-alikes a reader takes for one).
+_HOST_DOTS = str.maketrans({"\u3002": ".", "\u2027": ".", "\u30fb": "."})
 
 
 def _has_link(name: str) -> bool:

@@ -88,11 +88,10 @@ def invite_member(
     :class:`Conflict` ``already_member``; anyone else needs a migration ticket.
     """
     email = email.strip().lower()
-    # Read before the team's lock, which needs it for no rule: the less the lock holds, the
-    # more of a team's invitations go at once. Said only to the authorized.
-    holder = verified_account(session, email)
     authorize_locked(session, actor, team_id, Permission.INVITATIONS_MANAGE)
-    _refuse_existing_account(holder, team_id)
+    # Under the team's lock: accepting an invitation makes its account under the same lock,
+    # so an invitation racing an acceptance sees the new member and is refused.
+    _refuse_existing_account(verified_account(session, email), team_id)
     _check_daily_limit(session, team_id, policy)
     now = utcnow()
     invitation = session.scalar(
@@ -321,7 +320,9 @@ def prepare_invitation_email(session: Session, round_: Round, secret: bytes) -> 
 def record_delivery(session: Session, round_: Round, status: EmailStatus) -> None:
     """Carry the round's email status over to the invitation: ``sent`` (when the email was),
     or ``failed`` with the mail server's reason (read from the email). A later round (a
-    resend meanwhile) is left to its own job."""
+    resend meanwhile) is left to its own job. ``status`` is what this run's send got: a
+    stale run that the server answered "250" marks the invitation sent even if another run
+    had given the email up meanwhile, since the server did take it."""
     invitation_id, rotation = round_
     cause = emails.invitation_cause(invitation_id, rotation)
     if status == EmailStatus.SENT:

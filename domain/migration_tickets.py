@@ -226,15 +226,10 @@ class CurrentTeam:
 
     team: Team
     account_role: Role
-    members: tuple[Member, ...]
-
-    @property
-    def member_count(self) -> int:
-        return len(self.members)
-
-    @property
-    def owner_count(self) -> int:
-        return sum(1 for m in self.members if m.membership.role == Role.OWNER)
+    member_count: int
+    owner_count: int
+    #: Its members, longest-standing first: read for the ticket's own page only.
+    members: tuple[Member, ...] = ()
 
     @property
     def account_is_sole_owner(self) -> bool:
@@ -255,10 +250,11 @@ class TicketView:
     requester: Account
     account: Account
     target_team: Team
-    #: The requesting team's members, longest-standing first.
-    target_members: tuple[Member, ...]
     current_team: CurrentTeam | None
     history: list[HistoryEntry]
+    #: The requesting team's members, longest-standing first: read for the ticket's own page
+    #: only (a queue of tickets shows counts).
+    target_members: tuple[Member, ...] = ()
 
 
 def list_tickets(
@@ -285,7 +281,7 @@ def count_tickets(session: Session, agent: Account) -> dict[TicketStatus, int]:
 
 def get_ticket(session: Session, agent: Account, ticket_id: str) -> TicketView:
     require_support(agent)
-    return ticket_view(session, ticket_id)
+    return _view(session, _ticket(session, ticket_id), members=True)
 
 
 def ticket_views(
@@ -697,15 +693,16 @@ def _ticket(session: Session, ticket_id: str, *, lock: bool = False) -> Migratio
     return ticket
 
 
-def _view(session: Session, ticket: MigrationTicket) -> TicketView:
+def _view(session: Session, ticket: MigrationTicket, *, members: bool = False) -> TicketView:
+    """The ticket and what is around it; with ``members``, both teams' members too."""
     requester = session.get(Account, ticket.requester_id)
     account = session.get(Account, ticket.account_id)
     target = session.get(Team, ticket.team_id)
     assert requester is not None and account is not None and target is not None
     current = None
-    # One statement for the membership and its team, and the members read from what it
-    # found: a migration committed meanwhile (the job may run while an agent's page loads)
-    # cannot leave this view holding a membership whose team is gone.
+    # One statement for the membership and its team, and what follows read from what it
+    # found, never by asking again: a migration committed meanwhile (the job may run while an
+    # agent's page loads) cannot leave this view holding a membership whose team is gone.
     found = session.execute(
         select(Membership, Team)
         .join(Team, Team.id == Membership.team_id)
@@ -714,10 +711,20 @@ def _view(session: Session, ticket: MigrationTicket) -> TicketView:
     ).first()
     if found is not None:
         membership, team = found
+        if members:
+            people = tuple(team_members(session, team.id))
+            roles = [m.membership.role for m in people]
+        else:
+            people, roles = (
+                (),
+                list(session.scalars(select(Membership.role).where(Membership.team_id == team.id))),
+            )
         current = CurrentTeam(
             team=team,
             account_role=Role(membership.role),
-            members=tuple(team_members(session, team.id)),
+            member_count=len(roles),
+            owner_count=roles.count(Role.OWNER),
+            members=people,
         )
     changes = session.scalars(
         select(MigrationTicketChange)
@@ -731,8 +738,8 @@ def _view(session: Session, ticket: MigrationTicket) -> TicketView:
         .all()
     )
     history = [HistoryEntry(c, addresses.get(c.actor_id or "")) for c in changes]
-    target_members = tuple(team_members(session, target.id))
-    return TicketView(ticket, requester, account, target, target_members, current, history)
+    target_members = tuple(team_members(session, target.id)) if members else ()
+    return TicketView(ticket, requester, account, target, current, history, target_members)
 
 
 def _clean_text(raw: str, *, what: str, required: bool) -> str:

@@ -316,7 +316,7 @@ class Settings(BaseSettings):
     def _prices_as_given(self, prices: PriceSchedule) -> Any:
         """As ``TEAMKEYS_PRICES`` says them: one table, or the list with each one's month."""
         tables = [(start, _PRICE_TABLE.dump_python(t, mode="json")) for start, t in prices.tables]
-        if len(tables) == 1:
+        if prices == PriceSchedule.single(prices.tables[0][1]):
             return tables[0][1]
         return [{"from": str(start), **table} for start, table in tables]
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from domain.models import Account, Membership, MigrationTicket
 from tests.conftest import PASSWORD, System
+from tests.e2e.test_invitations import invite, status_of, wait_for_invitation
 from tests.error_body import assert_error
 from tests.support import text_body, to, wait_until
 
@@ -219,3 +220,36 @@ def test_two_teams_opening_a_ticket_for_one_account_at_once_open_one(system: Sys
                 .where(MigrationTicket.account_id == dave["account"]["id"])
             )
         assert opened == 1, f"round {round_}"
+
+
+def test_an_invitation_renewed_while_it_is_accepted_is_one_or_the_other(system: System) -> None:
+    """Accepting makes the invitee's account under the team's lock, and inviting the same
+    email checks for that account under it too: either the acceptance wins (the invitation
+    stays accepted, the second invitation is 409 ``already_member``) or the renewal does (the
+    first link is dead: 410), never both."""
+    for round_ in range(ROUNDS):
+        renew_while_accepting(system, round_)
+
+
+def renew_while_accepting(system: System, round_: int) -> None:
+    owner = system.sign_up(f"Olive {round_}")
+    email = f"bob{round_}@example.com"
+    invitation = invite(system, owner, email)
+    assert invitation.status_code == 202, invitation.text
+    token = wait_for_invitation(system, email)
+    invited_again, accepted = race(
+        system,
+        lambda http: http.post(
+            f"/v1/teams/{owner['team']['id']}/invitations",
+            json={"email": email, "role": "user"},
+            headers=owner["headers"],
+        ),
+        lambda http: http.post(
+            "/v1/invitations/accept", json={"token": token, "name": "Bob", "password": PASSWORD}
+        ),
+    )
+    outcome = (invited_again.status_code, accepted.status_code)
+    assert outcome in ((409, 201), (202, 410)), (round_, invited_again.text, accepted.text)
+    status = status_of(system, owner, invitation.json()["id"])
+    # Renewed: its new round is on its way (or already sent).
+    assert status in (("accepted",) if accepted.status_code == 201 else ("pending", "sent"))

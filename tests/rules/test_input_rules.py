@@ -30,6 +30,9 @@ DISGUISED_LINKS = [
     "\uff48\uff54\uff54\uff50\uff53\uff1a\uff0f\uff0fevil",
     "visit www\u3002evil\u3002example",
     "\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444/login",
+    "evil.example:8080/login",
+    "evil\u2027example/x",
+    "evil\uff65example/x",
 ]
 ORDINARY_NAMES = [
     "Ada Lovelace",

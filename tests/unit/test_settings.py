@@ -216,6 +216,10 @@ def test_prices_are_one_table_or_a_dated_list_and_say_what_is_wrong(
     # As the setting says them, so a process started with these settings gets the same.
     monkeypatch.setenv("TEAMKEYS_PRICES", json.dumps(settings().model_dump(mode="json")["prices"]))
     assert settings().prices == schedule
+    monkeypatch.setenv("TEAMKEYS_PRICES", json.dumps(changed[1:]))  # one table, from a month
+    dated = settings().prices
+    monkeypatch.setenv("TEAMKEYS_PRICES", json.dumps(settings().model_dump(mode="json")["prices"]))
+    assert settings().prices == dated
 
     def said(prices: object) -> list[str]:
         return problems({"TEAMKEYS_PRICES": json.dumps(prices)}, monkeypatch)
