@@ -112,6 +112,11 @@ def made_invoice(system: System, owner: Person) -> tuple[str, str]:
     down_since_last_month(system)
     assert PERIOD in run_scheduler(system)
     [invoice] = wait_until(lambda: items(system, owner, "invoices"), what="the month's invoice")
+    # Its email goes out on its own time: wait for it, so it is not counted as a change.
+    wait_until(
+        lambda: system.sink.count(lambda m: m["X-Teamkeys-Email"] == "invoice_ready"),
+        what="the invoice's email",
+    )
     return invoice["id"], PERIOD
 
 
