@@ -7,13 +7,14 @@ still asks the permission table for what it shows and does (``domain.teams.autho
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request, Response
 
 from api.deps import UowDep
 from domain.errors import NotFound
 from domain.models import Account, Membership, Role, Team
+from web.render import render
 from web.session import PageAccount
 
 
@@ -42,3 +43,26 @@ def team_page(account: PageAccount, uow: UowDep) -> TeamPage:
 
 
 MyTeam = Annotated[TeamPage, Depends(team_page)]
+
+
+def section_page(
+    request: Request,
+    team: TeamPage | None,
+    section: str,
+    title: str,
+    status: int = 200,
+    *,
+    template: str | None = None,
+    **context: Any,
+) -> Response:
+    """A page of the team console: its section's template (``team/<section>.html`` unless
+    ``template`` says otherwise) with the team, and the section the console's menu marks."""
+    return render(
+        request,
+        template or f"team/{section}.html",
+        status,
+        title=title,
+        team=team,
+        section=section,
+        **context,
+    )

@@ -21,8 +21,8 @@ from domain.billing import format_money
 from domain.errors import DomainError, NotAllowed, NotFound
 from domain.permissions import Permission
 from web.pages import Form, Invalid, form_error, page_router, parse, status_of_refusal
-from web.render import redirect, render
-from web.team import MyTeam, TeamPage
+from web.render import redirect
+from web.team import MyTeam, TeamPage, section_page
 
 router = page_router()
 
@@ -50,13 +50,12 @@ def _billing_page(
             "exp_month": str(method.exp_month),
             "exp_year": str(method.exp_year),
         }
-    return render(
+    return section_page(
         request,
-        "team/billing.html",
+        team,
+        "billing",
+        "Billing",
         status,
-        title="Billing",
-        team=team,
-        section="billing",
         invoices=invoices,
         method=method,
         brands=BRANDS,
@@ -121,12 +120,12 @@ def invoice_pdf_page(invoice_id: str, team: MyTeam, uow: UowDep, services: Servi
 @router.get("/team/billing/invoices/{invoice_id}")
 def invoice_page(request: Request, invoice_id: str, team: MyTeam, uow: UowDep) -> Response:
     invoice, _billed = billing.get_invoice(uow.session, team.account, team.team_id, invoice_id)
-    return render(
+    return section_page(
         request,
-        "team/billing_invoice.html",
-        title=f"Invoice for {invoice.period}",
-        team=team,
-        section="billing",
+        team,
+        "billing",
+        f"Invoice for {invoice.period}",
+        template="team/billing_invoice.html",
         invoice=invoice,
         money=format_money,
     )

@@ -22,7 +22,7 @@ from domain.permissions import Actor, allows
 from infra.db import UnitOfWork
 from web.pages import Form, Invalid, form_error, page_router, parse, settle, status_of_refusal
 from web.render import redirect, render
-from web.team import MyTeam, TeamPage
+from web.team import MyTeam, TeamPage, section_page
 
 router = page_router()
 
@@ -69,13 +69,12 @@ def keys_page(
     views = api_keys.key_views(uow.session, keys, services.key_policy)
     live = [v for v in views if v.key.status != KeyStatus.DELETED]
     context.setdefault("values", {})
-    return render(
+    return section_page(
         request,
-        "team/keys.html",
+        team,
+        "keys",
+        "API keys",
         status,
-        title="API keys",
-        team=team,
-        section="keys",
         trial=[v for v in live if v.key.kind == KeyKind.TRIAL],
         production=[v for v in live if v.key.kind == KeyKind.PRODUCTION],
         approved=team.team.production_status == ProductionStatus.APPROVED,
@@ -209,13 +208,12 @@ def models_page(
 ) -> Response:
     models = custom_models.list_custom_models(uow.session, team.account, team.team_id)
     context.setdefault("values", {})
-    return render(
+    return section_page(
         request,
-        "team/models.html",
+        team,
+        "models",
+        "Custom models",
         status,
-        title="Custom models",
-        team=team,
-        section="models",
         models=models,
         notice=MODELS_NOTICES.get(request.query_params.get("done", "")),
         **context,

@@ -20,9 +20,9 @@ from domain.clock import utcnow
 from domain.errors import DomainError, NotFound
 from domain.models import Invitation, InvitationStatus, Role
 from web.pages import Form, Invalid, form_error, page_router, parse, settle, status_of_refusal
-from web.render import redirect, render
+from web.render import redirect
 from web.session import Page, PageAccount
-from web.team import MyTeam, TeamPage, team_page
+from web.team import MyTeam, TeamPage, section_page, team_page
 
 router = page_router()
 
@@ -53,13 +53,12 @@ def _members_page(
     context: dict[str, Any] = {"error": None, "fields": {}}
     if refused is not None:
         context = form_error(refused)
-    return render(
+    return section_page(
         request,
-        "team/members.html",
+        team,
+        "members",
+        "Members",
         status,
-        title="Members",
-        team=team,
-        section="members",
         members=members,
         invitations=[(invitation, shown_status(invitation)) for invitation in pending],
         about=about,
@@ -234,12 +233,11 @@ def events_page(request: Request, uow: UowDep, team: MyTeam, page: str = "1") ->
     members = {
         m.account.id: m.account for m in teams.list_members(uow.session, team.account, team.team_id)
     }
-    return render(
+    return section_page(
         request,
-        "team/events.html",
-        title="Audit events",
-        team=team,
-        section="events",
+        team,
+        "events",
+        "Audit events",
         events=shown,
         people=members,
         page=number,
@@ -267,13 +265,13 @@ def _account_page(
     context: dict[str, Any] = {"error": None, "fields": {}}
     if refused is not None:
         context = form_error(refused)
-    return render(
+    return section_page(
         request,
-        "team/account.html" if team else "team/account_alone.html",
+        team,
+        "account",
+        "Your account",
         status,
-        title="Your account",
-        team=team,
-        section="account",
+        template="team/account.html" if team else "team/account_alone.html",
         sessions=sessions,
         current_session=page.signed_in.session_id,
         **context,

@@ -34,7 +34,7 @@ from web.pages import (
     status_of_refusal,
 )
 from web.render import counted, redirect, render
-from web.team import MyTeam, TeamPage
+from web.team import MyTeam, TeamPage, section_page
 
 router = page_router()
 
@@ -262,9 +262,7 @@ def totals(rows: list[UsageRow]) -> dict[str, int]:
 
 
 def usage_page(request: Request, team: TeamPage, status: int = 200, **context: Any) -> Response:
-    return render(
-        request, "team/usage.html", status, title="Usage", team=team, section="usage", **context
-    )
+    return section_page(request, team, "usage", "Usage", status, **context)
 
 
 @router.get("/team/usage")
@@ -354,13 +352,12 @@ def production_page(
     latest = production.latest_application(uow.session, team.account, team.team_id)
     current = ProductionStatus(latest.status) if latest else ProductionStatus.NONE
     context.setdefault("values", {})
-    return render(
+    return section_page(
         request,
-        "team/production.html",
+        team,
+        "production",
+        "Go to Production",
         status,
-        title="Go to Production",
-        team=team,
-        section="production",
         latest=latest,
         current=current,
         show_form=team.is_owner and current in MAY_APPLY,
