@@ -33,12 +33,16 @@ def record_event(
     return event
 
 
-def team_events(session: Session, team_id: str, *, limit: int = 100) -> list[Event]:
-    """Newest first; ties (same instant) broken by id so the order is stable."""
+def team_events(
+    session: Session, team_id: str, *, limit: int = 100, offset: int = 0
+) -> list[Event]:
+    """Newest first, ``offset`` newer ones skipped; ties (same instant) broken by id so the
+    order is stable from page to page."""
     rows = session.scalars(
         select(Event)
         .where(Event.team_id == team_id)
         .order_by(Event.at.desc(), Event.id.desc())
+        .offset(offset)
         .limit(limit)
     )
     return list(rows)

@@ -142,10 +142,12 @@ def team_members(session: Session, team_id: str) -> list[Member]:
     return [Member(a, m) for a, m in rows.tuples()]
 
 
-def list_events(session: Session, account: Account, team_id: str, *, limit: int) -> list[Event]:
-    """The team's audit events, newest first (owners)."""
+def list_events(
+    session: Session, account: Account, team_id: str, *, limit: int, offset: int = 0
+) -> list[Event]:
+    """The team's audit events, newest first, ``offset`` newer ones skipped (owners)."""
     authorize(session, account, team_id, Permission.EVENTS_VIEW)
-    return team_events(session, team_id, limit=limit)
+    return team_events(session, team_id, limit=limit, offset=offset)
 
 
 def lock_team(session: Session, team_id: str) -> Team:

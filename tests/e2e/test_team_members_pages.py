@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from domain.clock import utcnow
-from domain.models import Invitation
+from domain.models import Event, Invitation
 from tests.conftest import System
 from tests.e2e.test_invitations import invite, status_of
 from tests.e2e.test_pages import signed_in as signed_in_on
@@ -197,5 +197,44 @@ def test_audit_events_come_in_pages_newest_first(
         assert "member.role_changed" not in second.text
         assert 'href="/team/events?page=1"' in second.text
         assert client.get("/team/events?page=3").status_code == 404
+    finally:
+        client.close()
+
+
+def test_every_audit_event_is_reachable_however_old(system: System) -> None:
+    """Pages go back to the team's first event, past the API's largest ``limit`` (500): no
+    window cuts the oldest off."""
+    olivia = system.sign_up("Olivia")
+    team_id = olivia["team"]["id"]
+    per_page = team_members.EVENTS_PER_PAGE
+    with system.runtime.db.unit_of_work() as uow:
+        start = utcnow()
+        uow.session.add_all(
+            Event(
+                team_id=team_id,
+                actor_id=olivia["account"]["id"],
+                action=f"test.event_{n:03d}",
+                target=team_id,
+                details={},
+                at=start + timedelta(seconds=n + 1),
+            )
+            for n in range(520)  # newer than the sign-up's own events
+        )
+        uow.commit()
+        total = uow.session.scalar(select(func.count()).where(Event.team_id == team_id))
+    assert total is not None and total > 520
+    pages = -(-total // per_page)
+    client, _ = signed_in(system, olivia)
+    try:
+        first = client.get("/team/events")
+        assert (
+            "test.event_519" in first.text and f"test.event_{519 - per_page:03d}" not in first.text
+        )
+        last = client.get(f"/team/events?page={pages}")
+        assert last.status_code == 200
+        assert "team.created" in last.text  # the team's first event
+        assert f'href="/team/events?page={pages + 1}"' not in last.text
+        assert client.get(f"/team/events?page={pages + 1}").status_code == 404
+        assert client.get("/team/events?page=999999").status_code == 404
     finally:
         client.close()

@@ -28,8 +28,6 @@ router = page_router()
 
 #: Audit events shown on one page of ``/team/events``.
 EVENTS_PER_PAGE = 50
-#: The API's largest ``limit`` for ``GET /v1/teams/{id}/events``: the pages reach this far.
-EVENTS_LIMIT = 500
 
 
 # --- members and invitations ----------------------------------------------------------------
@@ -220,16 +218,20 @@ def revoke_invitation(
 def events_page(request: Request, uow: UowDep, team: MyTeam, page: str = "1") -> Response:
     """``GET /v1/teams/{id}/events``, newest first, in pages of :data:`EVENTS_PER_PAGE` (owners;
     a user gets the 404 page: the domain's NotAllowed)."""
-    number = int(page) if page.isdigit() and len(page) < 6 else 0  # anything else: no page
-    if number < 1 or number * EVENTS_PER_PAGE > EVENTS_LIMIT:
+    number = int(page) if page.isdigit() and len(page) < 7 else 0  # anything else: no page
+    if number < 1:
         raise NotFound("No such page of events.")
-    start = (number - 1) * EVENTS_PER_PAGE
-    limit = min(start + EVENTS_PER_PAGE + 1, EVENTS_LIMIT)
-    found = teams.list_events(uow.session, team.account, team.team_id, limit=limit)
-    shown = found[start : start + EVENTS_PER_PAGE]
+    found = teams.list_events(
+        uow.session,
+        team.account,
+        team.team_id,
+        limit=EVENTS_PER_PAGE + 1,  # one more: is there a next page?
+        offset=(number - 1) * EVENTS_PER_PAGE,
+    )
+    shown = found[:EVENTS_PER_PAGE]
     if number > 1 and not shown:
         raise NotFound("No such page of events.")
-    more = len(found) > start + EVENTS_PER_PAGE
+    more = len(found) > EVENTS_PER_PAGE
     members = {
         m.account.id: m.account for m in teams.list_members(uow.session, team.account, team.team_id)
     }
