@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from infra.logs import configure_logging
+from infra.outages import dependency_down, describe
 from infra.settings import InvalidSettings, Settings, get_settings
 
 if TYPE_CHECKING:
@@ -599,6 +600,18 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidSettings as exc:  # found as the command went (a key a database needs)
         for problem in exc.problems:
             print(f"teamkeys: {problem}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        down = dependency_down(exc)
+        if down is None:
+            raise
+        # An operator's command on a database or broker that does not answer: one line.
+        setting = {"database": "TEAMKEYS_DATABASE_URL", "broker": "TEAMKEYS_BROKER_URL"}[down]
+        print(
+            f"teamkeys: the {down} does not answer ({describe(exc)}); is it running, and is "
+            f"{setting} right?",
+            file=sys.stderr,
+        )
         return 1
     return result
 

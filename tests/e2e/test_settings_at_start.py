@@ -166,6 +166,17 @@ def test_an_operator_command_on_a_database_without_its_key_says_so() -> None:
     ]
 
 
+@pytest.mark.parametrize("argv", [["db", "upgrade"], ["invoices", "runs"]], ids=" ".join)
+def test_an_operator_command_on_a_database_that_does_not_answer_says_so(argv: list[str]) -> None:
+    """One line naming the database and its setting, exit 1, no traceback."""
+    code, output = teamkeys(*argv, env=GOOD)
+    assert code == 1, output
+    [line] = output.splitlines()
+    assert line.startswith("teamkeys: the database does not answer (OperationalError: "), line
+    assert line.endswith("is it running, and is TEAMKEYS_DATABASE_URL right?"), line
+    assert "secret-db-password" not in line
+
+
 def test_a_dramatiq_worker_process_checks_the_settings_too() -> None:
     """``dramatiq teamkeys.entrypoint``, as ``teamkeys worker`` runs it (or an operator does):
     each worker process says what is wrong, and Dramatiq exits 1."""
