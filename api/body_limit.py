@@ -33,7 +33,7 @@ class BodyLimit:
             return
         limit = self.per_path.get(scope["path"], self.limit)
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             await body_too_large()(scope, receive, send)
             return
         received = 0

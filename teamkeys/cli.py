@@ -606,12 +606,12 @@ def main(argv: list[str] | None = None) -> int:
         if down is None:
             raise
         # An operator's command on a database or broker that does not answer: one line.
-        setting = {"database": "TEAMKEYS_DATABASE_URL", "broker": "TEAMKEYS_BROKER_URL"}[down]
-        print(
-            f"teamkeys: the {down} does not answer ({describe(exc)}); is it running, and is "
-            f"{setting} right?",
-            file=sys.stderr,
-        )
+        if down == "database" and settings.effective_database_url.startswith("sqlite"):
+            hint = "is another teamkeys process holding the embedded database?"
+        else:
+            setting = {"database": "TEAMKEYS_DATABASE_URL", "broker": "TEAMKEYS_BROKER_URL"}[down]
+            hint = f"is it running, and is {setting} right?"
+        print(f"teamkeys: the {down} does not answer ({describe(exc)}); {hint}", file=sys.stderr)
         return 1
     return result
 

@@ -29,6 +29,7 @@ class FaultySink(MailSink):
         self.paused = False
         self._held = 0
         self._held_most = 0
+        self._gone = 0
         self._held_lock = threading.Lock()
 
     @property
@@ -43,6 +44,12 @@ class FaultySink(MailSink):
         with self._held_lock:
             return self._held_most
 
+    @property
+    def gone(self) -> int:
+        """How many clients went away while held mid-DATA (their message is not kept)."""
+        with self._held_lock:
+            return self._gone
+
     def _hold(self, change: int) -> None:
         with self._held_lock:
             self._held += change
@@ -56,6 +63,11 @@ class FaultySink(MailSink):
                 await asyncio.sleep(self.data_delay)
                 while self.paused:
                     await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                # The client closed its end: aiosmtpd cancels the session's handler.
+                with self._held_lock:
+                    self._gone += 1
+                raise
             finally:
                 self._hold(-1)
             if server.transport is None or server.transport.is_closing():

@@ -284,9 +284,12 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
             lambda: sink.held >= WORKER_THREADS, timeout=30, what="every worker thread mid-send"
         )
         workers[0].kill()
-        # The killed connections' ends reach the sink's loop, which polls every 10 ms, before
-        # it answers them: a held message whose client is gone is not kept ("421").
-        time.sleep(0.2)
+        # Answer the held messages only once the sink has seen every killed connection close
+        # (the worker's own process may outlive its parent by a moment): a held message whose
+        # client is gone is not kept, so the run that takes the job over sends it once.
+        wait_until(
+            lambda: sink.gone >= WORKER_THREADS, timeout=30, what="the killed connections closed"
+        )
         done_before = sink.count(lambda m: "invited you" in m["Subject"])
         sink.data_delay = 0.0
         sink.paused = False

@@ -236,5 +236,7 @@ def test_every_audit_event_is_reachable_however_old(system: System) -> None:
         assert f'href="/team/events?page={pages + 1}"' not in last.text
         assert client.get(f"/team/events?page={pages + 1}").status_code == 404
         assert client.get("/team/events?page=999999").status_code == 404
+        for page in ("\u00b2", "\uff11", "-1", "1.0", ""):  # digits only ASCII ones count
+            assert client.get("/team/events", params={"page": page}).status_code == 404, page
     finally:
         client.close()

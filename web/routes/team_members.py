@@ -8,6 +8,7 @@ domain refuses them anyway."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -218,7 +219,8 @@ def revoke_invitation(
 def events_page(request: Request, uow: UowDep, team: MyTeam, page: str = "1") -> Response:
     """``GET /v1/teams/{id}/events``, newest first, in pages of :data:`EVENTS_PER_PAGE` (owners;
     a user gets the 404 page: the domain's NotAllowed)."""
-    number = int(page) if page.isdigit() and len(page) < 7 else 0  # anything else: no page
+    # ASCII digits only ("²".isdigit() is true, and int() refuses it): anything else, no page.
+    number = int(page) if re.fullmatch(r"[0-9]{1,6}", page) else 0
     if number < 1:
         raise NotFound("No such page of events.")
     found = teams.list_events(
