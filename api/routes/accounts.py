@@ -31,7 +31,7 @@ from api.schemas import (
     TeamRef,
 )
 from domain import accounts
-from domain.accounts import Client, IssuedSession
+from domain.accounts import Client, IssuedSession, SignedIn
 from domain.models import Account, Role, Team
 from infra.db import UnitOfWork
 from infra.services import Services
@@ -119,15 +119,7 @@ def change_password(
 ) -> Response:
     """Set a new password with the current one; every other session ends. A wrong current
     password is 401 ``wrong_password`` and counts as a failed sign-in."""
-    accounts.change_password(
-        uow.session,
-        services.passwords,
-        services.limiter,
-        who,
-        current_password=body.current_password,
-        new_password=body.new_password,
-        client=client,
-    )
+    change_password_with(uow, services, who, body, client)
     return committed(uow, Response(status_code=204))
 
 
@@ -214,5 +206,19 @@ def sign_in_with(
         services.account_policy,
         email=body.email,
         password=body.password,
+        client=client,
+    )
+
+
+def change_password_with(
+    uow: UnitOfWork, services: Services, who: SignedIn, body: PasswordChange, client: Client
+) -> None:
+    accounts.change_password(
+        uow.session,
+        services.passwords,
+        services.limiter,
+        who,
+        current_password=body.current_password,
+        new_password=body.new_password,
         client=client,
     )

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import Request, Response
 
 from api.deps import ClientDep, ServicesDep, UowDep
+from api.routes.accounts import change_password_with
 from api.schemas import InvitationRequest, PasswordChange, RoleChange
 from domain import accounts, invitations, teams
 from domain.clock import utcnow
@@ -303,15 +304,7 @@ def change_password(
     assert page.signed_in is not None
     try:
         body = parse(PasswordChange, form)
-        accounts.change_password(
-            uow.session,
-            services.passwords,
-            services.limiter,
-            page.signed_in,
-            current_password=body.current_password,
-            new_password=body.new_password,
-            client=client,
-        )
+        change_password_with(uow, services, page.signed_in, body, client)
         uow.commit()
     except (DomainError, Invalid) as refused:
         uow.session.rollback()
