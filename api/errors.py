@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.access_log import route_of
 from api.schemas import ErrorBody
 from domain.errors import (
     Conflict,
@@ -142,7 +143,7 @@ def failure_of(exc: Exception, scope: Scope) -> Failure:
     """Log ``exc`` once and say how to answer it: a dependency down right now is one warning
     line and 503 ``unavailable`` with ``Retry-After``; anything else is a bug, logged with its
     traceback, and 500 ``internal_error``."""
-    where = f"{scope.get('method', '')} {getattr(scope.get('route'), 'path', '(no route)')}"
+    where = f"{scope.get('method', '')} {route_of(scope)}"
     down = dependency_down(exc)
     if down is not None:
         log.warning("%s: the %s is unavailable: %s", where, down, describe(exc))

@@ -87,9 +87,7 @@ def update_payment_method(request: Request, form: Form, team: MyTeam, uow: UowDe
         if isinstance(refused, NotFound | NotAllowed):
             raise  # not an owner: the 404 page, as for the page itself
         uow.session.rollback()
-        shown = form_error(refused)
-        if isinstance(refused, DomainError):
-            shown["fields"] = _fields_of(refused)
+        shown = form_error(refused, CARD_FIELDS)
         values = {  # shown again, but never the token, nor anything holding a card number
             name: value
             for name in CARD_FIELDS
@@ -98,15 +96,6 @@ def update_payment_method(request: Request, form: Form, team: MyTeam, uow: UowDe
         }
         return _billing_page(request, uow, team, status_of_refusal(refused), values=values, **shown)
     return redirect("/team/billing?done=payment-method")
-
-
-def _fields_of(refused: DomainError) -> dict[str, str]:
-    """The field a domain refusal is about, to show its message beside it: a card number's
-    message names its field first; an expired card is about its expiry."""
-    if refused.code == "card_expired":
-        return {"exp_month": refused.message, "exp_year": refused.message}
-    named = refused.message.split(" ", 1)[0]
-    return {named: refused.message} if named in CARD_FIELDS else {}
 
 
 # The PDF's route comes first: the invoice page's ``{invoice_id}`` would match "….pdf" too.
