@@ -547,7 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.set_defaults(run=cmd_invoices_generate)
     runs = invoices.add_parser("runs", help="the latest invoice runs, and when the next is due")
-    runs.add_argument("--limit", type=int, default=20, help="runs to show (default %(default)s)")
+    runs.add_argument(
+        "--limit", type=positive_int, default=20, help="runs to show (default %(default)s)"
+    )
     runs.set_defaults(run=cmd_invoices_runs)
 
     demo = commands.add_parser(

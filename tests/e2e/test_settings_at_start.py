@@ -235,6 +235,7 @@ def test_a_new_key_can_be_made_while_the_configured_one_is_bad() -> None:
         (["web", "--port", "0"], "--port: not a port number (1 to 65535)"),
         (["dev", "--port", "70000"], "--port: not a port number (1 to 65535)"),
         (["support", "tickets", "--limit", "0"], "--limit: must be 1 or more"),
+        (["invoices", "runs", "--limit", "-3"], "--limit: must be 1 or more"),
     ],
 )
 def test_the_command_line_refuses_numbers_that_cannot_be(
