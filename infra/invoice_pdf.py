@@ -38,11 +38,13 @@ def invoice_pdf(invoice: Invoice, team: Team, *, seller_name: str, seller_addres
         pdf.cell(0, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     widths = (84, 16, 28, 28, 34)
+    #: The usage column reads left to right; the figures line up on the right.
+    aligns = ("L", "R", "R", "R", "R")
     pdf.set_font("Helvetica", "B", 10)
-    for width, title in zip(
-        widths, ("Usage", "Calls", "Input tokens", "Output tokens", "Amount"), strict=True
+    for width, align, title in zip(
+        widths, aligns, ("Usage", "Calls", "Input tokens", "Output tokens", "Amount"), strict=True
     ):
-        pdf.cell(width, 7, title, border="B", align="L" if title == "Usage" else "R")
+        pdf.cell(width, 7, title, border="B", align=align)
     pdf.ln()
     pdf.set_font("Helvetica", "", 10)
     for line in invoice.line_items:
@@ -53,8 +55,8 @@ def invoice_pdf(invoice: Invoice, team: Team, *, seller_name: str, seller_addres
             f"{line.output_tokens:,}",
             format_money(line.amount_cents, invoice.currency),
         )
-        for width, value in zip(widths, cells, strict=True):
-            pdf.cell(width, 7, _latin1(value), align="L" if value is line.description else "R")
+        for width, align, value in zip(widths, aligns, cells, strict=True):
+            pdf.cell(width, 7, _latin1(value), align=align)
         pdf.ln()
     pdf.set_font("Helvetica", "B", 11)
     pdf.cell(sum(widths[:-1]), 9, "Total", border="T")
