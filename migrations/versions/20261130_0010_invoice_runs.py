@@ -20,6 +20,31 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        # Built without locking out the gateway's usage calls, however many rows there are,
+        # and first: the block commits what came before it, so an upgrade stopped during the
+        # build leaves this revision undone and nothing of it but the index, which the next
+        # upgrade keeps if the build finished and builds again if it did not (an INVALID one).
+        with op.get_context().autocommit_block():
+            leftover = op.get_bind().scalar(
+                sa.text(
+                    "SELECT NOT indisvalid FROM pg_index "
+                    "WHERE indexrelid = to_regclass('ix_usage_team_recorded')"
+                )
+            )
+            if leftover:
+                op.execute("DROP INDEX CONCURRENTLY ix_usage_team_recorded")
+            op.create_index(
+                "ix_usage_team_recorded",
+                "usage_records",
+                ["team_id", "recorded_at"],
+                unique=False,
+                postgresql_concurrently=True,
+                if_not_exists=True,
+            )
+    else:
+        with op.batch_alter_table("usage_records", schema=None) as batch_op:
+            batch_op.create_index("ix_usage_team_recorded", ["team_id", "recorded_at"])
     op.create_table(
         "invoice_runs",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -37,20 +62,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("invoice_runs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_invoice_runs_period"), ["period"], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
-        # Built without locking out the gateway's usage calls, however many rows there are.
-        with op.get_context().autocommit_block():
-            op.create_index(
-                "ix_usage_team_recorded",
-                "usage_records",
-                ["team_id", "recorded_at"],
-                unique=False,
-                postgresql_concurrently=True,
-                if_not_exists=True,
-            )
-    else:
-        with op.batch_alter_table("usage_records", schema=None) as batch_op:
-            batch_op.create_index("ix_usage_team_recorded", ["team_id", "recorded_at"])
 
 
 def downgrade() -> None:

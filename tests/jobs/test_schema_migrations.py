@@ -12,7 +12,8 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from domain.models import Base
 from migrations import heads
@@ -85,3 +86,51 @@ def test_two_upgrades_at_once_on_a_fresh_database_both_succeed(
         assert set(MigrationContext.configure(conn).get_current_heads()) == heads()
     engine.dispose()
     assert schema_differences(fresh.database_url) == []
+
+
+@support.services_only("the usage index is built concurrently on PostgreSQL only")
+def test_an_upgrade_stopped_while_the_usage_index_was_built_can_run_again(
+    fresh: Backend,
+) -> None:
+    """A concurrent index build that did not finish leaves an INVALID index behind, and the
+    revision undone: the next upgrade builds the index again and goes on."""
+    url = fresh.database_url
+    upgrade(url, "0009")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO teams (id, name, production_status, created_at) "
+                "VALUES ('team_a', 'A', 'none', now())"
+            )
+        )
+        for request_id in ("r0", "r1"):
+            conn.execute(
+                text(
+                    "INSERT INTO usage_records (team_id, request_id, api_key_id, key_kind, "
+                    "model, input_tokens, output_tokens, occurred_at, occurred_on, recorded_at) "
+                    "VALUES ('team_a', :request_id, 'key', 'trial', 'm', 1, 1, now(), "
+                    "current_date, now())"
+                ),
+                {"request_id": request_id},
+            )
+        # A build that fails half-way (two rows, one team: not unique) leaves it INVALID.
+        with pytest.raises(IntegrityError):
+            conn.execute(
+                text(
+                    "CREATE UNIQUE INDEX CONCURRENTLY ix_usage_team_recorded "
+                    "ON usage_records (team_id)"
+                )
+            )
+    upgrade(url)
+    with engine.connect() as conn:
+        valid = conn.scalar(
+            text(
+                "SELECT indisvalid FROM pg_index "
+                "WHERE indexrelid = to_regclass('ix_usage_team_recorded')"
+            )
+        )
+    engine.dispose()
+    assert valid is True
+    assert "invoice_runs" in tables(url)
+    assert schema_differences(url) == []
