@@ -98,11 +98,8 @@ def generate_invoice(
             uow.session, Period.parse(period), ctx.settings.prices, [team_id]
         )
         if not run.finish(uow.session):
-            # This run's lease ran out and another run has the job: it issues and counts the
-            # invoice; this one's work rolls back.
-            log.warning(
-                "invoice job for team %s, %s: taken over, left to that run", team_id, period
-            )
+            # This run's lease ran out and another run has the job: that one issues and counts
+            # the invoice; this one's work rolls back (the runner says so).
             return
         if run_id is not None:
             count_in_run(uow.session, run_id, result.created, teams=1)

@@ -86,6 +86,9 @@ class JobRun:
     #: When this run claimed the job: only this run may end it (not a stale one).
     started_at: datetime
     finished: bool = False
+    #: :meth:`finish` found the job no longer this run's: its lease ran out, another run has
+    #: it and ends it.
+    lost: bool = False
 
     def finish(self, session: Session) -> bool:
         """Mark the job done in ``session``'s transaction, if this run still holds it; whether
@@ -96,7 +99,8 @@ class JobRun:
             .values(status=JobStatus.DONE, finished_at=utcnow(), lease_until=None, last_error=None)
         )
         self.finished = True
-        return bool(ended.rowcount)  # type: ignore[attr-defined]
+        self.lost = not ended.rowcount  # type: ignore[attr-defined]
+        return not self.lost
 
     def still_ours(self) -> tuple[ColumnElement[bool], ...]:
         """Matches the job's row only while this run holds it: pending, claimed by this run."""
@@ -138,6 +142,14 @@ def _run(ctx: WorkerContext, spec: JobSpec, run: JobRun, job_args: dict[str, str
         return _finish_failed(ctx, spec, run, exc, permanent=True)
     except (Exception, Interrupt) as exc:
         return _finish_failed(ctx, spec, run, exc, permanent=False)
+    if run.lost:
+        log.warning(
+            "job %s %s (attempt %d): its lease ran out and another run has it, which ends it",
+            spec.name,
+            run.job_id,
+            run.attempt,
+        )
+        return JobOutcome.SKIPPED
     log.info("job %s %s done (attempt %d)", spec.name, run.job_id, run.attempt)
     return JobOutcome.DONE
 

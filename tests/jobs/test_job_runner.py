@@ -3,10 +3,13 @@ lease ran out changes nothing once another run has the job."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import replace
 from email.message import EmailMessage
+
+import pytest
 
 from domain.emails import Address, NewEmail, Template, queue_email
 from domain.jobs import JobName, enqueue_job, jobs_to_dispatch
@@ -14,6 +17,7 @@ from domain.models import Email, EmailStatus, Job, JobStatus
 from infra.mail.errors import TransientMailError
 from infra.mail.transport import MailTransport
 from infra.mailsink import MailSink
+from infra.metrics import JobOutcome
 from teamkeys.runtime import Runtime
 from workers.registry import JOB_SPECS
 from workers.runner import JobRun, JobSpec, WorkerContext, run_job
@@ -178,3 +182,45 @@ def test_a_stale_runs_late_smtp_answer_leaves_the_email_as_the_run_that_sent_it_
         job = uow.session.get(Job, job_id)
         assert job is not None
         assert (job.status, job.attempts) == (JobStatus.DONE, 2)
+
+
+def test_a_run_that_returns_after_another_ended_its_job_says_so_and_counts_it_skipped(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Run A stalls past its lease, run B takes the job over and ends it; A then returns as
+    if all went well. A ends nothing, and says the job was another run's, not done."""
+    ctx = runtime.worker_context
+    outcomes: list[str] = []
+    a_started, a_may_return = threading.Event(), threading.Event()
+
+    def handler(_ctx: WorkerContext, run: JobRun, email_id: str) -> None:
+        if run.attempt == 1:
+            a_started.set()
+            assert a_may_return.wait(timeout=10)
+
+    spec = JobSpec("test_job", "tests", handler)
+    with ctx.db.unit_of_work() as uow:
+        job_id = enqueue_job(uow.session, JobName.SEND_EMAIL, email_id="late").id
+        uow.session.commit()
+    counted = ctx.metrics.job
+    ctx.metrics.job = lambda name, outcome, *rest: outcomes.append(outcome)  # type: ignore[method-assign]
+    try:
+        run_a = threading.Thread(target=run_job, args=(ctx, spec, job_id))
+        run_a.start()
+        assert a_started.wait(timeout=10)
+        with ctx.db.unit_of_work() as uow:  # A's lease runs out
+            job = uow.session.get(Job, job_id)
+            assert job is not None
+            job.lease_until = job.started_at
+            uow.commit()
+        run_job(ctx, spec, job_id)  # run B, to the end
+        with caplog.at_level(logging.INFO, logger="teamkeys"):
+            a_may_return.set()
+            run_a.join(timeout=30)
+    finally:
+        ctx.metrics.job = counted  # type: ignore[method-assign]
+    assert outcomes == [JobOutcome.DONE, JobOutcome.SKIPPED]
+    said = [r.getMessage() for r in caplog.records]
+    assert any("(attempt 1): its lease ran out and another run has it" in m for m in said), said
+    assert not any("done (attempt 1)" in m for m in said), said
+    assert job_status(ctx, job_id) == JobStatus.DONE
