@@ -164,10 +164,19 @@ def issue_invoices(
         progress(f"{period}: {len(teams)} team(s) with production usage")
     for start in range(0, len(teams), batch):
         chunk = teams[start : start + batch]
-        with db.unit_of_work() as uow:
-            result = generate_invoices(uow.session, period, prices, chunk)
-            count_in_run(uow.session, run_id, result.created, teams=len(chunk))
-            uow.commit()
+        try:
+            with db.unit_of_work() as uow:
+                result = generate_invoices(uow.session, period, prices, chunk)
+                count_in_run(uow.session, run_id, result.created, teams=len(chunk))
+                uow.commit()
+        except Exception:
+            # The run ends here, with the teams not reached counted failed (as a dead job's
+            # team is): it shows finished, with what it did not do, instead of running for ever.
+            left = len(teams) - start
+            with db.unit_of_work() as uow:
+                count_in_run(uow.session, run_id, [], teams=left, failed=left)
+                uow.commit()
+            raise
         issued.created.extend(result.created)
         issued.existing += result.existing
         if progress:

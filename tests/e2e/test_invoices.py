@@ -33,6 +33,7 @@ from tests.conftest import System, running_system
 from tests.e2e.conftest import AddSupportAgent, dead_emails, run_cli, settings_as_environment
 from tests.faulty_sink import FaultySink
 from tests.support import text_body, to, wait_until
+from workers import billing as billing_worker
 from workers import send_email
 from workers.billing import generate_invoice, generate_invoice_died, schedule_invoices
 from workers.runner import JobRun
@@ -627,6 +628,30 @@ def test_a_team_is_counted_once_in_its_run_whoever_runs_its_job(
     assert (counted.teams_done, counted.teams_failed, counted.invoices) == (2, 1, 1)
     assert counted.total_cents == 2101 and counted.finished_at is not None
     assert len(invoices(system, billed).json()["items"]) == 1
+
+
+def test_a_command_run_that_breaks_half_way_finishes_with_the_teams_it_did_not_reach(
+    system: System,
+    billed: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``teamkeys invoices generate`` whose database refuses a batch: the run on record is
+    finished, its unreached teams failed, and the operator sees it in ``invoices runs``."""
+
+    def broken(*_args: object, **_kwargs: object) -> object:
+        raise RuntimeError("the database refused the batch")
+
+    monkeypatch.setattr(billing_worker, "generate_invoices", broken)
+    with pytest.raises(RuntimeError, match="refused the batch"):
+        run_cli(system, ["invoices", "generate", "--period", PERIOD])
+    with system.runtime.db.unit_of_work() as uow:
+        [run] = uow.session.scalars(select(InvoiceRun)).all()
+        assert (run.teams, run.teams_done, run.teams_failed, run.invoices) == (1, 1, 1, 0)
+        assert run.finished_at is not None
+    capsys.readouterr()
+    assert run_cli(system, ["invoices", "runs"]) == 0
+    assert "1 failed" in capsys.readouterr().out
 
 
 def test_the_command_refuses_a_month_before_its_due_time_and_records_no_run(
