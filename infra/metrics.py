@@ -33,10 +33,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
 from domain.jobs import JobName
-from domain.models import Email, EmailStatus, Job, JobStatus, SchedulerLease
+from domain.models import Email, EmailStatus, Job, JobStatus
+from domain.scheduler_lease import scheduler_last_beat
 from infra.db import Database
 from infra.settings import Settings
 
@@ -45,7 +47,6 @@ log = logging.getLogger("teamkeys.metrics")
 #: What a scrape answers with.
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: The name of the scheduler's lease row (``domain.models.SchedulerLease``).
-SCHEDULER_LEASE = "scheduler"
 #: Methods counted by name; any other is counted as ``other`` (a client picks the method, and
 #: must not mint label values).
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -153,7 +154,7 @@ class DatabaseFigures(Collector):
 
     def _read(self) -> Iterator[Metric]:
         now = utcnow()
-        with self.database.engine.connect() as connection:
+        with self.database.engine.connect() as connection, Session(bind=connection) as session:
             backlog = connection.execute(
                 select(Job.name, func.count(), func.min(Job.created_at))
                 .where(Job.status == JobStatus.PENDING)
@@ -162,9 +163,7 @@ class DatabaseFigures(Collector):
             emails = connection.execute(
                 select(Email.status, func.count()).group_by(Email.status)
             ).all()
-            beat = connection.execute(
-                select(SchedulerLease.beat_at).where(SchedulerLease.name == SCHEDULER_LEASE)
-            ).scalar_one_or_none()
+            beat = scheduler_last_beat(session)
 
         pending = GaugeMetricFamily(
             "teamkeys_outbox_pending_jobs",
