@@ -28,7 +28,7 @@ from infra.last_used import LastUsedTracker
 from infra.mail.transport import SmtpTransport
 from infra.metrics import Metrics
 from infra.ratelimits import Limiter
-from infra.settings import InvalidSettings, Settings
+from infra.settings import NO_ENCRYPTION_KEY, InvalidSettings, Settings
 
 log = logging.getLogger("teamkeys")
 
@@ -130,12 +130,7 @@ def encryption_key(settings: Settings) -> str:
     if settings.encryption_key:
         return settings.encryption_key
     if settings.database_url:
-        raise InvalidSettings(
-            [
-                "TEAMKEYS_ENCRYPTION_KEY is not set: make one with `teamkeys new-encryption-key` "
-                "and give the same value to every process (web, worker, scheduler)"
-            ]
-        )
+        raise InvalidSettings([NO_ENCRYPTION_KEY])
     path = settings.data_dir / "encryption.key"
     if not path.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)

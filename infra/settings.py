@@ -412,10 +412,7 @@ class Settings(BaseSettings):
                 "one process on SQLite, use `teamkeys dev`"
             )
         if not self.encryption_key:
-            problems.append(
-                "TEAMKEYS_ENCRYPTION_KEY is not set: make one with `teamkeys new-encryption-key` "
-                "and give the same value to every process (web, worker, scheduler)"
-            )
+            problems.append(NO_ENCRYPTION_KEY)
         if not self.broker_url:
             problems.append(
                 "TEAMKEYS_BROKER_URL is not set: name the broker every process shares, Redis "
@@ -436,6 +433,13 @@ class Settings(BaseSettings):
                 "TEAMKEYS_LIMITS_URL to a Redis to share them, or to memory:// to say so"
             )
         return said
+
+
+#: What a process that needs the key says when it has none.
+NO_ENCRYPTION_KEY = (
+    "TEAMKEYS_ENCRYPTION_KEY is not set: make one with `teamkeys new-encryption-key` and give "
+    "the same value to every process (web, worker, scheduler)"
+)
 
 
 class InvalidSettings(ValueError):
