@@ -40,7 +40,7 @@ from domain.jobs import JobName
 from domain.models import Email, EmailStatus, Job, JobStatus
 from domain.scheduler_lease import scheduler_last_beat
 from infra.db import Database
-from infra.settings import Settings
+from infra.settings import Settings, networks_of
 
 log = logging.getLogger("teamkeys.metrics")
 
@@ -221,7 +221,4 @@ def may_read_metrics(settings: Settings, client: str, authorization: str) -> boo
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 client
-    for network in settings.metrics_networks.split(","):
-        if network.strip() and address in ipaddress.ip_network(network.strip(), strict=False):
-            return True
-    return False
+    return any(address in network for network in networks_of(settings.metrics_networks))

@@ -19,6 +19,7 @@ from pydantic import (
     NonNegativeInt,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_serializer,
     field_validator,
     model_validator,
@@ -327,16 +328,11 @@ class Settings(BaseSettings):
             raise ValueError(f"not a log level ({', '.join(LOG_LEVELS)})")
         return value.strip().upper()
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_networks")
     @classmethod
-    def _addresses(cls, value: str) -> str:
-        for item in filter(None, (part.strip() for part in value.split(","))):
-            if item == "*":
-                continue
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or network") from None
+    def _addresses(cls, value: str, info: ValidationInfo) -> str:
+        """A comma-separated list of IP addresses and networks (``*``: any, for proxies)."""
+        networks_of(value, any_allowed=info.field_name == "trusted_proxies")
         return value
 
     @field_validator(*(limit.setting for limit in Limit))
@@ -356,14 +352,6 @@ class Settings(BaseSettings):
                 "unset TEAMKEYS_REDIS_URL"
             )
         return self
-
-    @field_validator("metrics_networks")
-    @classmethod
-    def _networks(cls, value: str) -> str:
-        for network in value.split(","):
-            if network.strip():
-                ipaddress.ip_network(network.strip(), strict=False)
-        return value
 
     @property
     def rates(self) -> dict[Limit, str]:
@@ -433,6 +421,22 @@ class Settings(BaseSettings):
                 "TEAMKEYS_LIMITS_URL to a Redis to share them, or to memory:// to say so"
             )
         return said
+
+
+def networks_of(
+    text: str, *, any_allowed: bool = False
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The networks a comma-separated setting names (an address is a network of one);
+    ``*`` stands for any where ``any_allowed``, and is left out of the list."""
+    networks = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        if item == "*" and any_allowed:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network") from None
+    return networks
 
 
 #: What a process that needs the key says when it has none.

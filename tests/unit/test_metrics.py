@@ -48,6 +48,10 @@ def test_the_token_opens_the_metrics_from_anywhere_and_nothing_else_does() -> No
 def test_a_network_that_is_not_one_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="metrics_networks"):
         settings(metrics_networks="127.0.0.1/8,localhost")
+    with pytest.raises(ValueError, match="'localhost' is not an IP address or network"):
+        settings(metrics_networks="localhost")
+    with pytest.raises(ValueError, match=r"'\*' is not an IP address"):  # any: proxies only
+        settings(metrics_networks="*")
 
 
 def test_a_scrape_while_the_database_is_down_answers_without_its_figures(
