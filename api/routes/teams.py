@@ -52,6 +52,10 @@ def list_events(
     uow: UowDep,
     account: CurrentAccount,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> EventList:
-    """The team's audit events, newest first (owners only)."""
-    return EventList.of(teams.list_events(uow.session, account, team_id, limit=limit))
+    """The team's audit events, newest first, the ``offset`` newest skipped (owners only):
+    page back as far as the team's first event."""
+    return EventList.of(
+        teams.list_events(uow.session, account, team_id, limit=limit, offset=offset)
+    )

@@ -236,6 +236,13 @@ def test_every_audit_event_is_reachable_however_old(system: System) -> None:
         assert f'href="/team/events?page={pages + 1}"' not in last.text
         assert client.get(f"/team/events?page={pages + 1}").status_code == 404
         assert client.get("/team/events?page=999999").status_code == 404
+        # The API pages the same way: its last page holds the team's first event too.
+        api = system.http.get(
+            f"/v1/teams/{team_id}/events",
+            params={"limit": 500, "offset": total - 1},
+            headers=olivia["headers"],
+        ).json()["items"]
+        assert [event["action"] for event in api] == ["team.created"]
         for page in ("\u00b2", "\uff11", "-1", "1.0", ""):  # digits only ASCII ones count
             assert client.get("/team/events", params={"page": page}).status_code == 404, page
     finally:
