@@ -214,7 +214,12 @@ def test_the_console_is_for_agents_only(page: Page, system: System) -> None:
         page.get_by_role("button", name="Sign in").click()
     assert seen.value.status == 404
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
-    for path in ("/support", "/support/emails", "/support/production-reviews"):
+    for path in (
+        "/support",
+        "/support/emails",
+        "/support/production-reviews",
+        "/support/invoice-runs",
+    ):
         assert page.goto(path).status == 404  # type: ignore[union-attr]
 
 
