@@ -19,7 +19,7 @@ from api.routes.accounts import change_password_with
 from api.schemas import InvitationRequest, PasswordChange, RoleChange
 from domain import accounts, invitations, teams
 from domain.clock import utcnow
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, NotAllowed, NotFound
 from domain.models import Invitation, InvitationStatus, Role
 from web.pages import Form, Invalid, form_error, page_router, parse, settle, status_of_refusal
 from web.render import redirect
@@ -93,7 +93,8 @@ def _beside(
             team,
             status_of_refusal(refusal),
             refused=refusal,
-            about=about,
+            # A role that may not do it has no control to show it beside: at the page's top.
+            about="" if isinstance(refusal, NotAllowed) else about,
             values=values,
         )
 
