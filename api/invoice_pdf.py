@@ -5,17 +5,14 @@ from __future__ import annotations
 from fastapi import Response
 
 from domain.models import Invoice, Team
-from infra.invoice_pdf import invoice_filename, invoice_pdf
+from infra.invoice_pdf import invoice_filename, seller_invoice_pdf
 from infra.settings import Settings
 
 
 def invoice_download(invoice: Invoice, team: Team, settings: Settings) -> Response:
     """The invoice as a PDF attachment."""
-    pdf = invoice_pdf(
-        invoice, team, seller_name=settings.seller_name, seller_address=settings.seller_address
-    )
     return Response(
-        pdf,
+        seller_invoice_pdf(invoice, team, settings),
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{invoice_filename(invoice)}"'},
     )

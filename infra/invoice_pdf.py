@@ -7,6 +7,7 @@ from fpdf import FPDF
 
 from domain.billing import format_money
 from domain.models import Invoice, Team
+from infra.settings import Settings
 
 
 def _latin1(text: str) -> str:
@@ -83,3 +84,11 @@ def invoice_pdf(invoice: Invoice, team: Team, *, seller_name: str, seller_addres
 def invoice_filename(invoice: Invoice) -> str:
     """What the PDF is called, downloaded or attached to its email."""
     return f"teamkeys-{invoice.period}-{invoice.id}.pdf"
+
+
+def seller_invoice_pdf(invoice: Invoice, team: Team, settings: Settings) -> bytes:
+    """The invoice as this deployment's seller (``TEAMKEYS_SELLER_*``) issues it: the one
+    document the download and the email's attachment both are."""
+    return invoice_pdf(
+        invoice, team, seller_name=settings.seller_name, seller_address=settings.seller_address
+    )

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from domain.clock import utcnow
 from domain.emails import Template
 from domain.models import Email, EmailStatus, Invoice, Job, Team
-from infra.invoice_pdf import invoice_filename, invoice_pdf
+from infra.invoice_pdf import invoice_filename, seller_invoice_pdf
 from infra.mail.errors import PermanentMailError, TransientMailError
 from infra.mail.message import Attachment, build_message, message_id_for
 from workers.runner import JobRun, WorkerContext
@@ -118,12 +118,7 @@ def _invoice_pdf(session: Session, ctx: WorkerContext, email: Email) -> list[Att
     team = session.get(Team, invoice.team_id) if invoice is not None else None
     if invoice is None or team is None:
         return []  # a team that is gone took its invoices with it: the email says enough
-    pdf = invoice_pdf(
-        invoice,
-        team,
-        seller_name=ctx.settings.seller_name,
-        seller_address=ctx.settings.seller_address,
-    )
+    pdf = seller_invoice_pdf(invoice, team, ctx.settings)
     return [Attachment(invoice_filename(invoice), pdf)]
 
 
