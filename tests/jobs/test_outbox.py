@@ -18,6 +18,8 @@ from domain.models import Email, Job
 from infra.db import Database, make_engine
 from teamkeys.runtime import Runtime
 from tests.support import Backend, empty_database
+from workers.relay import release_jobs
+from workers.runner import _claim
 
 
 @pytest.fixture
@@ -135,3 +137,26 @@ def test_two_transactions_asking_for_one_email_at_once_queue_it_once(runtime: Ru
         assert check.session.scalar(select(func.count()).where(Email.cause == cause)) == 1
         jobs = check.session.scalars(select(Job).where(Job.name == "send_email")).all()
         assert [job.args["email_id"] for job in jobs].count(first_id) == 1
+
+
+def test_a_late_hand_over_releases_only_the_jobs_no_worker_has_claimed(runtime: Runtime) -> None:
+    """The hand-over gave up waiting on the broker, but the send got through and a worker
+    claimed one of the jobs: releasing them to the relay leaves that one alone (freeing it
+    would let the relay start a second run beside the worker's), and the other goes."""
+    ctx = runtime.worker_context
+    with ctx.db.unit_of_work() as uow:
+        claimed = enqueue_job(uow.session, JobName.SEND_EMAIL, email_id="claimed").id
+        waiting = enqueue_job(uow.session, JobName.SEND_EMAIL, email_id="waiting").id
+        uow.session.commit()  # not handed to the broker
+    taken = _claim(ctx, claimed)
+    assert taken is not None
+    with ctx.db.unit_of_work() as uow:
+        before = uow.session.get_one(Job, claimed)
+        lease, started = before.lease_until, before.started_at
+
+    release_jobs(ctx.db, [claimed, waiting])
+
+    with ctx.db.unit_of_work() as uow:
+        after = uow.session.get_one(Job, claimed)
+        assert (after.lease_until, after.started_at) == (lease, started)
+        assert uow.session.get_one(Job, waiting).lease_until is None
