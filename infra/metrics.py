@@ -44,6 +44,8 @@ from infra.settings import Settings, networks_of
 
 log = logging.getLogger("teamkeys.metrics")
 
+#: Why a client that may not read the metrics is refused (403), on every port that serves them.
+METRICS_REFUSED = "The metrics are for the service's operators."
 #: What a scrape answers with.
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: The name of the scheduler's lease row (``domain.models.SchedulerLease``).

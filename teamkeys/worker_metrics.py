@@ -13,15 +13,13 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import generate_latest
 
-from infra.metrics import CONTENT_TYPE, may_read_metrics, multiprocess_registry
+from infra.metrics import CONTENT_TYPE, METRICS_REFUSED, may_read_metrics, multiprocess_registry
 from infra.settings import Settings, get_settings
 
 log = logging.getLogger("teamkeys.metrics")
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-_REFUSED = json.dumps(
-    {"error": {"code": "not_allowed", "message": "The metrics are for the service's operators."}}
-).encode()
+_REFUSED = json.dumps({"error": {"code": "not_allowed", "message": METRICS_REFUSED}}).encode()
 _NOT_FOUND = json.dumps(
     {"error": {"code": "not_found", "message": "Only /metrics is served here."}}
 ).encode()

@@ -11,7 +11,7 @@ from api.deps import ServicesDep
 from api.errors import error_responses
 from api.routing import api_router
 from domain.errors import NotAllowed
-from infra.metrics import CONTENT_TYPE, may_read_metrics
+from infra.metrics import CONTENT_TYPE, METRICS_REFUSED, may_read_metrics
 
 router = api_router(tags=["operations"])
 
@@ -31,5 +31,5 @@ def metrics(request: Request, services: ServicesDep) -> Response:
     anyone else gets 403."""
     client = request.client.host if request.client else ""
     if not may_read_metrics(services.settings, client, request.headers.get("authorization", "")):
-        raise NotAllowed("The metrics are for the service's operators.")
+        raise NotAllowed(METRICS_REFUSED)
     return Response(services.metrics.scrape(), media_type=CONTENT_TYPE)
