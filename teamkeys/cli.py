@@ -82,7 +82,7 @@ def require_production(settings: Settings, process: str) -> None:
     problems = settings.production_problems()
     if problems:
         for problem in problems:
-            print(f"teamkeys {process}: {problem}", file=sys.stderr)
+            print(f"teamkeys {process}: {problem}", file=sys.stderr, flush=True)
         raise SystemExit(1)
 
 

@@ -16,6 +16,7 @@ import dramatiq
 
 from infra.logs import configure_logging
 from infra.settings import InvalidSettings, Settings, get_settings
+from teamkeys.cli import require_production
 from teamkeys.runtime import build_runtime
 
 
@@ -44,17 +45,16 @@ def act_on_first_sigterm_only() -> None:
 
 
 def checked_settings() -> Settings:
+    """The settings, checked as ``teamkeys worker`` checks them (this module also runs under
+    ``dramatiq teamkeys.entrypoint`` alone): one line per problem, then exit 1."""
     try:
         settings = get_settings()
     except InvalidSettings as exc:
-        problems = exc.problems
-    else:
-        problems = settings.production_problems()
-        if not problems:
-            return settings
-    for problem in problems:
-        print(f"teamkeys worker: {problem}", file=sys.stderr, flush=True)
-    raise SystemExit(1)
+        for problem in exc.problems:
+            print(f"teamkeys worker: {problem}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    require_production(settings, "worker")
+    return settings
 
 
 act_on_first_sigterm_only()
