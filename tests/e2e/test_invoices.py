@@ -4,6 +4,7 @@ the CLI, and who may see them — over HTTP with the worker and SMTP."""
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -495,9 +496,22 @@ def test_usage_dated_into_an_invoiced_month_is_billed_once_on_the_next_invoice(
 
 
 def test_a_scheduled_run_is_recorded_with_its_teams_invoices_and_total(
-    system: System, billed: dict[str, Any], add_support_agent: AddSupportAgent
+    system: System,
+    billed: dict[str, Any],
+    add_support_agent: AddSupportAgent,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    assert PERIOD in run_scheduler(system)
+    with caplog.at_level(logging.INFO, logger="teamkeys"):
+        assert PERIOD in run_scheduler(system)
+        wait_until(
+            lambda: any("21.01 USD" in r.getMessage() for r in caplog.records),
+            what="the invoice's log line",
+        )
+    said = [r.getMessage() for r in caplog.records]
+    before_last = str(Period.parse(PERIOD).previous)
+    # As an operator reads them: amounts as money, and a month with nothing to bill said so.
+    assert f"invoices for {before_last}: nothing to bill (no production usage recorded)" in said
+    assert any(f"for team {billed['team_id']}, {PERIOD}: 21.01 USD" in m for m in said), said
     agent = add_support_agent()
 
     def finished() -> list[dict[str, Any]]:
@@ -507,7 +521,6 @@ def test_a_scheduled_run_is_recorded_with_its_teams_invoices_and_total(
     [run] = wait_until(finished, what="the run to finish")
     assert (run["source"], run["teams"], run["teams_done"]) == ("scheduler", 1, 1)
     assert (run["invoices"], run["total_cents"], run["currency"]) == (1, 2101, "USD")
-    before_last = str(Period.parse(PERIOD).previous)
     [empty] = [
         r
         for r in system.http.get("/v1/support/invoice-runs", headers=agent["headers"]).json()[
