@@ -3,6 +3,7 @@ the in-process one of the embedded mode."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from typing import Any
@@ -12,7 +13,14 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
-from infra.broker import QUEUES, broker_answers, broker_ready, build_broker
+from infra.broker import (
+    PIKA_TRANSPORT_LOGGERS,
+    QUEUES,
+    broker_answers,
+    broker_ready,
+    build_broker,
+    quiet_lost_connections,
+)
 from infra.settings import Settings
 
 
@@ -85,3 +93,21 @@ def test_a_hung_broker_is_not_ready_within_the_probe_s_second() -> None:
     assert answers == [False, False, False]
     assert waited < 5  # well under the socket's 10 s, whatever the machine's load
     assert broker_answers(broker_for(""), timeout=0.3)  # in-process: always ready
+
+
+def test_pika_s_lost_connection_notices_are_dropped_and_its_other_errors_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An idle publishing connection RabbitMQ closed is reconnected at once: pika's traceback
+    about it is noise. Anything else pika says at ERROR still shows."""
+    quiet_lost_connections()
+    quiet_lost_connections()  # once is enough: a second call adds no second filter
+    logger = logging.getLogger(PIKA_TRANSPORT_LOGGERS[0])
+    assert len(logger.filters) == 1
+    with caplog.at_level(logging.ERROR, logger="pika"):
+        logger.error("Socket failed: StreamLostError: ('Transport indicated EOF',)")
+        logger.error("send failed: [Errno 32] Broken pipe")
+        logger.error("Connection to broker refused: AMQPConnectionError")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Connection to broker refused: AMQPConnectionError"
+    ]
